@@ -1,0 +1,13 @@
+package dev.oppu.cli;
+
+import picocli.CommandLine.Command;
+
+/**
+ * {@code oppu bench NAME}. Each benchmark is a subcommand class; each prints, as its last line, one JSON object with its
+ * figures, including the ratio to a baseline measured in the same run (same JVM settings, same StreamsConfig).
+ */
+@Command(name = "bench", description = "Run a benchmark; the last line printed is one JSON object.",
+    subcommands = {
+    })
+public final class BenchCommand {
+}
