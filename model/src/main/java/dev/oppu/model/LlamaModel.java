@@ -148,8 +148,19 @@ public final class LlamaModel implements AutoCloseable {
     return s;
   }
 
-  /** Writes config.json, generation_config.json and model.safetensors (float32) in Hugging Face's layout. */
+  /** Hugging Face's default shard size limit. */
+  public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
+
+  /**
+   * Writes config.json, generation_config.json and the float32 weights in Hugging Face's layout: model.safetensors,
+   * or shards with model.safetensors.index.json beyond 5 GB.
+   */
   public void save(Path dir) throws IOException {
+    save(dir, DEFAULT_MAX_SHARD_BYTES);
+  }
+
+  /** As {@link #save(Path)}, sharding when the weights exceed {@code maxShardBytes}. */
+  public void save(Path dir, long maxShardBytes) throws IOException {
     Files.createDirectories(dir);
     config.save(dir);
     ObjectNode gen = JSON.createObjectNode();
@@ -165,7 +176,7 @@ public final class LlamaModel implements AutoCloseable {
       gen.put("pad_token_id", config.padTokenId());
     }
     JSON.writeValue(dir.resolve("generation_config.json").toFile(), gen);
-    Safetensors.write(dir.resolve(Safetensors.SINGLE_FILE), weights, Map.of("format", "pt"));
+    Safetensors.writeCheckpoint(dir, weights, maxShardBytes);
   }
 
   public LlamaConfig config() {

@@ -322,6 +322,20 @@ class GeneralityTest {
   }
 
   @Test
+  void shardedSaveRoundTrips(@TempDir Path out) throws IOException {
+    model.save(out, 200_000);
+    assertTrue(Files.exists(out.resolve("model.safetensors.index.json")));
+    assertTrue(!Files.exists(out.resolve("model.safetensors")));
+    try (var files = Files.list(out)) {
+      assertTrue(files.filter(f -> f.getFileName().toString().matches("model-\\d{5}-of-\\d{5}\\.safetensors"))
+          .count() >= 2);
+    }
+    try (LlamaModel back = LlamaModel.load(out, manager)) {
+      assertEquals(model.fingerprint(), back.fingerprint());
+    }
+  }
+
+  @Test
   void clearErrors(@TempDir Path out) throws IOException {
     Files.writeString(out.resolve("config.json"), "{\"model_type\": \"gpt2\", \"architectures\": [\"GPT2LMHeadModel\"]}");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LlamaModel.load(out, manager));
