@@ -178,6 +178,10 @@ class GeneralityTest {
       float alone = CausalLm.continuationLogProbs(model, List.of(prompts[i]), List.of(conts.get(i)), one)[0];
       assertEquals(alone, lp[i], 1e-4);
     }
+    float[] cands = CausalLm.candidateLogProbs(model, prompts[0], List.of(conts.get(0), conts.get(3)), all7);
+    assertEquals(lp[0], cands[0], 1e-4);
+    assertEquals(CausalLm.continuationLogProbs(model, List.of(prompts[0]), List.of(conts.get(3)),
+        List.of(all7))[0], cands[1], 1e-4);
   }
 
   @Test
