@@ -295,6 +295,9 @@ public final class LlamaModel implements AutoCloseable {
     if (mask != null && (mask.getShape().get(0) != b || mask.getShape().get(1) != s)) {
       throw new IllegalArgumentException("attention mask " + mask.getShape() + " does not cover [" + b + ", " + s + "]");
     }
+    if (ids.max().toType(DataType.INT64, false).getLong() >= config.vocabSize() || ids.min().toType(DataType.INT64, false).getLong() < 0) {
+      throw new IllegalArgumentException("token ids outside the vocabulary [0, " + config.vocabSize() + ")");
+    }
     NDArray maskBool = mask == null ? null : mask.toType(DataType.BOOLEAN, false); // [B, S]
     if (pos == null) {
       if (maskBool != null) {

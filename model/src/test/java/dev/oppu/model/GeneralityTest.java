@@ -380,5 +380,7 @@ class GeneralityTest {
     assertThrows(java.nio.file.NoSuchFileException.class, () -> LlamaModel.load(out, manager));
     assertThrows(IllegalArgumentException.class,
         () -> new LoraConfig(8, 8, 0, List.of("lm_head"), false));
+    e = assertThrows(IllegalArgumentException.class, () -> model.forward(ids(new int[] {5, 300})));
+    assertTrue(e.getMessage().contains("vocabulary"), e.getMessage());
   }
 }

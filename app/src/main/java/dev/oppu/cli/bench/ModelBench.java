@@ -45,8 +45,16 @@ public final class ModelBench implements Callable<Integer> {
       description = "also time a per-user update on the default model: 100 examples x 2 epochs of 200 tokens")
   boolean userUpdate;
 
+  @Option(names = "--threads", defaultValue = "0",
+      description = "PyTorch intra-op threads for model and baseline alike (default: DJL's choice)")
+  int threads;
+
   @Override
   public Integer call() throws Exception {
+    if (threads > 0) {
+      // Read once when the engine starts: nothing has touched DJL yet in this JVM.
+      System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
+    }
     Map<String, Object> out = new LinkedHashMap<>();
     try (NDManager m = NDManager.newBaseManager()) {
       LlamaConfig def = LlamaConfig.defaultSmall();
@@ -90,7 +98,7 @@ public final class ModelBench implements Callable<Integer> {
         out.put("smol_ratio", round(g / smolBase.gflops()));
         out.put("smol_step_s", round(s[1]));
       }
-      out.put("threads", System.getProperty("ai.djl.pytorch.num_threads", "default"));
+      out.put("threads", threads > 0 ? Integer.toString(threads) : "default");
     }
     System.out.println(new ObjectMapper().writeValueAsString(out));
     return 0;
