@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
     subcommands = {
         dev.oppu.cli.bench.RetrieveBench.class,
         dev.oppu.cli.bench.IngestBench.class,
+        dev.oppu.cli.bench.ModelBench.class,
     })
 public final class BenchCommand {
 }

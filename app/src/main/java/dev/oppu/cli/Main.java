@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
         PublishCommand.class,
         EvalCommand.class,
         SynthCommand.class,
+        ModelCommand.class,
     })
 public final class Main implements Runnable {
 
