@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
         BenchCommand.class,
         BrokerCommand.class,
         PublishCommand.class,
+        EvalCommand.class,
     })
 public final class Main implements Runnable {
 
