@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
         BrokerCommand.class,
         PublishCommand.class,
         EvalCommand.class,
+        ModelCommand.class,
     })
 public final class Main implements Runnable {
 
