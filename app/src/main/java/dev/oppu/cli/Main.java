@@ -13,6 +13,8 @@ import picocli.CommandLine.Command;
         PublishCommand.class,
         EvalCommand.class,
         ModelCommand.class,
+        RunCommand.class,
+        AskCommand.class,
     })
 public final class Main implements Runnable {
 

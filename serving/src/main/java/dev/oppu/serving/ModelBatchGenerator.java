@@ -21,6 +21,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
@@ -50,21 +51,25 @@ public final class ModelBatchGenerator implements BatchGenerator {
     }
   }
 
-  private final Map<Task, TaskModel> models;
+  private final Function<Task, TaskModel> models;
   private final TextTokenizer tokenizer;
   private final Options options;
 
   /** Holds, does not own, the models and the tokenizer (the caller closes them). */
   public ModelBatchGenerator(Map<Task, TaskModel> models, TextTokenizer tokenizer, Options options) {
-    this.models = new EnumMap<>(Task.class);
-    this.models.putAll(models);
+    this(new EnumMap<>(models)::get, tokenizer, options);
+  }
+
+  /** @param models the task model of a task, or null when this server does not serve it (may load lazily) */
+  public ModelBatchGenerator(Function<Task, TaskModel> models, TextTokenizer tokenizer, Options options) {
+    this.models = models;
     this.tokenizer = tokenizer;
     this.options = options;
   }
 
   @Override
   public Fingerprint fingerprint(Task task) {
-    TaskModel m = models.get(task);
+    TaskModel m = models.apply(task);
     return m == null ? null : new Fingerprint(m.baseFingerprint(), m.taskFingerprint());
   }
 
@@ -94,7 +99,7 @@ public final class ModelBatchGenerator implements BatchGenerator {
   @Override
   public LoadedAdapter load(AdapterVersion v) throws IOException {
     Task task = Task.of(v.getTask());
-    TaskModel m = models.get(task);
+    TaskModel m = models.apply(task);
     if (m == null) {
       throw new IllegalStateException("no task model for " + task.id());
     }
@@ -155,7 +160,7 @@ public final class ModelBatchGenerator implements BatchGenerator {
       byTask.computeIfAbsent(rows.get(i).task(), t -> new ArrayList<>()).add(i);
     }
     for (Map.Entry<Task, List<Integer>> e : byTask.entrySet()) {
-      TaskModel m = models.get(e.getKey());
+      TaskModel m = models.apply(e.getKey());
       if (m == null) {
         throw new IllegalStateException("no task model for " + e.getKey().id());
       }

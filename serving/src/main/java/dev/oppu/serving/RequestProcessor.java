@@ -173,7 +173,14 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
           forward(error(r, deadlineReason(r, now), now));
           continue;
         }
-        Fingerprint running = generator.fingerprint(v.task());
+        Fingerprint running;
+        try {
+          running = generator.fingerprint(v.task());
+        } catch (RuntimeException e) {
+          LOG.error("task model of {} unavailable", v.task().id(), e);
+          forward(error(r, "task model of " + v.task().id() + " unavailable: " + e.getMessage(), now));
+          continue;
+        }
         if (running == null) {
           forward(error(r, "this server has no task model for " + v.task().id(), now));
           continue;
