@@ -97,6 +97,17 @@ public final class AdapterPayload {
     writeAtomically(dir.resolve(WEIGHTS_FILE), weights);
   }
 
+  /** Fingerprint of no task adapter (the bare base model serves the task). */
+  public static final String NO_TASK_ADAPTER = "none";
+
+  /**
+   * The task-adapter fingerprint user adapters record: the SHA-256 of its {@code adapter_model.safetensors} bytes, or
+   * {@link #NO_TASK_ADAPTER}.
+   */
+  public static String taskFingerprint(byte[] taskAdapterWeights) {
+    return taskAdapterWeights == null ? NO_TASK_ADAPTER : sha256(taskAdapterWeights);
+  }
+
   public static String sha256(byte[] bytes) {
     try {
       return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
