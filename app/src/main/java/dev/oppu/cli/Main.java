@@ -11,6 +11,8 @@ import picocli.CommandLine.Command;
         BenchCommand.class,
         BrokerCommand.class,
         PublishCommand.class,
+        EvalCommand.class,
+        SynthCommand.class,
     })
 public final class Main implements Runnable {
 

@@ -69,6 +69,7 @@ public enum Task {
   public record Example(String prompt, String answer) {}
 
   private static final Pattern CITATION_TITLE = Pattern.compile("written the paper with the title \"(.*?)\"", Pattern.DOTALL);
+  private static final Pattern TEMPLATE_SLOT = Pattern.compile("\\{([a-z]+)\\}");
   private static final Pattern CITATION_OPTION = Pattern.compile("\\[(1|2)\\]: \"(.*?)\"", Pattern.DOTALL);
 
   private final String id;
@@ -160,9 +161,50 @@ public enum Task {
     return new Extracted(text, List.of());
   }
 
+  /**
+   * A LaMP input carrying {@code text} after this task's marker, worded as LaMP's own questions are (the inverse of
+   * {@link #extract}); {@code options} are citation's two candidates and are ignored by the other tasks.
+   */
+  public String lampInput(String text, List<String> options) {
+    return switch (this) {
+      case CITATION -> "For an author who has written the paper with the title \"" + text + "\", which reference is"
+          + " related? Just answer with [1] or [2] without explanation. [1]: \"" + options.get(0) + "\" [2]: \""
+          + options.get(1) + "\"";
+      case NEWS_CATEGORIZE -> "Which category does this article relate to among the following categories? Just answer"
+          + " with the category name without further explanation. categories: [" + String.join(", ", labels) + marker
+          + text;
+      case MOVIE_TAGGING -> "Which tag does this movie relate to among the following tags? Just answer with the tag"
+          + " name without further explanation. tags: [" + String.join(", ", labels) + marker + text;
+      case PRODUCT_RATING -> "What is the score of the following review on a scale of 1 to 5? just answer with 1, 2, 3,"
+          + " 4, or 5 " + marker + text;
+      default -> marker + text;
+    };
+  }
+
   /** The BM25 query for a request: the extracted text (citation: the paper title). */
   public String query(Extracted x) {
     return x.text();
+  }
+
+  /**
+   * The BM25 query with the task instruction in front, as OPPU retrieves (its {@code retrieval_query_wokey}, quoted as
+   * data, including its "arcicle" for news): the option SPEC section 2 asks for next to {@link #query}.
+   */
+  public String instructedQuery(Extracted x) {
+    String template = switch (this) {
+      case CITATION -> "Identify the most relevant reference for the listed publication by the researcher. Select the"
+          + " reference paper that is most closely related to the researcher's work. Please respond with only the"
+          + " number that corresponds to the reference.\npaper title: {}";
+      case NEWS_CATEGORIZE -> "Which category does this article relate to among the following categories? arcicle: {}";
+      case MOVIE_TAGGING -> "Which tag does this movie relate to among the following tags? Just answer with the tag"
+          + " name without further explanation.\n description: {}";
+      case PRODUCT_RATING -> "What is the score of the following review on a scale of 1 to 5? review: {}";
+      case NEWS_HEADLINE -> "Generate a headline for the following article: {}";
+      case SCHOLARLY_TITLE -> "Generate a title for the following abstract of a paper: {}";
+      case TWEET_PARAPHRASE -> "Paraphrase the following text into tweet without any explanation before or after it:"
+          + " {}";
+    };
+    return template.replace("{}", x.text());
   }
 
   /** The task prompt for a request. Citation keeps the two options (OPPU's released code drops them). */
@@ -177,14 +219,14 @@ public enum Task {
 
   /** A retrieved history item as it appears in the prompt, newline included. */
   public String renderItem(Map<String, String> item) {
-    String out = itemTemplate;
-    for (String field : List.of("description", "tag", "text", "category", "score", "title", "abstract", "citation")) {
-      String key = "{" + field + "}";
-      if (out.contains(key)) {
-        out = out.replace(key, field(item, field));
-      }
+    // One pass over the template: a field value that happens to contain "{title}" is not expanded again.
+    Matcher slot = TEMPLATE_SLOT.matcher(itemTemplate);
+    StringBuilder out = new StringBuilder();
+    while (slot.find()) {
+      slot.appendReplacement(out, Matcher.quoteReplacement(field(item, slot.group(1))));
     }
-    return out;
+    slot.appendTail(out);
+    return out.toString();
   }
 
   /**
