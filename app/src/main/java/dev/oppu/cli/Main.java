@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
         ModelCommand.class,
         RunCommand.class,
         AskCommand.class,
+        SynthCommand.class,
     })
 public final class Main implements Runnable {
 
