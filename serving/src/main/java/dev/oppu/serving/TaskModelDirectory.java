@@ -5,6 +5,7 @@ import dev.oppu.lamp.Task;
 import dev.oppu.model.LlamaModel;
 import dev.oppu.model.LoraAdapter;
 import dev.oppu.model.TextTokenizer;
+import dev.oppu.model.lora.AdapterPayload;
 import dev.oppu.serving.ModelBatchGenerator.TaskModel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -27,7 +28,7 @@ import org.slf4j.LoggerFactory;
 public final class TaskModelDirectory implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TaskModelDirectory.class);
   /** Task fingerprint of a task without a task adapter. */
-  public static final String NO_TASK_ADAPTER = "none";
+  public static final String NO_TASK_ADAPTER = AdapterPayload.NO_TASK_ADAPTER;
 
   private final Path baseDir;
   private final Path taskAdapters;
@@ -72,7 +73,7 @@ public final class TaskModelDirectory implements AutoCloseable {
         if (dir != null && Files.isRegularFile(dir.resolve(LoraAdapter.WEIGHTS_FILE))) {
           LoraAdapter adapter = LoraAdapter.loadPeft(dir, model.config(), model.manager()); // stays: merged
           model.merge(adapter);
-          taskFp = ModelBatchGenerator.sha256(adapter.weightsBytes());
+          taskFp = AdapterPayload.taskFingerprint(adapter.weightsBytes());
         }
         LOG.info("task model for {} loaded (base {}, task adapter {})", t.id(), abbrev(baseFingerprint),
             abbrev(taskFp));
