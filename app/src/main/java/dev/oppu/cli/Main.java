@@ -13,6 +13,9 @@ import picocli.CommandLine.Command;
         PublishCommand.class,
         EvalCommand.class,
         SynthCommand.class,
+        PretrainCommand.class,
+        TaskAdaptCommand.class,
+        RunCommand.class,
     })
 public final class Main implements Runnable {
 
