@@ -52,6 +52,10 @@ public final class TrainBench implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "42")
   long seed;
 
+  @Option(names = "--lr-sweep", split = ",", description = "instead of the benchmark: one 50-new-item update per"
+      + " learning rate, printing training and held-out losses (how TrainerDefaults.USER_LR was chosen)")
+  List<Double> sweep;
+
   @Override
   public Integer call() throws Exception {
     // 250 LaMP_2M history items in time order: 50 older ones (covered by the previous version) + up to 200 new
@@ -84,6 +88,17 @@ public final class TrainBench implements Callable<Integer> {
         UserAdapterUpdater updater = new UserAdapterUpdater(lm, enc, s);
         System.out.println("model: " + what + "; batch " + s.training().batchSize() + ", epochs "
             + s.training().epochs() + ", max tokens " + s.maxTokens());
+        if (sweep != null) {
+          for (double lr : sweep) {
+            UserAdapterUpdater.Settings t = new UserAdapterUpdater.Settings(s.lora(), new AdapterTraining.Config(
+                s.training().epochs(), s.training().batchSize(), dev.oppu.trainer.optim.AdamW.Config.oppu(lr)), s.k(),
+                s.maxTokens(), s.retrievedWords(), s.maxReplay(), 0.2, 10, 10, s.tolerance(), s.seed());
+            double[] r = run(new UserAdapterUpdater(lm, enc, t), pool, 50, "lr " + lr);
+            System.out.printf(Locale.ROOT, "{\"lr\": %s, \"loss_before\": %.4f, \"loss_after\": %.4f,"
+                + " \"held_out_before\": %.4f, \"held_out_after\": %.4f}%n", lr, r[2], r[3], r[4], r[5]);
+          }
+          return 0;
+        }
         run(updater, pool, 20, "warm-up");
         double[] u50 = run(updater, pool, 50, "50 new");
         double[] u200 = run(updater, pool, 200, "200 new");
@@ -122,7 +137,7 @@ public final class TrainBench implements Callable<Integer> {
       }
       System.out.printf(Locale.ROOT, "%s: %.2f s (%d examples, %d tokens, %s)%n", label, sec, o.itemsTrained(),
           o.tokens(), o.reason());
-      return new double[] {sec, o.tokens()};
+      return new double[] {sec, o.tokens(), o.lossBefore(), o.lossAfter(), o.heldOutBefore(), o.heldOutAfter()};
     }
   }
 

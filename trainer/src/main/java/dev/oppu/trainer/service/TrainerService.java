@@ -193,6 +193,7 @@ public final class TrainerService implements AutoCloseable {
     long lastSeq = t.getHistory().stream().mapToLong(HistoryItem::getSeq).max().orElseThrow();
     long firstSeq = t.getHistory().stream().mapToLong(HistoryItem::getSeq).min().orElseThrow();
     AdapterVersion prev = cache.get(key);
+    long started = System.currentTimeMillis();
     if (prev != null && prev.getCoveredSeq() >= lastSeq) {
       stats.skipped.incrementAndGet();
       return new Result(null, result(t, false, "skipped: version " + prev.getVersion() + " already covers seq "
@@ -223,6 +224,13 @@ public final class TrainerService implements AutoCloseable {
           previous, version, null);
       LOG.info("{} v{}: {} ({} items, loss {} -> {}, held-out {} -> {}, {} ms)", key, version, o.reason(),
           o.itemsTrained(), o.lossBefore(), o.lossAfter(), o.heldOutBefore(), o.heldOutAfter(), o.trainMillis());
+      if (o.accepted() && cache.deletedSince(key, started)) {
+        // the user was deleted while we trained (SPEC section 4): publish nothing of theirs
+        o.adapter().close();
+        stats.rejected.incrementAndGet();
+        return new Result(null, result(t, false, "dropped: the user's adapters were deleted during training", null,
+            firstSeq - 1, List.of()));
+      }
       if (!o.accepted()) {
         stats.rejected.incrementAndGet();
         return new Result(null, result(t, false, o.reason(), prev == null ? null : prev.getVersion(),
