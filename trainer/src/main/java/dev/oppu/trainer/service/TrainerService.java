@@ -98,6 +98,8 @@ public final class TrainerService implements AutoCloseable {
   private final KafkaConsumer<String, byte[]> consumer;
   private final KafkaProducer<String, byte[]> producer;
   private volatile boolean running = true;
+  // called after every optimizer step; tests use it to crash a training midway
+  volatile dev.oppu.trainer.AdapterTraining.StepListener stepListener;
 
   public TrainerService(ClientConfig clients, Topics topics, TaskModels models, UserAdapterUpdater.Settings update,
       Settings settings) {
@@ -221,7 +223,7 @@ public final class TrainerService implements AutoCloseable {
           .toList();
       UserAdapterUpdater updater = new UserAdapterUpdater(tm.lm(), models.encoder(), updateSettings);
       UserAdapterUpdater.Outcome o = updater.update(t.getUserId(), task, variant, items, newFrom, t.getProfile(),
-          previous, version, null);
+          previous, version, stepListener);
       LOG.info("{} v{}: {} ({} items, loss {} -> {}, held-out {} -> {}, {} ms)", key, version, o.reason(),
           o.itemsTrained(), o.lossBefore(), o.lossAfter(), o.heldOutBefore(), o.heldOutAfter(), o.trainMillis());
       if (o.accepted() && cache.deletedSince(key, started)) {
@@ -321,7 +323,11 @@ public final class TrainerService implements AutoCloseable {
   @Override
   public void close() throws InterruptedException {
     running = false;
-    consumer.wakeup();
+    try {
+      consumer.wakeup();
+    } catch (IllegalStateException alreadyClosed) {
+      // run() ended on its own (a fatal error) and closed the consumer
+    }
     cache.close();
   }
 }
