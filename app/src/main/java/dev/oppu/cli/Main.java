@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
         PretrainCommand.class,
         TaskAdaptCommand.class,
         RunCommand.class,
+        ModelCommand.class,
     })
 public final class Main implements Runnable {
 
