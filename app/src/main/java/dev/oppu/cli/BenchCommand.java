@@ -10,6 +10,8 @@ import picocli.CommandLine.Command;
     subcommands = {
         dev.oppu.cli.bench.TrainBench.class,
         dev.oppu.cli.bench.ModelBench.class,
+        dev.oppu.cli.bench.RetrieveBench.class,
+        dev.oppu.cli.bench.IngestBench.class,
     })
 public final class BenchCommand {
 }
