@@ -12,10 +12,12 @@ import picocli.CommandLine.Command;
         BrokerCommand.class,
         PublishCommand.class,
         EvalCommand.class,
-        ModelCommand.class,
-        RunCommand.class,
-        AskCommand.class,
         SynthCommand.class,
+        PretrainCommand.class,
+        TaskAdaptCommand.class,
+        RunCommand.class,
+        ModelCommand.class,
+        AskCommand.class,
     })
 public final class Main implements Runnable {
 

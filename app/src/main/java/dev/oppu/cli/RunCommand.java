@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
         + "'trainer' (the adapter trainer, a separate consumer-group service).",
     subcommands = {
         RunStreamsCommand.class,
+        RunTrainer.class,
     })
 public final class RunCommand implements Runnable {
 

@@ -60,13 +60,15 @@ public final class AdamW implements AutoCloseable {
 
   /** Clips by global norm, applies one AdamW update and zeroes the gradients. Returns the learning rate used. */
   public double step() {
+    GradMode.off();
     double lr = learningRate(t);
     t++;
     double sq = 0;
     for (NDArray p : params) {
       try (NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
-        sq += p.getGradient().square().sum().getFloat();
+        // float64: squares of large float32 gradients overflow and would read as a non-finite norm
+        sq += p.getGradient().toType(ai.djl.ndarray.types.DataType.FLOAT64, false).square().sum().getDouble();
       }
     }
     lastGradNorm = Math.sqrt(sq);
@@ -90,7 +92,7 @@ public final class AdamW implements AutoCloseable {
         }
         NDArray denom = v.get(i).div(bc2).sqrt().addi(config.eps());
         p.subi(m.get(i).div(bc1).divi(denom).muli(lr));
-        g.subi(g); // zero: DJL accumulates gradients across collectors
+        GradMode.zeroGrad(p); // DJL accumulates gradients across collectors
       }
     }
     return lr;
