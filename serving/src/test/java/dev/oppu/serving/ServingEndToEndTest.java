@@ -60,7 +60,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * End to end on the shared test broker, with the real generator on a tiny random model: behaviors -> train trigger
  * -> adapter version (published here as the trainer would) -> request -> response naming that version; isolation,
- * cold start, deadline, bad requests; requests waiting in a batch answered exactly once after a restart.
+ * cold start, deadline, bad requests; requests waiting in a batch answered exactly once after a hard kill (SIGKILL of
+ * a serving JVM) and a restart elsewhere.
  */
 @ExtendWith(KafkaExtension.class)
 class ServingEndToEndTest {
@@ -253,34 +254,53 @@ class ServingEndToEndTest {
   }
 
   @Test
-  void requestsWaitingInABatchAreAnsweredOnceAfterARestart(@TempDir Path state) throws Exception {
-    Topics topics = kafka.freshTopics("serving-restart", 1);
-    String app = "serving-restart-" + System.nanoTime();
-    ServingConfig waiting = ServingConfig.defaults().withMaxBatch(100).withMaxWaitMs(3_600_000).withMaxNewTokens(4);
-    int n = 5;
-    try (KafkaStreams streams = start(topics, waiting, app, state); KafkaProducer<String, byte[]> p = producer()) {
-      for (int i = 0; i < n; i++) {
-        Request r = request("w" + i, "u" + i, Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "storm " + i),
-            "non-personalized");
-        p.send(new ProducerRecord<>(topics.requests.name(), r.getUserId(), bytes(topics.requests, r)));
-      }
-      p.flush();
-      ReadOnlyKeyValueStore<String, Request> pending = streams.store(StoreQueryParameters.fromNameAndType(
-          ServingTopology.PENDING_STORE, QueryableStoreTypes.keyValueStore()));
-      waitFor(() -> pending.approximateNumEntries() >= n, "requests waiting in the batch");
-      // let a commit pass, so the pending store's changelog holds them, then stop the instance mid-batch
-      Thread.sleep(500);
+  void requestsWaitingInABatchSurviveAHardKillAndAreAnsweredOnce(@TempDir Path state) throws Exception {
+    String prefix = "serving-kill-" + Long.toHexString(System.nanoTime());
+    Properties names = new Properties();
+    for (String key : Topics.KEYS) {
+      names.setProperty(Topics.PREFIX + key, prefix + "." + key);
     }
-    try (KafkaStreams again = start(topics, waiting.withMaxWaitMs(50), app, state)) {
+    Topics topics = Topics.from(names);
+    kafka.createTopics(topics, 1);
+    String app = "serving-kill-" + System.nanoTime();
+    Path log = state.resolve("child.log");
+    Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), "-Dai.djl.offline=true",
+        KillableServing.class.getName(), kafka.bootstrapServers(), app, state.resolve("a").toString(), prefix)
+        .redirectError(log.toFile()).start();
+    int n = 4;
+    try {
+      java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream()));
+      String line;
+      while ((line = out.readLine()) != null && !line.equals("RUNNING")) {
+        // wait for the child's streams to run
+      }
+      assertEquals("RUNNING", line, "child did not start: " + java.nio.file.Files.readString(log));
+      try (KafkaProducer<String, byte[]> p = producer()) {
+        for (int i = 0; i < n; i++) {
+          Request r = request("k" + i, "u" + i, Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "flood " + i),
+              "non-personalized");
+          p.send(new ProducerRecord<>(topics.requests.name(), r.getUserId(), bytes(topics.requests, r)));
+        }
+      }
+      // the pending requests are committed to the store's changelog: they wait in a batch that never closes
+      Topics.Topic<String, Request> changelog = topics.requests.named(app + "-" + ServingTopology.PENDING_STORE
+          + "-changelog");
+      read(changelog, l -> l.size() >= n);
+    } finally {
+      child.destroyForcibly(); // SIGKILL: no close, no commit
+      child.waitFor();
+    }
+    assertEquals(0, countAll(topics), "nothing was answered before the kill");
+    ServingConfig cfg = ServingConfig.defaults().withMaxWaitMs(50).withMaxNewTokens(4);
+    try (KafkaStreams again = start(topics, cfg, app, state.resolve("b"))) { // another machine: state from changelog
       Map<String, Response> out = responses(topics, n);
       assertEquals(n, out.size());
       for (Response r : out.values()) {
         assertNull(r.getError(), r.toString());
-        assertNotNull(r.getOutput());
       }
-      // nothing more arrives: each was answered exactly once
       Thread.sleep(1000);
-      assertEquals(n, countAll(topics));
+      assertEquals(n, countAll(topics), "each waiting request answered exactly once");
     }
   }
 
