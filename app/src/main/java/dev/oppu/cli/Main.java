@@ -14,6 +14,10 @@ import picocli.CommandLine.Command;
         EvalCommand.class,
         SynthCommand.class,
         ModelCommand.class,
+        PretrainCommand.class,
+        TaskAdaptCommand.class,
+        RunCommand.class,
+        AskCommand.class,
     })
 public final class Main implements Runnable {
 
