@@ -6,12 +6,15 @@ import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.HistoryItem;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.metrics.Sensor;
 import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.processor.Cancellable;
+import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.ContextualProcessor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -36,6 +39,7 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
   private Sensor duplicates;
   private Sensor deadLetters;
   private Sensor triggersSent;
+  private Cancellable reconcileOnce;
 
   BehaviorProcessor(AvroSerde<Behavior> serde, IngestConfig config) {
     this.serde = serde;
@@ -52,14 +56,27 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
     duplicates = IngestTopology.sensor(context, task, IngestTopology.METRIC_DUPLICATES);
     deadLetters = IngestTopology.sensor(context, task, IngestTopology.METRIC_DEAD_LETTERS);
     triggersSent = IngestTopology.sensor(context, task, IngestTopology.METRIC_TRIGGERS);
+    // The stores are cached, and a cached store accepts writes only with a record context, which init() lacks:
+    // reconcile in the first punctuation, or before the first record if that comes first.
+    reconcileOnce = context.schedule(Duration.ofMillis(1), PunctuationType.WALL_CLOCK_TIME, now -> reconcile());
+  }
+
+  private void reconcile() {
+    if (reconcileOnce == null) {
+      return;
+    }
+    reconcileOnce.cancel();
+    reconcileOnce = null;
     int rebuilt = stores.index.reconcile();
     if (rebuilt > 0) {
-      LOG.info("task {}: rebuilt the BM25 index of {} (user, task) histories from the logged history", task, rebuilt);
+      LOG.info("task {}: rebuilt the BM25 index of {} (user, task) histories from the logged history",
+          context().taskId(), rebuilt);
     }
   }
 
   @Override
   public void process(Record<byte[], byte[]> rec) {
+    reconcile();
     if (rec.value() == null) {
       dead(rec, "null value (tombstone) on the behaviors topic");
       return;

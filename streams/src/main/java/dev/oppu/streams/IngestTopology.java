@@ -142,8 +142,10 @@ public final class IngestTopology {
   }
 
   private static StoreBuilder<KeyValueStore<Bytes, byte[]>> kv(String name, boolean inMemory) {
+    // Caching makes the stores write-back: repeated writes of a key between commits (a user's open segment, stats,
+    // history range, train state) reach RocksDB and the changelog once per commit; a commit flushes the cache first.
     return Stores.keyValueStoreBuilder(inMemory ? Stores.inMemoryKeyValueStore(name)
-        : Stores.persistentKeyValueStore(name), Serdes.Bytes(), Serdes.ByteArray());
+        : Stores.persistentKeyValueStore(name), Serdes.Bytes(), Serdes.ByteArray()).withCachingEnabled();
   }
 
   /**
