@@ -3,10 +3,10 @@ package dev.oppu.streams;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * A user's BM25 index is a run of segments of {@link #SIZE} consecutive documents (seq / SIZE = segment number), like
@@ -64,7 +64,27 @@ public final class Segments {
     return (seq + 1) % SIZE == 0 ? seal(result) : result;
   }
 
-  /** Open layout to sealed (inverted) layout. */
+  /** One term's postings while sealing: its UTF-8 bytes and (doc, tf) pairs in doc order. */
+  private static final class Postings {
+    final byte[] term;
+    int[] docTf = new int[8];
+    int n;
+
+    Postings(byte[] term) {
+      this.term = term;
+    }
+
+    void add(int doc, int tf) {
+      if (2 * n + 2 > docTf.length) {
+        docTf = Arrays.copyOf(docTf, docTf.length * 2);
+      }
+      docTf[2 * n] = doc;
+      docTf[2 * n + 1] = tf;
+      n++;
+    }
+  }
+
+  /** Open layout to sealed (inverted) layout. Terms are grouped by their bytes and sorted once, unsigned. */
   static byte[] seal(byte[] open) {
     ByteBuffer in = ByteBuffer.wrap(open);
     in.get();
@@ -72,38 +92,45 @@ public final class Segments {
     int n = in.getInt();
     byte[] norms = new byte[n];
     int[] lengths = new int[n];
-    TreeMap<String, List<int[]>> inverted = new TreeMap<>(Segments::compareUtf8);
+    Map<ByteBuffer, Postings> inverted = new HashMap<>();
     for (int d = 0; d < n; d++) {
       norms[d] = in.get();
       lengths[d] = in.getInt();
       int terms = in.getShort() & 0xFFFF;
       for (int t = 0; t < terms; t++) {
-        byte[] b = new byte[in.getShort() & 0xFFFF];
-        in.get(b);
+        int len = in.getShort() & 0xFFFF;
+        ByteBuffer key = ByteBuffer.wrap(open, in.position(), len);
+        in.position(in.position() + len);
         int tf = in.getShort() & 0xFFFF;
-        inverted.computeIfAbsent(new String(b, StandardCharsets.UTF_8), k -> new ArrayList<>()).add(new int[] {d, tf});
+        Postings p = inverted.get(key);
+        if (p == null) {
+          p = new Postings(Arrays.copyOfRange(open, key.position(), key.limit()));
+          inverted.put(ByteBuffer.wrap(p.term), p);
+        }
+        p.add(d, tf);
       }
     }
+    Postings[] sorted = inverted.values().toArray(new Postings[0]);
+    Arrays.sort(sorted, (a, b) -> Arrays.compareUnsigned(a.term, b.term));
     int dictBytes = 0;
-    for (Map.Entry<String, List<int[]>> e : inverted.entrySet()) {
-      dictBytes += 2 + e.getKey().getBytes(StandardCharsets.UTF_8).length + 2 + 4 * e.getValue().size();
+    for (Postings p : sorted) {
+      dictBytes += 2 + p.term.length + 2 + 4 * p.n;
     }
-    int head = 1 + 8 + 4 + n + 4 * n + 4 + 4 * inverted.size();
+    int head = 1 + 8 + 4 + n + 4 * n + 4 + 4 * sorted.length;
     ByteBuffer out = ByteBuffer.allocate(head + dictBytes);
     out.put((byte) 1).putLong(base).putInt(n).put(norms);
     for (int l : lengths) {
       out.putInt(l);
     }
-    out.putInt(inverted.size());
+    out.putInt(sorted.length);
     int offsetsAt = out.position();
     out.position(head);
     int idx = 0;
-    for (Map.Entry<String, List<int[]>> e : inverted.entrySet()) {
+    for (Postings p : sorted) {
       out.putInt(offsetsAt + 4 * idx++, out.position());
-      byte[] b = e.getKey().getBytes(StandardCharsets.UTF_8);
-      out.putShort((short) b.length).put(b).putShort((short) e.getValue().size());
-      for (int[] p : e.getValue()) {
-        out.putShort((short) p[0]).putShort((short) p[1]);
+      out.putShort((short) p.term.length).put(p.term).putShort((short) p.n);
+      for (int i = 0; i < p.n; i++) {
+        out.putShort((short) p.docTf[2 * i]).putShort((short) p.docTf[2 * i + 1]);
       }
     }
     return out.array();
@@ -193,11 +220,5 @@ public final class Segments {
         pos += 2;
       }
     }
-  }
-
-  static int compareUtf8(String a, String b) {
-    byte[] x = a.getBytes(StandardCharsets.UTF_8);
-    byte[] y = b.getBytes(StandardCharsets.UTF_8);
-    return Arrays.compareUnsigned(x, y);
   }
 }
