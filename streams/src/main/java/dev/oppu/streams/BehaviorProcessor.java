@@ -5,6 +5,7 @@ import dev.oppu.lamp.Task;
 import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.HistoryItem;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -18,8 +19,7 @@ import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.ContextualProcessor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.state.WindowStore;
-import org.apache.kafka.streams.state.WindowStoreIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.lucene.analysis.Analyzer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,7 +35,7 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
   private final IngestConfig config;
   private Analyzer analyzer;
   private IngestStores stores;
-  private WindowStore<Bytes, byte[]> dedup;
+  private KeyValueStore<Bytes, byte[]> dedup;
   private Sensor duplicates;
   private Sensor deadLetters;
   private Sensor triggersSent;
@@ -50,8 +50,8 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
   public void init(ProcessorContext<String, SpecificRecord> context) {
     super.init(context);
     analyzer = config.newAnalyzer();
-    stores = new IngestStores(context, config, analyzer);
     dedup = context.getStateStore(IngestTopology.DEDUP_STORE);
+    stores = new IngestStores(context, config, analyzer, dedup);
     String task = context.taskId().toString();
     duplicates = IngestTopology.sensor(context, task, IngestTopology.METRIC_DUPLICATES);
     deadLetters = IngestTopology.sensor(context, task, IngestTopology.METRIC_DEAD_LETTERS);
@@ -152,13 +152,11 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
 
   private boolean isDuplicate(String userId, String eventId, long ts) {
     Bytes key = Keys.dedup(userId, eventId);
-    long retention = config.dedupRetention().toMillis();
-    try (WindowStoreIterator<byte[]> it = dedup.fetch(key, Math.max(0, ts - retention), ts + retention)) {
-      if (it.hasNext()) {
-        return true;
-      }
+    byte[] seen = dedup.get(key);
+    if (seen != null && Math.abs(ts - ByteBuffer.wrap(seen).getLong()) <= config.dedupRetention().toMillis()) {
+      return true;
     }
-    dedup.put(key, new byte[] {1}, ts);
+    dedup.put(key, ByteBuffer.allocate(8).putLong(ts).array());
     return false;
   }
 

@@ -31,7 +31,6 @@ import org.apache.kafka.streams.state.QueryableStoreTypes;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 import org.apache.kafka.streams.state.Stores;
-import org.apache.kafka.streams.state.WindowStore;
 
 /**
  * The ingestion sub-topology: behaviors keyed by user id become a bounded per-(user, task) history (logged RocksDB
@@ -53,7 +52,10 @@ public final class IngestTopology {
   public static final String INDEX_STATS_STORE = "oppu-bm25-stats";
   /** Logged: user|task|variant -> pending trigger and the adapter's coverage. */
   public static final String TRAIN_STATE_STORE = "oppu-train-state";
-  /** Logged window store: user|eventId seen within the dedup retention. */
+  /**
+   * Logged: user|eventId -> record time, for every event retained in the history (an entry leaves with its history
+   * item, so the store is bounded by the histories; an entry older than the dedup retention no longer matches).
+   */
   public static final String DEDUP_STORE = "oppu-dedup";
   /** Internal repartition of adapter versions by user id. */
   public static final String ADAPTERS_BY_USER = "oppu-adapters-by-user";
@@ -134,10 +136,7 @@ public final class IngestTopology {
     StoreBuilder<KeyValueStore<Bytes, byte[]>> postings = kv(POSTINGS_STORE, mem).withLoggingDisabled();
     StoreBuilder<KeyValueStore<Bytes, byte[]>> stats = kv(INDEX_STATS_STORE, mem).withLoggingDisabled();
     StoreBuilder<KeyValueStore<Bytes, byte[]>> train = kv(TRAIN_STATE_STORE, mem);
-    StoreBuilder<WindowStore<Bytes, byte[]>> dedup = Stores.windowStoreBuilder(mem
-        ? Stores.inMemoryWindowStore(DEDUP_STORE, c.dedupRetention(), c.dedupRetention(), false)
-        : Stores.persistentWindowStore(DEDUP_STORE, c.dedupRetention(), c.dedupRetention(), false),
-        Serdes.Bytes(), Serdes.ByteArray());
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> dedup = kv(DEDUP_STORE, mem);
     return java.util.List.of(history, meta, postings, stats, train, dedup);
   }
 
