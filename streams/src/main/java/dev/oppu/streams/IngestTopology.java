@@ -131,20 +131,22 @@ public final class IngestTopology {
   /** The stores: history, meta, train state and dedup logged; the index unlogged (rebuilt from history). */
   public static java.util.List<StoreBuilder<?>> storeBuilders(IngestConfig c) {
     boolean mem = c.inMemoryStores();
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> history = kv(HISTORY_STORE, mem);
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> meta = kv(HISTORY_META_STORE, mem);
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> postings = kv(POSTINGS_STORE, mem).withLoggingDisabled();
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> stats = kv(INDEX_STATS_STORE, mem).withLoggingDisabled();
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> train = kv(TRAIN_STATE_STORE, mem);
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> dedup = kv(DEDUP_STORE, mem);
+    // History and dedup keys are written once each: a cache would only fill up (and slow every lookup) with them.
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> history = kv(HISTORY_STORE, mem, false);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> meta = kv(HISTORY_META_STORE, mem, true);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> postings = kv(POSTINGS_STORE, mem, true).withLoggingDisabled();
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> stats = kv(INDEX_STATS_STORE, mem, true).withLoggingDisabled();
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> train = kv(TRAIN_STATE_STORE, mem, true);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> dedup = kv(DEDUP_STORE, mem, false);
     return java.util.List.of(history, meta, postings, stats, train, dedup);
   }
 
-  private static StoreBuilder<KeyValueStore<Bytes, byte[]>> kv(String name, boolean inMemory) {
-    // Caching makes the stores write-back: repeated writes of a key between commits (a user's open segment, stats,
+  private static StoreBuilder<KeyValueStore<Bytes, byte[]>> kv(String name, boolean inMemory, boolean cached) {
+    // Caching makes a store write-back: repeated writes of a key between commits (a user's open segment, stats,
     // history range, train state) reach RocksDB and the changelog once per commit; a commit flushes the cache first.
-    return Stores.keyValueStoreBuilder(inMemory ? Stores.inMemoryKeyValueStore(name)
-        : Stores.persistentKeyValueStore(name), Serdes.Bytes(), Serdes.ByteArray()).withCachingEnabled();
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> b = Stores.keyValueStoreBuilder(inMemory
+        ? Stores.inMemoryKeyValueStore(name) : Stores.persistentKeyValueStore(name), Serdes.Bytes(), Serdes.ByteArray());
+    return cached ? b.withCachingEnabled() : b;
   }
 
   /**
