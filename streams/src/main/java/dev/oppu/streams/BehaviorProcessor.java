@@ -5,18 +5,21 @@ import dev.oppu.lamp.Task;
 import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.HistoryItem;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.metrics.Sensor;
 import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.processor.Cancellable;
+import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.ContextualProcessor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.state.WindowStore;
-import org.apache.kafka.streams.state.WindowStoreIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.lucene.analysis.Analyzer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,10 +35,11 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
   private final IngestConfig config;
   private Analyzer analyzer;
   private IngestStores stores;
-  private WindowStore<Bytes, byte[]> dedup;
+  private KeyValueStore<Bytes, byte[]> dedup;
   private Sensor duplicates;
   private Sensor deadLetters;
   private Sensor triggersSent;
+  private Cancellable reconcileOnce;
 
   BehaviorProcessor(AvroSerde<Behavior> serde, IngestConfig config) {
     this.serde = serde;
@@ -46,20 +50,33 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
   public void init(ProcessorContext<String, SpecificRecord> context) {
     super.init(context);
     analyzer = config.newAnalyzer();
-    stores = new IngestStores(context, config, analyzer);
     dedup = context.getStateStore(IngestTopology.DEDUP_STORE);
+    stores = new IngestStores(context, config, analyzer, dedup);
     String task = context.taskId().toString();
     duplicates = IngestTopology.sensor(context, task, IngestTopology.METRIC_DUPLICATES);
     deadLetters = IngestTopology.sensor(context, task, IngestTopology.METRIC_DEAD_LETTERS);
     triggersSent = IngestTopology.sensor(context, task, IngestTopology.METRIC_TRIGGERS);
+    // The stores are cached, and a cached store accepts writes only with a record context, which init() lacks:
+    // reconcile in the first punctuation, or before the first record if that comes first.
+    reconcileOnce = context.schedule(Duration.ofMillis(1), PunctuationType.WALL_CLOCK_TIME, now -> reconcile());
+  }
+
+  private void reconcile() {
+    if (reconcileOnce == null) {
+      return;
+    }
+    reconcileOnce.cancel();
+    reconcileOnce = null;
     int rebuilt = stores.index.reconcile();
     if (rebuilt > 0) {
-      LOG.info("task {}: rebuilt the BM25 index of {} (user, task) histories from the logged history", task, rebuilt);
+      LOG.info("task {}: rebuilt the BM25 index of {} (user, task) histories from the logged history",
+          context().taskId(), rebuilt);
     }
   }
 
   @Override
   public void process(Record<byte[], byte[]> rec) {
+    reconcile();
     if (rec.value() == null) {
       dead(rec, "null value (tombstone) on the behaviors topic");
       return;
@@ -135,13 +152,11 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
 
   private boolean isDuplicate(String userId, String eventId, long ts) {
     Bytes key = Keys.dedup(userId, eventId);
-    long retention = config.dedupRetention().toMillis();
-    try (WindowStoreIterator<byte[]> it = dedup.fetch(key, Math.max(0, ts - retention), ts + retention)) {
-      if (it.hasNext()) {
-        return true;
-      }
+    byte[] seen = dedup.get(key);
+    if (seen != null && Math.abs(ts - ByteBuffer.wrap(seen).getLong()) <= config.dedupRetention().toMillis()) {
+      return true;
     }
-    dedup.put(key, new byte[] {1}, ts);
+    dedup.put(key, ByteBuffer.allocate(8).putLong(ts).array());
     return false;
   }
 

@@ -29,11 +29,20 @@ public final class HistoryIndex {
   private final KeyValueStore<Bytes, byte[]> meta;
   private final KeyValueStore<Bytes, byte[]> postings;
   private final KeyValueStore<Bytes, byte[]> stats;
+  private final KeyValueStore<Bytes, byte[]> dedup;
   private final Analyzer analyzer;
   private final int maxHistory;
 
   public HistoryIndex(KeyValueStore<Bytes, byte[]> history, KeyValueStore<Bytes, byte[]> meta,
       KeyValueStore<Bytes, byte[]> postings, KeyValueStore<Bytes, byte[]> stats, Analyzer analyzer, int maxHistory) {
+    this(history, meta, postings, stats, null, analyzer, maxHistory);
+  }
+
+  /** {@code dedup} (may be null): its event-id entries are deleted with the history items they belong to. */
+  HistoryIndex(KeyValueStore<Bytes, byte[]> history, KeyValueStore<Bytes, byte[]> meta,
+      KeyValueStore<Bytes, byte[]> postings, KeyValueStore<Bytes, byte[]> stats, KeyValueStore<Bytes, byte[]> dedup,
+      Analyzer analyzer, int maxHistory) {
+    this.dedup = dedup;
     this.history = history;
     this.meta = meta;
     this.postings = postings;
@@ -160,8 +169,19 @@ public final class HistoryIndex {
     if ((seq + 1) % Segments.SIZE == 0) {
       postings.delete(segKey);
     }
-    history.delete(Keys.history(prefix, seq));
+    byte[] evicted = history.delete(Keys.history(prefix, seq));
+    if (dedup != null && evicted != null) {
+      dedup.delete(Keys.dedup(userOf(prefix), ITEM_SERDE.decode(evicted).getEventId()));
+    }
     return new IndexStats(seq + 1, st.nextSeq(), st.docCount() - 1, st.sumTotalTermFreq() - length);
+  }
+
+  private static String userOf(byte[] prefix) {
+    int a = 0;
+    while (prefix[a] != 0) {
+      a++;
+    }
+    return new String(prefix, 0, a, java.nio.charset.StandardCharsets.UTF_8);
   }
 
   private static String taskOf(byte[] prefix) {

@@ -23,7 +23,8 @@ import org.apache.lucene.analysis.standard.StandardAnalyzer;
  * @param shiftWindow the most recent new items compared with what the adapter was trained on
  * @param labelShiftThreshold total-variation distance of label distributions that counts as a shift
  * @param termShiftThreshold total-variation distance of term distributions (generation tasks) that counts as a shift
- * @param dedupRetention how long an event id is remembered for duplicate detection (record time)
+ * @param dedupRetention how long an event id is remembered for duplicate detection (record time); it is also
+ *     forgotten when its item is evicted from the bounded history
  * @param adapterPartitions partitions of the adapters-by-user repartition topic; must equal the behaviors topic's
  *     partition count (0 = let Kafka Streams derive it, right only when the adapters topic has as many)
  * @param maxQueryTerms retrieval queries are cut to their first this-many terms (SPEC: 64)

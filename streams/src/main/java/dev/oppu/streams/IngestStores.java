@@ -16,12 +16,18 @@ final class IngestStores {
   final Triggers triggers;
 
   IngestStores(ProcessorContext<?, ?> ctx, IngestConfig config, Analyzer analyzer) {
+    this(ctx, config, analyzer, null);
+  }
+
+  /** {@code dedup}: the dedup store when the processor is connected to it (entries leave with evicted items). */
+  IngestStores(ProcessorContext<?, ?> ctx, IngestConfig config, Analyzer analyzer,
+      KeyValueStore<Bytes, byte[]> dedup) {
     history = ctx.getStateStore(IngestTopology.HISTORY_STORE);
     meta = ctx.getStateStore(IngestTopology.HISTORY_META_STORE);
     postings = ctx.getStateStore(IngestTopology.POSTINGS_STORE);
     stats = ctx.getStateStore(IngestTopology.INDEX_STATS_STORE);
     trainState = ctx.getStateStore(IngestTopology.TRAIN_STATE_STORE);
-    index = new HistoryIndex(history, meta, postings, stats, analyzer, config.maxHistory());
+    index = new HistoryIndex(history, meta, postings, stats, dedup, analyzer, config.maxHistory());
     triggers = new Triggers(index, trainState, config, analyzer);
   }
 }

@@ -31,7 +31,6 @@ import org.apache.kafka.streams.state.QueryableStoreTypes;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 import org.apache.kafka.streams.state.Stores;
-import org.apache.kafka.streams.state.WindowStore;
 
 /**
  * The ingestion sub-topology: behaviors keyed by user id become a bounded per-(user, task) history (logged RocksDB
@@ -53,7 +52,10 @@ public final class IngestTopology {
   public static final String INDEX_STATS_STORE = "oppu-bm25-stats";
   /** Logged: user|task|variant -> pending trigger and the adapter's coverage. */
   public static final String TRAIN_STATE_STORE = "oppu-train-state";
-  /** Logged window store: user|eventId seen within the dedup retention. */
+  /**
+   * Logged: user|eventId -> record time, for every event retained in the history (an entry leaves with its history
+   * item, so the store is bounded by the histories; an entry older than the dedup retention no longer matches).
+   */
   public static final String DEDUP_STORE = "oppu-dedup";
   /** Internal repartition of adapter versions by user id. */
   public static final String ADAPTERS_BY_USER = "oppu-adapters-by-user";
@@ -140,21 +142,22 @@ public final class IngestTopology {
   /** The stores: history, meta, train state and dedup logged; the index unlogged (rebuilt from history). */
   public static java.util.List<StoreBuilder<?>> storeBuilders(IngestConfig c) {
     boolean mem = c.inMemoryStores();
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> history = kv(HISTORY_STORE, mem);
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> meta = kv(HISTORY_META_STORE, mem);
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> postings = kv(POSTINGS_STORE, mem).withLoggingDisabled();
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> stats = kv(INDEX_STATS_STORE, mem).withLoggingDisabled();
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> train = kv(TRAIN_STATE_STORE, mem);
-    StoreBuilder<WindowStore<Bytes, byte[]>> dedup = Stores.windowStoreBuilder(mem
-        ? Stores.inMemoryWindowStore(DEDUP_STORE, c.dedupRetention(), c.dedupRetention(), false)
-        : Stores.persistentWindowStore(DEDUP_STORE, c.dedupRetention(), c.dedupRetention(), false),
-        Serdes.Bytes(), Serdes.ByteArray());
+    // History and dedup keys are written once each: a cache would only fill up (and slow every lookup) with them.
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> history = kv(HISTORY_STORE, mem, false);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> meta = kv(HISTORY_META_STORE, mem, true);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> postings = kv(POSTINGS_STORE, mem, true).withLoggingDisabled();
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> stats = kv(INDEX_STATS_STORE, mem, true).withLoggingDisabled();
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> train = kv(TRAIN_STATE_STORE, mem, true);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> dedup = kv(DEDUP_STORE, mem, false);
     return java.util.List.of(history, meta, postings, stats, train, dedup);
   }
 
-  private static StoreBuilder<KeyValueStore<Bytes, byte[]>> kv(String name, boolean inMemory) {
-    return Stores.keyValueStoreBuilder(inMemory ? Stores.inMemoryKeyValueStore(name)
-        : Stores.persistentKeyValueStore(name), Serdes.Bytes(), Serdes.ByteArray());
+  private static StoreBuilder<KeyValueStore<Bytes, byte[]>> kv(String name, boolean inMemory, boolean cached) {
+    // Caching makes a store write-back: repeated writes of a key between commits (a user's open segment, stats,
+    // history range, train state) reach RocksDB and the changelog once per commit; a commit flushes the cache first.
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> b = Stores.keyValueStoreBuilder(inMemory
+        ? Stores.inMemoryKeyValueStore(name) : Stores.persistentKeyValueStore(name), Serdes.Bytes(), Serdes.ByteArray());
+    return cached ? b.withCachingEnabled() : b;
   }
 
   /**

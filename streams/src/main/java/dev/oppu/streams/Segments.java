@@ -6,19 +6,18 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * A user's BM25 index is a run of segments of {@link #SIZE} consecutive documents (seq / SIZE = segment number), like
  * Lucene's segments: indexing a document rewrites only the small open segment (one read, one write, however many
- * terms the item has); a full segment is sealed once into an inverted, term-sorted layout that retrieval
- * binary-searches. Evicted documents are skipped by seq (below the user's firstSeq) and a segment is deleted when its
+ * terms the item has); a full segment is sealed once into an inverted layout whose dictionary is ordered by term hash,
+ * which retrieval binary-searches (sorting ints when sealing, comparing ints when searching). Evicted documents are skipped by seq (below the user's firstSeq) and a segment is deleted when its
  * last document is evicted, so df, docCount and lengths always describe exactly the retained documents.
  *
  * <p>Open layout: {@code [0][baseSeq:8][n:4]} then per doc {@code [norm:1][length:4][terms:2]} and per distinct term
  * {@code [len:2][utf8][tf:2]}. Sealed layout: {@code [1][baseSeq:8][n:4][norm:1 x n][length:4 x n][terms:4]
- * [dictOffset:4 x terms]}, then per term (sorted by UTF-8 bytes) {@code [len:2][utf8][df:2]} followed by df entries
- * {@code [doc:2][tf:2]}.
+ * [hash:4 x terms][dictOffset:4 x terms]}, hashes ascending (signed; see {@link #termHash}), then per term
+ * {@code [len:2][utf8][df:2]} followed by df entries {@code [doc:2][tf:2]}. Terms with equal hashes are adjacent.
  */
 public final class Segments {
   public static final int SIZE = 32;
@@ -64,7 +63,34 @@ public final class Segments {
     return (seq + 1) % SIZE == 0 ? seal(result) : result;
   }
 
-  /** Open layout to sealed (inverted) layout. */
+  /** One term's postings while sealing: where its UTF-8 bytes are in the open segment, and (doc, tf) pairs. */
+  private static final class Postings {
+    final int at;
+    final int len;
+    final int hash;
+    int[] docTf = new int[4];
+    int n;
+
+    Postings(int at, int len, int hash) {
+      this.at = at;
+      this.len = len;
+      this.hash = hash;
+    }
+
+    void add(int doc, int tf) {
+      if (2 * n + 2 > docTf.length) {
+        docTf = Arrays.copyOf(docTf, docTf.length * 2);
+      }
+      docTf[2 * n] = doc;
+      docTf[2 * n + 1] = tf;
+      n++;
+    }
+  }
+
+  /**
+   * Open layout to sealed (inverted) layout: terms are grouped in an open-addressing table keyed by their hash and
+   * bytes (no per-term objects besides the postings), then ordered by one primitive sort of (hash, index).
+   */
   static byte[] seal(byte[] open) {
     ByteBuffer in = ByteBuffer.wrap(open);
     in.get();
@@ -72,38 +98,60 @@ public final class Segments {
     int n = in.getInt();
     byte[] norms = new byte[n];
     int[] lengths = new int[n];
-    TreeMap<String, List<int[]>> inverted = new TreeMap<>(Segments::compareUtf8);
+    int maxTerms = open.length / 4; // every term entry takes at least 4 bytes
+    int slots = Integer.highestOneBit(Math.max(8, maxTerms)) * 4; // load factor below 1/2
+    Postings[] table = new Postings[slots];
+    Postings[] ps = new Postings[maxTerms + 1];
+    int distinct = 0;
     for (int d = 0; d < n; d++) {
       norms[d] = in.get();
       lengths[d] = in.getInt();
       int terms = in.getShort() & 0xFFFF;
       for (int t = 0; t < terms; t++) {
-        byte[] b = new byte[in.getShort() & 0xFFFF];
-        in.get(b);
+        int len = in.getShort() & 0xFFFF;
+        int at = in.position();
+        in.position(at + len);
         int tf = in.getShort() & 0xFFFF;
-        inverted.computeIfAbsent(new String(b, StandardCharsets.UTF_8), k -> new ArrayList<>()).add(new int[] {d, tf});
+        int h = termHash(open, at, at + len);
+        int slot = h & (slots - 1);
+        Postings p;
+        while ((p = table[slot]) != null
+            && !(p.hash == h && Arrays.equals(open, p.at, p.at + p.len, open, at, at + len))) {
+          slot = (slot + 1) & (slots - 1);
+        }
+        if (p == null) {
+          p = table[slot] = ps[distinct++] = new Postings(at, len, h);
+        }
+        p.add(d, tf);
       }
     }
-    int dictBytes = 0;
-    for (Map.Entry<String, List<int[]>> e : inverted.entrySet()) {
-      dictBytes += 2 + e.getKey().getBytes(StandardCharsets.UTF_8).length + 2 + 4 * e.getValue().size();
+    ps = Arrays.copyOf(ps, distinct);
+    long[] order = new long[distinct]; // hash in the high half, index in the low: one primitive sort
+    for (int i = 0; i < distinct; i++) {
+      order[i] = ((long) ps[i].hash << 32) | i;
     }
-    int head = 1 + 8 + 4 + n + 4 * n + 4 + 4 * inverted.size();
+    Arrays.sort(order);
+    int dictBytes = 0;
+    for (Postings p : ps) {
+      dictBytes += 2 + p.len + 2 + 4 * p.n;
+    }
+    int head = 1 + 8 + 4 + n + 4 * n + 4 + 8 * ps.length;
     ByteBuffer out = ByteBuffer.allocate(head + dictBytes);
     out.put((byte) 1).putLong(base).putInt(n).put(norms);
     for (int l : lengths) {
       out.putInt(l);
     }
-    out.putInt(inverted.size());
-    int offsetsAt = out.position();
+    out.putInt(ps.length);
+    int hashesAt = out.position();
+    int offsetsAt = hashesAt + 4 * ps.length;
     out.position(head);
-    int idx = 0;
-    for (Map.Entry<String, List<int[]>> e : inverted.entrySet()) {
-      out.putInt(offsetsAt + 4 * idx++, out.position());
-      byte[] b = e.getKey().getBytes(StandardCharsets.UTF_8);
-      out.putShort((short) b.length).put(b).putShort((short) e.getValue().size());
-      for (int[] p : e.getValue()) {
-        out.putShort((short) p[0]).putShort((short) p[1]);
+    for (int idx = 0; idx < order.length; idx++) {
+      Postings p = ps[(int) order[idx]];
+      out.putInt(hashesAt + 4 * idx, (int) (order[idx] >> 32));
+      out.putInt(offsetsAt + 4 * idx, out.position());
+      out.putShort((short) p.len).put(open, p.at, p.len).putShort((short) p.n);
+      for (int i = 0; i < p.n; i++) {
+        out.putShort((short) p.docTf[2 * i]).putShort((short) p.docTf[2 * i + 1]);
       }
     }
     return out.array();
@@ -151,20 +199,25 @@ public final class Segments {
     int n = docCount(seg);
     if (seg[0] == 1) {
       int terms = in.getInt(13 + 5 * n);
-      int offsets = 13 + 5 * n + 4;
+      int hashes = 13 + 5 * n + 4;
+      int offsets = hashes + 4 * terms;
       for (int q = 0; q < queryTerms.length; q++) {
+        byte[] qt = queryTerms[q];
+        int h = termHash(qt, 0, qt.length);
         int lo = 0;
-        int hi = terms - 1;
-        while (lo <= hi) {
+        int hi = terms;
+        while (lo < hi) { // first index whose hash >= h
           int mid = (lo + hi) >>> 1;
-          int at = in.getInt(offsets + 4 * mid);
-          int len = in.getShort(at) & 0xFFFF;
-          int c = Arrays.compareUnsigned(seg, at + 2, at + 2 + len, queryTerms[q], 0, queryTerms[q].length);
-          if (c < 0) {
+          if (in.getInt(hashes + 4 * mid) < h) {
             lo = mid + 1;
-          } else if (c > 0) {
-            hi = mid - 1;
           } else {
+            hi = mid;
+          }
+        }
+        for (int t = lo; t < terms && in.getInt(hashes + 4 * t) == h; t++) {
+          int at = in.getInt(offsets + 4 * t);
+          int len = in.getShort(at) & 0xFFFF;
+          if (Arrays.equals(seg, at + 2, at + 2 + len, qt, 0, qt.length)) {
             int p = at + 2 + len;
             int df = in.getShort(p) & 0xFFFF;
             p += 2;
@@ -195,9 +248,16 @@ public final class Segments {
     }
   }
 
-  static int compareUtf8(String a, String b) {
-    byte[] x = a.getBytes(StandardCharsets.UTF_8);
-    byte[] y = b.getBytes(StandardCharsets.UTF_8);
-    return Arrays.compareUnsigned(x, y);
+  /** The dictionary order of sealed segments: a fixed hash of a term's UTF-8 bytes (part of the stored layout). */
+  static int termHash(byte[] b, int from, int to) {
+    int h = 0x9747b28c;
+    for (int i = from; i < to; i++) {
+      h = 31 * h + b[i];
+    }
+    h ^= h >>> 16; // murmur3 finalizer: spread short, similar terms
+    h *= 0x85ebca6b;
+    h ^= h >>> 13;
+    h *= 0xc2b2ae35;
+    return h ^ (h >>> 16);
   }
 }

@@ -70,7 +70,7 @@ public final class TextAnalysis {
 
   /** Term frequencies in first-occurrence order. */
   public static Map<String, Integer> termFreqs(List<String> terms) {
-    Map<String, Integer> tf = new LinkedHashMap<>();
+    Map<String, Integer> tf = new LinkedHashMap<>(2 * terms.size()); // sized once: no rehash per document
     for (String t : terms) {
       tf.merge(t, 1, Integer::sum);
     }

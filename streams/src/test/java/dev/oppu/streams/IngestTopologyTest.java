@@ -124,6 +124,23 @@ class IngestTopologyTest {
     }
   }
 
+  @Test
+  void dedupEntriesLeaveWithTheirHistoryItems() {
+    try (Driver d = new Driver(config(), stateDir)) {
+      for (int i = 0; i < 5; i++) {
+        d.send(TestData.movie("u1", "e" + i, "text number" + i, "comedy"));
+      }
+      List<String> remembered = new java.util.ArrayList<>();
+      try (var it = d.store(IngestTopology.DEDUP_STORE).all()) {
+        it.forEachRemaining(kv -> remembered.add(new String(kv.key.get(), StandardCharsets.UTF_8)));
+      }
+      assertEquals(List.of("u1\u0000e2", "u1\u0000e3", "u1\u0000e4"), remembered);
+      d.send(TestData.movie("u1", "e4", "text number4", "comedy"));
+      assertEquals(1.0, d.metric(IngestTopology.METRIC_DUPLICATES));
+      assertEquals(3, retained(d, "u1"));
+    }
+  }
+
   private static long retained(Driver d, String user) {
     return IndexStats.decode(d.store(IngestTopology.HISTORY_META_STORE)
         .get(Bytes.wrap(Keys.prefix(user, "LaMP_2M")))).retained();

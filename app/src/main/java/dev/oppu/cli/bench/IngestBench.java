@@ -57,6 +57,10 @@ public final class IngestBench implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "1")
   long seed;
 
+  @Option(names = "--commit-interval-ms", description = "commit.interval.ms for both topologies (default: the"
+      + " application's, i.e. Kafka Streams' exactly-once default of 100 ms).")
+  Long commitIntervalMs;
+
   @Override
   public Integer call() throws Exception {
     Path stateDir = Files.createTempDirectory("oppu-bench-ingest");
@@ -86,11 +90,12 @@ public final class IngestBench implements Callable<Integer> {
       System.out.printf(Locale.ROOT, "ingestion: %.1f s, %.0f events/s (dead letters %.0f, duplicates %.0f,"
           + " train triggers %.0f)%n", ingestSeconds, eps, ingestMetrics[0], ingestMetrics[1], ingestMetrics[2]);
       System.out.printf(Locale.ROOT,
-          "{\"bench\":\"ingest\",\"events\":%d,\"users\":%d,\"partitions\":%d,\"threads\":%d,\"events_per_s\":%.0f,"
+          "{\"bench\":\"ingest\",\"events\":%d,\"users\":%d,\"partitions\":%d,\"threads\":%d,"
+              + "\"commit_interval_ms\":%s,\"events_per_s\":%.0f,"
               + "\"count_events_per_s\":%.0f,\"ratio\":%.3f,\"ingest_s\":%.2f,\"count_s\":%.2f,\"dead_letters\":%.0f,"
               + "\"train_triggers\":%.0f}%n",
-          events, users, partitions, threads, eps, ceps, eps / ceps, ingestSeconds, countSeconds, ingestMetrics[0],
-          ingestMetrics[2]);
+          events, users, partitions, threads, commitIntervalMs == null ? "null" : commitIntervalMs.toString(), eps, ceps,
+          eps / ceps, ingestSeconds, countSeconds, ingestMetrics[0], ingestMetrics[2]);
     } finally {
       RetrieveBench.deleteTree(stateDir);
     }
@@ -127,6 +132,9 @@ public final class IngestBench implements Callable<Integer> {
     Properties o = kafka.client.streams(appId);
     o.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
     o.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, Integer.toString(threads));
+    if (commitIntervalMs != null) {
+      o.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, Long.toString(commitIntervalMs));
+    }
     Properties props = IngestTopology.streamsConfig(appId, kafka.client.bootstrapServers(), o);
     AtomicLong runningAt = new AtomicLong();
     try (KafkaStreams streams = new KafkaStreams(topology, props)) {
