@@ -1,0 +1,141 @@
+package dev.oppu.broker;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
+
+/**
+ * Kafka client settings shared by every command: a bootstrap address plus an optional properties file whose keys
+ * ({@code security.protocol}, {@code sasl.*}, {@code ssl.*}, any other client key) pass through unchanged to
+ * producers, consumers, admin clients and Streams. Keys starting with {@code oppu.} are the project's own settings
+ * (topic names, behaviors retention): they are kept in {@link #raw()} and not handed to Kafka clients, which would
+ * warn about unknown configs.
+ */
+public final class ClientConfig {
+
+  public static final String DEFAULT_BOOTSTRAP = "localhost:9092";
+
+  /**
+   * Largest record the project writes (an adapter inlined in an {@code AdapterVersion}): producers, the adapters
+   * topic and the embedded broker are all configured for it; Kafka's default (~1 MB) is too small for real adapters.
+   */
+  public static final int MAX_RECORD_BYTES = 16 * 1024 * 1024;
+
+  private final Properties raw;
+
+  private ClientConfig(Properties raw) {
+    this.raw = raw;
+  }
+
+  /** Bootstrap only (plaintext). */
+  public static ClientConfig of(String bootstrapServers) {
+    return of(bootstrapServers, null);
+  }
+
+  /**
+   * {@code bootstrapServers} (may be null: then the file's {@code bootstrap.servers}, else localhost:9092) and the
+   * client properties file (may be null). An explicit bootstrap wins over the file's.
+   */
+  public static ClientConfig of(String bootstrapServers, Path propertiesFile) {
+    Properties p = new Properties();
+    if (propertiesFile != null) {
+      p.putAll(load(propertiesFile));
+    }
+    if (bootstrapServers != null && !bootstrapServers.isBlank()) {
+      p.setProperty(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers.trim());
+    }
+    p.putIfAbsent(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, DEFAULT_BOOTSTRAP);
+    return new ClientConfig(p);
+  }
+
+  /** From already-assembled properties (copied). */
+  public static ClientConfig of(Properties props) {
+    Properties p = new Properties();
+    p.putAll(props);
+    p.putIfAbsent(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, DEFAULT_BOOTSTRAP);
+    return new ClientConfig(p);
+  }
+
+  /** Reads a properties file, with a clear message when it is missing or unreadable. */
+  public static Properties load(Path file) {
+    Properties p = new Properties();
+    try (Reader r = Files.newBufferedReader(file)) {
+      p.load(r);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read properties file " + file + ": " + e.getMessage(), e);
+    }
+    return p;
+  }
+
+  public String bootstrapServers() {
+    return raw.getProperty(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG);
+  }
+
+  /** Everything, {@code oppu.*} keys included (for {@code Topics.from(raw())}). */
+  public Properties raw() {
+    Properties p = new Properties();
+    p.putAll(raw);
+    return p;
+  }
+
+  /** The settings common to every Kafka client: bootstrap, security and any other pass-through key. */
+  public Properties common() {
+    Properties p = new Properties();
+    for (String k : raw.stringPropertyNames()) {
+      if (!k.startsWith("oppu.")) {
+        p.setProperty(k, raw.getProperty(k));
+      }
+    }
+    return p;
+  }
+
+  public Properties admin() {
+    return common();
+  }
+
+  /** Idempotent, acks=all, room for adapter-sized records; the file may still override any of these. */
+  public Properties producer() {
+    Properties p = new Properties();
+    p.setProperty(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+    p.setProperty(ProducerConfig.ACKS_CONFIG, "all");
+    p.setProperty(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(MAX_RECORD_BYTES));
+    p.putAll(common());
+    return p;
+  }
+
+  /** A consumer in {@code groupId} (null: no group, for assign()-style readers), reading from the earliest offset. */
+  public Properties consumer(String groupId) {
+    Properties p = new Properties();
+    p.setProperty(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    p.setProperty(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    p.putAll(common());
+    if (groupId != null) {
+      p.setProperty(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+    }
+    return p;
+  }
+
+  /**
+   * Streams settings: the client keys apply to all of Streams' inner clients (Streams routes unprefixed client
+   * configs to each); {@code application.id} set here. The caller adds processing settings.
+   */
+  public Properties streams(String applicationId) {
+    Properties p = new Properties();
+    p.setProperty("max.request.size", Integer.toString(MAX_RECORD_BYTES));
+    p.putAll(common());
+    p.setProperty("application.id", applicationId);
+    return p;
+  }
+
+  @Override
+  public String toString() {
+    // Never print secrets (sasl.jaas.config, ssl passwords): only the bootstrap and the key names.
+    return "ClientConfig{" + bootstrapServers() + ", keys=" + new java.util.TreeSet<>(raw.stringPropertyNames()) + "}";
+  }
+}
