@@ -69,6 +69,7 @@ public enum Task {
   public record Example(String prompt, String answer) {}
 
   private static final Pattern CITATION_TITLE = Pattern.compile("written the paper with the title \"(.*?)\"", Pattern.DOTALL);
+  private static final Pattern TEMPLATE_SLOT = Pattern.compile("\\{([a-z]+)\\}");
   private static final Pattern CITATION_OPTION = Pattern.compile("\\[(1|2)\\]: \"(.*?)\"", Pattern.DOTALL);
 
   private final String id;
@@ -177,14 +178,14 @@ public enum Task {
 
   /** A retrieved history item as it appears in the prompt, newline included. */
   public String renderItem(Map<String, String> item) {
-    String out = itemTemplate;
-    for (String field : List.of("description", "tag", "text", "category", "score", "title", "abstract", "citation")) {
-      String key = "{" + field + "}";
-      if (out.contains(key)) {
-        out = out.replace(key, field(item, field));
-      }
+    // One pass over the template: a field value that happens to contain "{title}" is not expanded again.
+    Matcher slot = TEMPLATE_SLOT.matcher(itemTemplate);
+    StringBuilder out = new StringBuilder();
+    while (slot.find()) {
+      slot.appendReplacement(out, Matcher.quoteReplacement(field(item, slot.group(1))));
     }
-    return out;
+    slot.appendTail(out);
+    return out.toString();
   }
 
   /**
