@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
         CommandLine.HelpCommand.class,
         BenchCommand.class,
         EvalCommand.class,
+        ReplayCommand.class,
     })
 public final class Main implements Runnable {
 

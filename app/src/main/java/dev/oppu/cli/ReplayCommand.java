@@ -1,0 +1,99 @@
+package dev.oppu.cli;
+
+import dev.oppu.broker.ClientConfig;
+import dev.oppu.cli.replay.LampDatasets;
+import dev.oppu.cli.replay.Modes;
+import dev.oppu.cli.replay.Progress;
+import dev.oppu.cli.replay.ReplayData;
+import dev.oppu.cli.replay.ReplayEngine;
+import dev.oppu.cli.replay.ReplayOutput;
+import dev.oppu.cli.replay.ReplayResult;
+import dev.oppu.cli.replay.ResultsTable;
+import dev.oppu.lamp.Task;
+import dev.oppu.schemas.Topics;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code oppu replay}: LaMP files to behavior events and requests through a running system; LaMP's metrics per mode.
+ */
+@Command(name = "replay", mixinStandardHelpOptions = true,
+    description = {
+        "Replays LaMP data through a running OPPU system: publishes each user's history as behavior events in time"
+            + " order, waits until the users' adapters cover it, sends every query once per mode, waits for the"
+            + " answers and scores them with LaMP's metrics.",
+        "Writes <out>/predictions/<mode>/<task>_outputs.json (LaMP's format), <out>/results.json"
+            + " ({mode: {task: {metric: value}}}) and <out>/replay.json (counts, adaptation lag, timing)."})
+public final class ReplayCommand implements Callable<Integer> {
+
+  @Option(names = "--task", required = true, description = "LaMP task: LaMP_1, LaMP_2N, LaMP_2M, LaMP_3, LaMP_4,"
+      + " LaMP_5, LaMP_7 (or OPPU's task name).")
+  String task;
+
+  @Option(names = {"--users", "--questions"}, required = true, paramLabel = "FILE",
+      description = "LaMP's *_questions.json (user- or time-based split) or OPPU's processed per-user file.")
+  Path users;
+
+  @Option(names = "--outputs", paramLabel = "FILE",
+      description = "LaMP's *_outputs.json with the golds (needed for metrics unless the users file carries golds).")
+  Path outputs;
+
+  @Option(names = "--modes", split = ",", paramLabel = "MODE",
+      description = "Modes to ask, comma-separated (default: all six: ${DEFAULT-VALUE}).",
+      defaultValue = "non-personalized,RAG,PAG,OPPU,OPPU+RAG,OPPU+PAG")
+  List<String> modes;
+
+  @Option(names = "--out", defaultValue = "replay-out", paramLabel = "DIR", description = "Output folder.")
+  Path out;
+
+  @Option(names = "--bootstrap", required = true, paramLabel = "HOST:PORT",
+      description = "Kafka bootstrap servers of the running system (its streams app and trainer).")
+  String bootstrap;
+
+  @Option(names = "--client-properties", paramLabel = "FILE",
+      description = "Kafka client properties (SASL/SSL, oppu.topic.* names), passed through to every client.")
+  Path clientProperties;
+
+  @Option(names = "--adapter-timeout", defaultValue = "600", paramLabel = "SECONDS",
+      description = "How long to wait for adapters to cover the history (0: do not wait). Default ${DEFAULT-VALUE}.")
+  long adapterTimeoutSeconds;
+
+  @Option(names = "--answer-timeout", defaultValue = "300", paramLabel = "SECONDS",
+      description = "How long to wait for all answers. Default ${DEFAULT-VALUE}.")
+  long answerTimeoutSeconds;
+
+  @Option(names = "--k", paramLabel = "N", description = "Retrieved items for RAG modes (default: the server's).")
+  Integer k;
+
+  @Option(names = "--no-progress", description = "No progress bars.")
+  boolean noProgress;
+
+  @Override
+  public Integer call() {
+    Task t = Task.of(task);
+    ClientConfig client = ClientConfig.of(bootstrap, clientProperties);
+    Topics topics = Topics.from(client.raw());
+    ReplayData.Dataset data = LampDatasets.read(t, users, outputs);
+    System.out.printf("replay: %s, %d users, %d history items, %d queries x %d modes -> %s%n", t.id(),
+        data.users().size(), data.itemCount(), data.queryCount(), modes.size(), client.bootstrapServers());
+    ReplayEngine.Options opts = ReplayEngine.Options.defaults()
+        .withModes(Modes.parse(modes))
+        .withTimeouts(Duration.ofSeconds(adapterTimeoutSeconds), Duration.ofSeconds(answerTimeoutSeconds))
+        .withProgress(noProgress ? Progress.none() : Progress.console(), System.out);
+    opts = new ReplayEngine.Options(opts.modes(), opts.adapterTimeout(), opts.answerTimeout(), k, opts.progress(),
+        opts.log());
+    ReplayResult r = new ReplayEngine(client, topics, opts).run(List.of(data));
+    ReplayOutput.write(r, out);
+    System.out.print(ResultsTable.render(r.metrics()));
+    r.lags().forEach((v, lag) -> System.out.printf("adaptation lag (%s): p50 %d ms, p99 %d ms over %d of %d events%n",
+        v, lag.p50Millis(), lag.p99Millis(), lag.covered(), lag.events()));
+    System.out.println("wrote " + out.toAbsolutePath());
+    boolean complete = r.stats().values().stream().flatMap(m -> m.values().stream())
+        .allMatch(ReplayResult.Stats::complete);
+    return complete ? 0 : 1;
+  }
+}
