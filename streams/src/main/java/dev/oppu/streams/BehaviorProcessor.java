@@ -1,0 +1,168 @@
+package dev.oppu.streams;
+
+import dev.oppu.lamp.LampInputException;
+import dev.oppu.lamp.Task;
+import dev.oppu.schemas.AvroSerde;
+import dev.oppu.schemas.Behavior;
+import dev.oppu.schemas.HistoryItem;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.Map;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.metrics.Sensor;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.processor.api.ContextualProcessor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.WindowStore;
+import org.apache.kafka.streams.state.WindowStoreIterator;
+import org.apache.lucene.analysis.Analyzer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Behaviors (raw bytes, decoded here so failures can be routed) to history + BM25 index + train triggers. Bad input
+ * becomes a dead letter; a duplicate event id is dropped and counted.
+ */
+final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String, SpecificRecord> {
+  private static final Logger LOG = LoggerFactory.getLogger(BehaviorProcessor.class);
+
+  private final AvroSerde<Behavior> serde;
+  private final IngestConfig config;
+  private Analyzer analyzer;
+  private IngestStores stores;
+  private WindowStore<Bytes, byte[]> dedup;
+  private Sensor duplicates;
+  private Sensor deadLetters;
+  private Sensor triggersSent;
+
+  BehaviorProcessor(AvroSerde<Behavior> serde, IngestConfig config) {
+    this.serde = serde;
+    this.config = config;
+  }
+
+  @Override
+  public void init(ProcessorContext<String, SpecificRecord> context) {
+    super.init(context);
+    analyzer = config.newAnalyzer();
+    stores = new IngestStores(context, config, analyzer);
+    dedup = context.getStateStore(IngestTopology.DEDUP_STORE);
+    String task = context.taskId().toString();
+    duplicates = IngestTopology.sensor(context, task, IngestTopology.METRIC_DUPLICATES);
+    deadLetters = IngestTopology.sensor(context, task, IngestTopology.METRIC_DEAD_LETTERS);
+    triggersSent = IngestTopology.sensor(context, task, IngestTopology.METRIC_TRIGGERS);
+    int rebuilt = stores.index.reconcile();
+    if (rebuilt > 0) {
+      LOG.info("task {}: rebuilt the BM25 index of {} (user, task) histories from the logged history", task, rebuilt);
+    }
+  }
+
+  @Override
+  public void process(Record<byte[], byte[]> rec) {
+    if (rec.value() == null) {
+      dead(rec, "null value (tombstone) on the behaviors topic");
+      return;
+    }
+    Behavior b;
+    try {
+      b = serde.decode(rec.value());
+    } catch (SerializationException e) {
+      dead(rec, "undecodable or wrong schema: " + e.getMessage());
+      return;
+    }
+    Task task;
+    TextAnalysis.Analyzed indexed;
+    try {
+      task = validate(b, rec.key());
+      indexed = TextAnalysis.analyze(analyzer, b.getFields().get(task.inputField()));
+      if (indexed.terms().isEmpty()) {
+        throw new LampInputException("field '" + task.inputField() + "' has no indexable terms");
+      }
+    } catch (LampInputException e) {
+      dead(rec, e.getMessage());
+      return;
+    }
+    if (isDuplicate(b.getUserId(), b.getEventId(), rec.timestamp())) {
+      duplicates.record();
+      return;
+    }
+    HistoryItem.Builder item = HistoryItem.newBuilder()
+        .setEventId(b.getEventId()).setItemId(b.getItemId()).setEventTime(b.getEventTime())
+        .setArrivalTime(Instant.ofEpochMilli(rec.timestamp())).setFields(b.getFields());
+    stores.index.append(task, b.getUserId(), item, indexed);
+    for (String variant : config.variants()) {
+      stores.triggers.evaluate(b.getUserId(), task, variant, rec.timestamp()).ifPresent(t -> {
+        triggersSent.record();
+        context().forward(new Record<>(b.getUserId(), t, rec.timestamp()));
+      });
+    }
+  }
+
+  private Task validate(Behavior b, byte[] key) {
+    if (blank(b.getEventId())) {
+      throw new LampInputException("missing or empty field eventId");
+    }
+    if (blank(b.getUserId())) {
+      throw new LampInputException("missing or empty field userId");
+    }
+    if (blank(b.getTask())) {
+      throw new LampInputException("missing or empty field task");
+    }
+    if (b.getUserId().indexOf('\u0000') >= 0 || b.getTask().indexOf('\u0000') >= 0) {
+      throw new LampInputException("userId or task contains a NUL character");
+    }
+    if (key == null || !b.getUserId().equals(new String(key, StandardCharsets.UTF_8))) {
+      throw new LampInputException("record key is not the behavior's userId (behaviors must be keyed by user)");
+    }
+    Task task = Task.of(b.getTask());
+    if (b.getEventTime() == null || b.getEventTime().toEpochMilli() < 0) {
+      throw new LampInputException("eventTime out of range: " + b.getEventTime());
+    }
+    if (b.getEventId().length() > config.maxFieldChars()
+        || (b.getItemId() != null && b.getItemId().length() > config.maxFieldChars())) {
+      throw new LampInputException("oversize eventId or itemId (max " + config.maxFieldChars() + " chars)");
+    }
+    for (Map.Entry<String, String> f : b.getFields().entrySet()) {
+      if (f.getKey().length() > config.maxFieldChars() || f.getValue().length() > config.maxFieldChars()) {
+        throw new LampInputException("oversize field '" + abbreviate(f.getKey()) + "': " + f.getValue().length()
+            + " chars (max " + config.maxFieldChars() + ")");
+      }
+    }
+    task.validateItem(b.getFields());
+    return task;
+  }
+
+  private boolean isDuplicate(String userId, String eventId, long ts) {
+    Bytes key = Keys.dedup(userId, eventId);
+    long retention = config.dedupRetention().toMillis();
+    try (WindowStoreIterator<byte[]> it = dedup.fetch(key, Math.max(0, ts - retention), ts + retention)) {
+      if (it.hasNext()) {
+        return true;
+      }
+    }
+    dedup.put(key, new byte[] {1}, ts);
+    return false;
+  }
+
+  private void dead(Record<byte[], byte[]> rec, String reason) {
+    deadLetters.record();
+    context().forward(DeadLetters.of(context(), rec, reason));
+  }
+
+  @Override
+  public void close() {
+    context().metrics().removeSensor(duplicates);
+    context().metrics().removeSensor(deadLetters);
+    context().metrics().removeSensor(triggersSent);
+    analyzer.close();
+  }
+
+  private static boolean blank(String s) {
+    return s == null || s.isBlank();
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() <= 40 ? s : s.substring(0, 40) + "...";
+  }
+}

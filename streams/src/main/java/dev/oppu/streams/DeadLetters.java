@@ -1,0 +1,32 @@
+package dev.oppu.streams;
+
+import dev.oppu.schemas.DeadLetter;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
+
+/** Builds dead-letter records: where the input came from, why it was refused, and its original bytes. */
+final class DeadLetters {
+  private DeadLetters() {}
+
+  static Record<String, SpecificRecord> of(ProcessorContext<String, SpecificRecord> ctx, Record<byte[], byte[]> in,
+      String reason) {
+    RecordMetadata md = ctx.recordMetadata().orElse(null);
+    DeadLetter dl = DeadLetter.newBuilder()
+        .setSourceTopic(md == null ? "" : md.topic())
+        .setPartition(md == null ? -1 : md.partition())
+        .setOffset(md == null ? -1 : md.offset())
+        .setKey(in.key() == null ? null : ByteBuffer.wrap(in.key()))
+        .setValue(in.value() == null ? null : ByteBuffer.wrap(in.value()))
+        .setReason(reason)
+        .setTime(Instant.ofEpochMilli(in.timestamp()))
+        .build();
+    // Keyed like the input (the user id), so a user's dead letters stay with the user.
+    String key = in.key() == null ? null : new String(in.key(), StandardCharsets.UTF_8);
+    return new Record<>(key, dl, in.timestamp());
+  }
+}

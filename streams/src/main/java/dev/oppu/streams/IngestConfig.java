@@ -1,0 +1,116 @@
+package dev.oppu.streams;
+
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Properties;
+import org.apache.lucene.analysis.Analyzer;
+import org.apache.lucene.analysis.CharArraySet;
+import org.apache.lucene.analysis.en.EnglishAnalyzer;
+import org.apache.lucene.analysis.standard.StandardAnalyzer;
+
+/**
+ * Configuration of the ingestion sub-topology. Every field has a default and a property {@code oppu.ingest.<name>}.
+ *
+ * @param maxHistory items kept per (user, task); the oldest is evicted from history and index beyond it
+ * @param maxFieldChars a behavior with a longer field is dead-lettered as oversize
+ * @param analyzer {@code standard} (StandardAnalyzer without stop words, the default), {@code standard-stop},
+ *     {@code english}, or the class name of an Analyzer with a public no-argument constructor
+ * @param variants adapter variants to trigger training for (plain, rag, pag)
+ * @param firstMinItems a user with no adapter gets a first trigger at this many items
+ * @param newItemsMax a trigger fires when this many items arrived since the adapter, shift or not
+ * @param shiftMinItems at least this many new items before a shift is scored (also the retry gap after a rejection)
+ * @param shiftWindow the most recent new items compared with what the adapter was trained on
+ * @param labelShiftThreshold total-variation distance of label distributions that counts as a shift
+ * @param termShiftThreshold total-variation distance of term distributions (generation tasks) that counts as a shift
+ * @param dedupRetention how long an event id is remembered for duplicate detection (record time)
+ * @param adapterPartitions partitions of the adapters-by-user repartition topic; must equal the behaviors topic's
+ *     partition count (0 = let Kafka Streams derive it, right only when the adapters topic has as many)
+ * @param maxQueryTerms retrieval queries are cut to their first this-many terms (SPEC: 64)
+ */
+public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, List<String> variants,
+    int firstMinItems, int newItemsMax, int shiftMinItems, int shiftWindow, double labelShiftThreshold,
+    double termShiftThreshold, Duration dedupRetention, int adapterPartitions, int maxQueryTerms) {
+
+  public static final String PREFIX = "oppu.ingest.";
+
+  public IngestConfig {
+    if (maxHistory < 1 || maxFieldChars < 1 || firstMinItems < 1 || newItemsMax < 1 || shiftMinItems < 1
+        || shiftWindow < 1 || maxQueryTerms < 1 || adapterPartitions < 0) {
+      throw new IllegalArgumentException("ingest configuration: counts must be positive");
+    }
+    if (variants.isEmpty()) {
+      throw new IllegalArgumentException("ingest configuration: at least one variant");
+    }
+    variants = List.copyOf(variants);
+    newAnalyzer(analyzer).close(); // fail fast on an unknown analyzer
+  }
+
+  public static IngestConfig defaults() {
+    return from(new Properties());
+  }
+
+  public static IngestConfig from(Properties p) {
+    return new IngestConfig(
+        intProp(p, "max-history", 1000),
+        intProp(p, "max-field-chars", 20_000),
+        p.getProperty(PREFIX + "analyzer", "standard"),
+        Arrays.stream(p.getProperty(PREFIX + "variants", "plain").split(",")).map(String::trim)
+            .filter(s -> !s.isEmpty()).toList(),
+        intProp(p, "first-min-items", 10),
+        intProp(p, "new-items-max", 50),
+        intProp(p, "shift-min-items", 5),
+        intProp(p, "shift-window", 20),
+        Double.parseDouble(p.getProperty(PREFIX + "label-shift-threshold", "0.4")),
+        Double.parseDouble(p.getProperty(PREFIX + "term-shift-threshold", "0.8")),
+        Duration.parse(p.getProperty(PREFIX + "dedup-retention", "P7D")),
+        intProp(p, "adapter-partitions", 0),
+        intProp(p, "max-query-terms", 64));
+  }
+
+  public IngestConfig withMaxHistory(int n) {
+    return new IngestConfig(n, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms);
+  }
+
+  public IngestConfig withVariants(List<String> v) {
+    return new IngestConfig(maxHistory, maxFieldChars, analyzer, v, firstMinItems, newItemsMax, shiftMinItems,
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms);
+  }
+
+  public IngestConfig withTriggers(int firstMin, int newMax, int shiftMin, int window, double labelThreshold) {
+    return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMin, newMax, shiftMin, window,
+        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms);
+  }
+
+  public IngestConfig withAdapterPartitions(int n) {
+    return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms);
+  }
+
+  /** A new analyzer instance (thread-safe; one per processor is plenty). */
+  public Analyzer newAnalyzer() {
+    return newAnalyzer(analyzer);
+  }
+
+  static Analyzer newAnalyzer(String name) {
+    switch (name) {
+      case "standard":
+        return new StandardAnalyzer(CharArraySet.EMPTY_SET);
+      case "standard-stop":
+        return new StandardAnalyzer(EnglishAnalyzer.ENGLISH_STOP_WORDS_SET);
+      case "english":
+        return new EnglishAnalyzer();
+      default:
+        try {
+          return (Analyzer) Class.forName(name).getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException | ClassCastException e) {
+          throw new IllegalArgumentException("unknown analyzer '" + name + "': " + e, e);
+        }
+    }
+  }
+
+  private static int intProp(Properties p, String name, int dflt) {
+    return Integer.parseInt(p.getProperty(PREFIX + name, Integer.toString(dflt)).trim());
+  }
+}

@@ -1,0 +1,27 @@
+package dev.oppu.streams;
+
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.lucene.analysis.Analyzer;
+
+/** The ingestion stores as one processor sees them, and the logic built on them. */
+final class IngestStores {
+  final KeyValueStore<Bytes, byte[]> history;
+  final KeyValueStore<Bytes, byte[]> meta;
+  final KeyValueStore<Bytes, byte[]> postings;
+  final KeyValueStore<Bytes, byte[]> stats;
+  final KeyValueStore<Bytes, byte[]> trainState;
+  final HistoryIndex index;
+  final Triggers triggers;
+
+  IngestStores(ProcessorContext<?, ?> ctx, IngestConfig config, Analyzer analyzer) {
+    history = ctx.getStateStore(IngestTopology.HISTORY_STORE);
+    meta = ctx.getStateStore(IngestTopology.HISTORY_META_STORE);
+    postings = ctx.getStateStore(IngestTopology.POSTINGS_STORE);
+    stats = ctx.getStateStore(IngestTopology.INDEX_STATS_STORE);
+    trainState = ctx.getStateStore(IngestTopology.TRAIN_STATE_STORE);
+    index = new HistoryIndex(history, meta, postings, stats, analyzer, config.maxHistory());
+    triggers = new Triggers(index, trainState, config, analyzer);
+  }
+}

@@ -1,0 +1,199 @@
+package dev.oppu.streams;
+
+import dev.oppu.schemas.AdapterVersion;
+import dev.oppu.schemas.AvroSerde;
+import dev.oppu.schemas.Behavior;
+import dev.oppu.schemas.DeadLetter;
+import dev.oppu.schemas.Topics;
+import dev.oppu.schemas.TrainResult;
+import dev.oppu.schemas.TrainTrigger;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.metrics.Sensor;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.QueryableStoreTypes;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+import org.apache.kafka.streams.state.StoreBuilder;
+import org.apache.kafka.streams.state.Stores;
+import org.apache.kafka.streams.state.WindowStore;
+
+/**
+ * The ingestion sub-topology: behaviors keyed by user id become a bounded per-(user, task) history (logged RocksDB
+ * store), an incrementally maintained BM25 index of it (unlogged RocksDB stores, rebuilt from the history on restore),
+ * and train triggers when a user's behavior shifts. Train results and adapter versions flow back in to clear pending
+ * triggers and record what each adapter was trained on. The serving sub-topology joins the same application and
+ * reads these stores through {@link Bm25Retriever} (connect its processor to {@link #RETRIEVAL_STORES}).
+ */
+public final class IngestTopology {
+  private IngestTopology() {}
+
+  /** Logged: user|task|seq -> HistoryItem (single-object Avro). */
+  public static final String HISTORY_STORE = "oppu-history";
+  /** Logged: user|task -> retained seq range; the truth the index is reconciled against. */
+  public static final String HISTORY_META_STORE = "oppu-history-meta";
+  /** Unlogged: user|task|term -> posting list (seq, tf, norm). */
+  public static final String POSTINGS_STORE = "oppu-bm25-postings";
+  /** Unlogged: user|task -> seq range, docCount, sumTotalTermFreq. */
+  public static final String INDEX_STATS_STORE = "oppu-bm25-stats";
+  /** Logged: user|task|variant -> pending trigger and the adapter's coverage. */
+  public static final String TRAIN_STATE_STORE = "oppu-train-state";
+  /** Logged window store: user|eventId seen within the dedup retention. */
+  public static final String DEDUP_STORE = "oppu-dedup";
+  /** Internal repartition of adapter versions by user id. */
+  public static final String ADAPTERS_BY_USER = "oppu-adapters-by-user";
+
+  /** The stores a retrieving processor must be connected to. */
+  public static final String[] RETRIEVAL_STORES = {POSTINGS_STORE, INDEX_STATS_STORE, HISTORY_STORE};
+  private static final String[] CORE_STORES =
+      {HISTORY_STORE, HISTORY_META_STORE, POSTINGS_STORE, INDEX_STATS_STORE, TRAIN_STATE_STORE};
+
+  public static final String METRIC_GROUP_SCOPE = "oppu-ingest";
+  public static final String METRIC_DUPLICATES = "duplicate-events";
+  public static final String METRIC_DEAD_LETTERS = "dead-letters";
+  public static final String METRIC_TRIGGERS = "train-triggers";
+
+  /** Adds the ingestion sub-topology and its stores to {@code b}. */
+  public static void addIngestion(StreamsBuilder b, Topics t, IngestConfig c) {
+    for (StoreBuilder<?> s : storeBuilders(c)) {
+      b.addStateStore(s);
+    }
+    AvroSerde<Behavior> behaviorSerde = (AvroSerde<Behavior>) t.behaviors.valueSerde();
+    AvroSerde<TrainResult> resultSerde = (AvroSerde<TrainResult>) t.trainResults.valueSerde();
+    AvroSerde<AdapterVersion> adapterSerde = (AvroSerde<AdapterVersion>) t.adapters.valueSerde();
+    String[] withDedup = {HISTORY_STORE, HISTORY_META_STORE, POSTINGS_STORE, INDEX_STATS_STORE, TRAIN_STATE_STORE,
+        DEDUP_STORE};
+
+    // Read as bytes and decode inside, so a poison record becomes a dead letter instead of stopping the app.
+    KStream<String, SpecificRecord> fromBehaviors = b
+        .stream(t.behaviors.name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("oppu-behaviors"))
+        .process(() -> new BehaviorProcessor(behaviorSerde, c), Named.as("oppu-ingest-behaviors"), withDedup);
+
+    KStream<String, SpecificRecord> fromResults = b
+        .stream(t.trainResults.name(),
+            Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("oppu-train-results"))
+        .process(() -> new TrainResultProcessor(resultSerde, c), Named.as("oppu-ingest-train-results"), CORE_STORES);
+
+    KStream<String, SpecificRecord> adapters = b
+        .stream(t.adapters.name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("oppu-adapters"))
+        .process(() -> new AdapterProcessors.Rekey(adapterSerde), Named.as("oppu-adapters-rekey"));
+    Repartitioned<String, byte[]> byUser = Repartitioned.<String, byte[]>with(Serdes.String(), Serdes.ByteArray())
+        .withName(ADAPTERS_BY_USER);
+    if (c.adapterPartitions() > 0) {
+      byUser = byUser.withNumberOfPartitions(c.adapterPartitions());
+    }
+    adapters.filter((k, v) -> v instanceof AdapterVersion, Named.as("oppu-adapters-valid"))
+        .mapValues(v -> AdapterProcessors.SLIM.encode((AdapterVersion) v), Named.as("oppu-adapters-slim"))
+        .repartition(byUser)
+        .process(() -> new AdapterProcessors.Apply(c), Named.as("oppu-ingest-adapters"), CORE_STORES);
+    KStream<String, SpecificRecord> adapterDeadLetters =
+        adapters.filter((k, v) -> v instanceof DeadLetter, Named.as("oppu-adapters-dead"));
+
+    fromBehaviors.merge(fromResults, Named.as("oppu-ingest-merge-results"))
+        .merge(adapterDeadLetters, Named.as("oppu-ingest-merge-adapters"))
+        .split(Named.as("oppu-ingest-out-"))
+        .branch((k, v) -> v instanceof TrainTrigger, Branched.<String, SpecificRecord>withConsumer(s -> s
+            .mapValues(v -> (TrainTrigger) v, Named.as("oppu-triggers-cast"))
+            .to(t.trainTriggers.name(), Produced.with(t.trainTriggers.keySerde(), t.trainTriggers.valueSerde())
+                .withName("oppu-train-triggers")))
+            .withName("triggers"))
+        .branch((k, v) -> v instanceof DeadLetter, Branched.<String, SpecificRecord>withConsumer(s -> s
+            .mapValues(v -> (DeadLetter) v, Named.as("oppu-dead-letters-cast"))
+            .to(t.deadLetters.name(), Produced.with(t.deadLetters.keySerde(), t.deadLetters.valueSerde())
+                .withName("oppu-dead-letters")))
+            .withName("dead"));
+  }
+
+  /** The ingestion application alone (the {@code run streams} application adds serving to the same builder). */
+  public static Topology build(Topics t, IngestConfig c) {
+    StreamsBuilder b = new StreamsBuilder();
+    addIngestion(b, t, c);
+    return b.build();
+  }
+
+  /** The stores: history, meta, train state and dedup logged; the index unlogged (rebuilt from history). */
+  public static java.util.List<StoreBuilder<?>> storeBuilders(IngestConfig c) {
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> history = kv(HISTORY_STORE);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> meta = kv(HISTORY_META_STORE);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> postings = kv(POSTINGS_STORE).withLoggingDisabled();
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> stats = kv(INDEX_STATS_STORE).withLoggingDisabled();
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> train = kv(TRAIN_STATE_STORE);
+    StoreBuilder<WindowStore<Bytes, byte[]>> dedup = Stores.windowStoreBuilder(
+        Stores.persistentWindowStore(DEDUP_STORE, c.dedupRetention(), c.dedupRetention(), false),
+        Serdes.Bytes(), Serdes.ByteArray());
+    return java.util.List.of(history, meta, postings, stats, train, dedup);
+  }
+
+  private static StoreBuilder<KeyValueStore<Bytes, byte[]>> kv(String name) {
+    return Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(name), Serdes.Bytes(), Serdes.ByteArray());
+  }
+
+  /**
+   * StreamsConfig shared by the whole application: exactly-once v2, and a producer that can send a trigger carrying a
+   * full history (the train-triggers topic needs a matching {@code max.message.bytes}). {@code overrides} win.
+   */
+  public static Properties streamsConfig(String applicationId, String bootstrapServers, Properties overrides) {
+    Properties p = new Properties();
+    p.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
+    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+    p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class.getName());
+    p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class.getName());
+    p.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG), Integer.toString(MAX_TRIGGER_BYTES));
+    p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
+    if (overrides != null) {
+      p.putAll(overrides);
+    }
+    return p;
+  }
+
+  /** Largest train trigger the producer sends (a full history of long items). */
+  public static final int MAX_TRIGGER_BYTES = 16 * 1024 * 1024;
+
+  /** The retrieval stores of a running application, through interactive queries. */
+  public static Bm25Retriever.IndexStores queryableStores(org.apache.kafka.streams.KafkaStreams streams) {
+    return new Bm25Retriever.IndexStores(iq(streams, POSTINGS_STORE), iq(streams, INDEX_STATS_STORE),
+        iq(streams, HISTORY_STORE));
+  }
+
+  private static ReadOnlyKeyValueStore<Bytes, byte[]> iq(org.apache.kafka.streams.KafkaStreams s, String name) {
+    return s.store(org.apache.kafka.streams.StoreQueryParameters.fromNameAndType(name,
+        QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
+  }
+
+  /** The retrieval stores as a processor connected to {@link #RETRIEVAL_STORES} sees them. */
+  public static Bm25Retriever.IndexStores processorStores(ProcessorContext<?, ?> ctx) {
+    return new Bm25Retriever.IndexStores(ctx.getStateStore(POSTINGS_STORE), ctx.getStateStore(INDEX_STATS_STORE),
+        ctx.getStateStore(HISTORY_STORE));
+  }
+
+  static Sensor sensor(ProcessorContext<?, ?> ctx, String taskId, String operation) {
+    return ctx.metrics().addRateTotalSensor(METRIC_GROUP_SCOPE, taskId, operation, Sensor.RecordingLevel.INFO);
+  }
+
+  /** The total of one ingestion counter (e.g. {@link #METRIC_DUPLICATES}) over all tasks of an application. */
+  public static double metricTotal(Map<MetricName, ? extends Metric> metrics, String operation) {
+    double sum = 0;
+    for (Map.Entry<MetricName, ? extends Metric> e : metrics.entrySet()) {
+      if (e.getKey().name().equals(operation + "-total") && e.getKey().group().contains(METRIC_GROUP_SCOPE)) {
+        sum += ((Number) e.getValue().metricValue()).doubleValue();
+      }
+    }
+    return sum;
+  }
+}

@@ -1,0 +1,126 @@
+package dev.oppu.streams;
+
+import dev.oppu.lamp.Task;
+import dev.oppu.schemas.AdapterVersion;
+import dev.oppu.schemas.HistoryItem;
+import dev.oppu.schemas.TrainResult;
+import dev.oppu.schemas.TrainTrigger;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.lucene.analysis.Analyzer;
+
+/**
+ * Decides when a (user, task, variant) adapter needs training: first adapter, many new items, or a behavior shift
+ * (recent labels or terms far from what the adapter was trained on). At most one trigger is pending per key; its
+ * TrainResult clears it. Trigger ids are derived from the key and the newest seq, so reprocessing after an aborted
+ * transaction emits the same trigger.
+ */
+final class Triggers {
+  private final HistoryIndex index;
+  private final KeyValueStore<Bytes, byte[]> state;
+  private final IngestConfig config;
+  private final Analyzer analyzer;
+
+  Triggers(HistoryIndex index, KeyValueStore<Bytes, byte[]> state, IngestConfig config, Analyzer analyzer) {
+    this.index = index;
+    this.state = state;
+    this.config = config;
+    this.analyzer = analyzer;
+  }
+
+  static Bytes stateKey(String userId, String task, String variant) {
+    return Keys.withSuffix(Keys.prefix(userId, task), variant);
+  }
+
+  Optional<TrainTrigger> evaluate(String userId, Task task, String variant, long now) {
+    IndexStats range = index.range(userId, task.id());
+    long lastSeq = range.nextSeq() - 1;
+    if (range.retained() == 0) {
+      return Optional.empty();
+    }
+    Bytes key = stateKey(userId, task.id(), variant);
+    TrainState st = TrainState.decode(state.get(key));
+    if (st.pendingTriggerId() != null || lastSeq <= st.lastTriggerSeq()
+        || (st.lastRejected() && lastSeq - st.lastTriggerSeq() < config.shiftMinItems())) {
+      return Optional.empty();
+    }
+    String reason = null;
+    double score = 0;
+    long newFrom = st.hasAdapter() ? Math.max(st.coveredSeq() + 1, range.firstSeq()) : range.firstSeq();
+    long newCount = range.nextSeq() - newFrom;
+    if (!st.hasAdapter()) {
+      if (range.retained() >= config.firstMinItems()) {
+        reason = "first";
+        score = range.retained();
+      }
+    } else if (newCount >= config.newItemsMax()) {
+      reason = "new-items";
+      score = newCount;
+    } else if (newCount >= config.shiftMinItems() && !st.trainedOn().isEmpty()) {
+      long from = Math.max(newFrom, range.nextSeq() - config.shiftWindow());
+      List<Map<String, String>> recent = index.items(userId, task.id(), from, range.nextSeq()).stream()
+          .map(HistoryItem::getFields).toList();
+      double tvd = ShiftDetector.totalVariation(ShiftDetector.distribution(task, recent, analyzer), st.trainedOn());
+      boolean generation = task.kind() == Task.Kind.GENERATION;
+      if (tvd >= (generation ? config.termShiftThreshold() : config.labelShiftThreshold())) {
+        reason = generation ? "shift-terms" : "shift-labels";
+        score = tvd;
+      }
+    }
+    if (reason == null) {
+      return Optional.empty();
+    }
+    String triggerId = UUID.nameUUIDFromBytes((userId + '\u0000' + task.id() + '\u0000' + variant + '\u0000' + lastSeq)
+        .getBytes(StandardCharsets.UTF_8)).toString();
+    TrainTrigger trigger = TrainTrigger.newBuilder()
+        .setTriggerId(triggerId).setUserId(userId).setTask(task.id()).setVariant(variant)
+        .setReason(reason).setScore(score).setCreatedAt(Instant.ofEpochMilli(now))
+        .setHistory(index.items(userId, task.id(), range.firstSeq(), range.nextSeq()))
+        .setNewFromSeq(st.hasAdapter() ? st.coveredSeq() + 1 : 0)
+        .setPreviousVersion(st.hasAdapter() ? st.version() : null)
+        .build();
+    state.put(key, st.withPending(triggerId, lastSeq).encode());
+    return Optional.of(trigger);
+  }
+
+  /** Clears the pending trigger a result answers; an accepted result may at once trigger again (items kept coming). */
+  Optional<TrainTrigger> onResult(TrainResult r, long now) {
+    Task task = Task.of(r.getTask());
+    Bytes key = stateKey(r.getUserId(), task.id(), r.getVariant());
+    TrainState st = TrainState.decode(state.get(key));
+    boolean answersPending = r.getTriggerId().equals(st.pendingTriggerId());
+    long version = st.version();
+    long covered = st.coveredSeq();
+    if (r.getAccepted() && r.getVersion() != null && r.getVersion() > version) {
+      version = r.getVersion();
+      covered = r.getCoveredSeq();
+    }
+    TrainState next = new TrainState(answersPending ? null : st.pendingTriggerId(), version, covered, st.trainedOn(),
+        st.lastTriggerSeq(), answersPending ? !r.getAccepted() : st.lastRejected());
+    state.put(key, next.encode());
+    if (answersPending && r.getAccepted()) {
+      return evaluate(r.getUserId(), task, r.getVariant(), now);
+    }
+    return Optional.empty();
+  }
+
+  /** Records what the latest adapter was trained on; version -1 means the adapter was deleted. */
+  void onAdapter(AdapterVersion a) {
+    Task task = Task.of(a.getTask());
+    Bytes key = stateKey(a.getUserId(), task.id(), a.getVariant());
+    TrainState st = TrainState.decode(state.get(key));
+    if (a.getVersion() < 0) {
+      state.put(key, new TrainState(st.pendingTriggerId(), -1, -1, Map.of(), st.lastTriggerSeq(), st.lastRejected())
+          .encode());
+    } else if (a.getVersion() >= st.version()) {
+      state.put(key, new TrainState(st.pendingTriggerId(), a.getVersion(), a.getCoveredSeq(),
+          a.getLabelDistribution(), st.lastTriggerSeq(), st.lastRejected()).encode());
+    }
+  }
+}
