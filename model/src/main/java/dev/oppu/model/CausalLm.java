@@ -1,0 +1,154 @@
+package dev.oppu.model;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The causal language-modelling objective as Hugging Face computes it: position t predicts token t + 1, labels of
+ * -100 are ignored, the loss is the mean over the remaining positions. Also the summed log-probability of given
+ * continuations (for scoring candidate answers).
+ */
+public final class CausalLm {
+
+  /** Label value that excludes a position from the loss. */
+  public static final long IGNORE = -100;
+  // DJL allows one open GradientCollector per JVM: every backward pass in this process goes through this lock.
+  private static final ReentrantLock GRADIENT_LOCK = new ReentrantLock();
+
+  private CausalLm() {
+  }
+
+  /** The loss and the gradient of each LoRA tensor (keyed like {@link LoraAdapter#parameters()}). */
+  public record LossAndGradients(float loss, long tokens, Map<String, NDArray> gradients) implements AutoCloseable {
+    @Override
+    public void close() {
+      gradients.values().forEach(NDArray::close);
+    }
+  }
+
+  /**
+   * Mean cross-entropy of logits [B, T, V] against labels [B, T] with the shift (scalar NDArray). NaN when no label
+   * counts.
+   */
+  public static NDArray loss(NDArray logits, NDArray labels) {
+    NDArray[] sumAndCount = sumLogProbs(logits, labels, false);
+    return sumAndCount[0].neg().div(sumAndCount[1]);
+  }
+
+  /**
+   * Runs base + adapter on a batch, back-propagates the loss and returns the gradients wrt the adapter's A and B
+   * (copies owned by {@code out}). The adapter itself is not modified: an optimizer applies the update.
+   *
+   * @param training applies LoRA dropout (with the engine's random generator)
+   */
+  public static LossAndGradients lossAndGradients(LlamaModel model, LoraAdapter adapter, NDArray inputIds,
+      NDArray attentionMask, NDArray labels, boolean training, NDManager out) {
+    GRADIENT_LOCK.lock();
+    try (NDScope scope = new NDScope()) {
+      scope.suppressNotUsedWarning();
+      // Fresh leaves per step: no gradient accumulates across steps, the adapter stays a plain tensor.
+      Map<String, NDArray[]> leaves = new LinkedHashMap<>();
+      for (String p : adapter.modulePaths()) {
+        NDArray a = adapter.a(p).duplicate();
+        NDArray b = adapter.b(p).duplicate();
+        a.setRequiresGradient(true);
+        b.setRequiresGradient(true);
+        leaves.put(p, new NDArray[] {a, b});
+      }
+      float lossValue;
+      long count;
+      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+        NDArray logits = model.forward(inputIds, attentionMask, null,
+            LoraBatch.of(leaves, adapter.scaling(), adapter.config().dropout()), null, false, training);
+        NDArray[] sc = sumLogProbs(logits, labels, false);
+        NDArray loss = sc[0].neg().div(sc[1]);
+        gc.backward(loss);
+        lossValue = loss.getFloat();
+        count = (long) sc[1].getFloat();
+      }
+      Map<String, NDArray> grads = new LinkedHashMap<>();
+      leaves.forEach((p, ab) -> {
+        grads.put("base_model.model." + p + ".lora_A.weight", keep(ab[0].getGradient(), out));
+        grads.put("base_model.model." + p + ".lora_B.weight", keep(ab[1].getGradient(), out));
+      });
+      return new LossAndGradients(lossValue, count, grads);
+    } finally {
+      GRADIENT_LOCK.unlock();
+    }
+  }
+
+  private static NDArray keep(NDArray grad, NDManager out) {
+    NDArray copy = out.create(grad.toFloatArray(), grad.getShape());
+    NDScope.unregister(copy);
+    return copy;
+  }
+
+  /**
+   * Summed log-probability of each continuation after its prompt, all rows in one batch (right-padded), each row
+   * with its own adapter or none ({@code adapters} may be null).
+   */
+  public static float[] continuationLogProbs(LlamaModel model, List<int[]> prompts, List<int[]> continuations,
+      List<LoraAdapter> adapters) {
+    int n = prompts.size();
+    if (continuations.size() != n || (adapters != null && adapters.size() != n)) {
+      throw new IllegalArgumentException("prompts, continuations and adapters differ in length");
+    }
+    int len = 0;
+    for (int i = 0; i < n; i++) {
+      len = Math.max(len, prompts.get(i).length + continuations.get(i).length);
+    }
+    long[] ids = new long[n * len];
+    long[] mask = new long[n * len];
+    long[] labels = new long[n * len];
+    java.util.Arrays.fill(labels, IGNORE);
+    for (int i = 0; i < n; i++) {
+      int[] p = prompts.get(i);
+      int[] c = continuations.get(i);
+      if (p.length == 0) {
+        throw new IllegalArgumentException("empty prompt: the first continuation token needs a context");
+      }
+      for (int j = 0; j < p.length + c.length; j++) {
+        ids[i * len + j] = j < p.length ? p[j] : c[j - p.length];
+        mask[i * len + j] = 1;
+        if (j >= p.length) {
+          labels[i * len + j] = c[j - p.length];
+        }
+      }
+    }
+    NDManager m = model.manager();
+    try (LoraBatch lora = adapters == null ? null : LoraBatch.perRow(adapters, m);
+        NDScope scope = new NDScope()) {
+      scope.suppressNotUsedWarning();
+      NDArray idArr = m.create(ids, new Shape(n, len));
+      NDArray logits = model.forward(idArr, m.create(mask, new Shape(n, len)), null, lora, null, false, false);
+      return sumLogProbs(logits, m.create(labels, new Shape(n, len)), true)[0].toFloatArray();
+    }
+  }
+
+  /**
+   * Log-probabilities of the labelled next tokens: {sum, count} over the batch, or per row ([B] each).
+   */
+  static NDArray[] sumLogProbs(NDArray logits, NDArray labels, boolean perRow) {
+    long t = logits.getShape().get(1);
+    NDArray shifted = logits.get(":, :" + (t - 1) + ", :");             // [B, T-1, V]
+    NDArray target = labels.get(":, 1:").toType(DataType.INT64, false); // [B, T-1]
+    NDArray valid = target.neq(IGNORE);
+    NDArray safe = target.mul(valid.toType(DataType.INT64, false));    // ignored -> token 0, masked below
+    NDArray logp = shifted.logSoftmax(-1).gather(safe.expandDims(-1), -1).squeeze(-1); // [B, T-1]
+    NDArray w = valid.toType(DataType.FLOAT32, false);
+    NDArray picked = logp.mul(w);
+    if (perRow) {
+      return new NDArray[] {picked.sum(new int[] {1}), w.sum(new int[] {1})};
+    }
+    return new NDArray[] {picked.sum(), w.sum()};
+  }
+}

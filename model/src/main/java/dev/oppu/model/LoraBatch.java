@@ -1,0 +1,145 @@
+package dev.oppu.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.Dropout;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * The LoRA adapters of one forward pass: either one adapter for every row (training, single-user serving), or one
+ * adapter (or none) per row. Per-row adapters are stacked once per batch into At [B, in, rMax], Bt [B, rMax, out] and
+ * a per-row scale [B, 1, 1] (0 for rows without an adapter; ranks padded with zeros), so a mixed batch costs two
+ * batched matmuls per module instead of a loop over rows.
+ */
+public final class LoraBatch implements AutoCloseable {
+
+  private record Slot(NDArray a, NDArray b, NDArray scale, float scaling, float dropout) {
+  }
+
+  private final Map<String, Slot> slots;
+  private final NDManager owned;
+
+  private LoraBatch(Map<String, Slot> slots, NDManager owned) {
+    this.slots = slots;
+    this.owned = owned;
+  }
+
+  /** The same adapter on every row (no copies). */
+  public static LoraBatch of(LoraAdapter adapter) {
+    Map<String, Slot> s = new HashMap<>();
+    for (String p : adapter.modulePaths()) {
+      s.put(p, new Slot(adapter.a(p), adapter.b(p), null, (float) adapter.scaling(),
+          (float) adapter.config().dropout()));
+    }
+    return new LoraBatch(s, null);
+  }
+
+  /** Explicit A/B per module path (e.g. gradient-tracking copies of an adapter's tensors). */
+  static LoraBatch of(Map<String, NDArray[]> ab, double scaling, double dropout) {
+    Map<String, Slot> s = new HashMap<>();
+    ab.forEach((p, x) -> s.put(p, new Slot(x[0], x[1], null, (float) scaling, (float) dropout)));
+    return new LoraBatch(s, null);
+  }
+
+  /**
+   * One adapter per row, {@code null} for none. Returns null when no row has one, and the single-adapter form when
+   * all rows share one. The stacked tensors live in a sub-manager of {@code manager}, freed by {@link #close()}.
+   */
+  public static LoraBatch perRow(List<LoraAdapter> rows, NDManager manager) {
+    Set<LoraAdapter> distinct = new LinkedHashSet<>(rows);
+    if (distinct.size() == 1) {
+      LoraAdapter only = distinct.iterator().next();
+      return only == null ? null : of(only);
+    }
+    Set<String> paths = new LinkedHashSet<>();
+    rows.stream().filter(Objects::nonNull).forEach(a -> paths.addAll(a.modulePaths()));
+    NDManager m = manager.newSubManager();
+    Map<String, Slot> s = new HashMap<>();
+    float[] scales = new float[rows.size()];
+    for (String p : paths) {
+      int rMax = 0;
+      long in = -1;
+      long out = -1;
+      for (LoraAdapter a : rows) {
+        if (a != null && a.a(p) != null) {
+          rMax = Math.max(rMax, a.config().r());
+          in = a.a(p).getShape().get(1);
+          out = a.b(p).getShape().get(0);
+        }
+      }
+      NDList at = new NDList();
+      NDList bt = new NDList();
+      List<NDArray> temp = new ArrayList<>();
+      for (int i = 0; i < rows.size(); i++) {
+        LoraAdapter a = rows.get(i);
+        if (a == null || a.a(p) == null) {
+          at.add(m.zeros(new Shape(in, rMax), DataType.FLOAT32));
+          bt.add(m.zeros(new Shape(rMax, out), DataType.FLOAT32));
+          scales[i] = 0;
+          continue;
+        }
+        scales[i] = (float) a.scaling();
+        NDArray aT = a.a(p).transpose(); // [in, r]
+        NDArray bT = a.b(p).transpose(); // [r, out]
+        temp.add(aT);
+        temp.add(bT);
+        int r = a.config().r();
+        if (r < rMax) {
+          aT = NDArrays.concat(new NDList(aT, m.zeros(new Shape(in, rMax - r), DataType.FLOAT32)), 1);
+          bT = NDArrays.concat(new NDList(bT, m.zeros(new Shape(rMax - r, out), DataType.FLOAT32)), 0);
+          temp.add(aT);
+          temp.add(bT);
+        }
+        at.add(aT);
+        bt.add(bT);
+      }
+      NDArray a = NDArrays.stack(at); // [B, in, rMax]
+      NDArray b = NDArrays.stack(bt);                                 // [B, rMax, out]
+      a.attach(m);
+      b.attach(m);
+      temp.forEach(NDArray::close);
+      NDArray scale = m.create(scales.clone(), new Shape(rows.size(), 1, 1));
+      NDScope.unregister(a, b, scale); // owned by this batch, not by the caller's scope
+      s.put(p, new Slot(a, b, scale, 0f, 0f));
+    }
+    return new LoraBatch(s, m);
+  }
+
+  /** True if some row adapts this module. */
+  boolean has(String modulePath) {
+    return slots.containsKey(modulePath);
+  }
+
+  /** scaling * B A dropout(x) for x [B, T, in], or null when no row adapts the module. */
+  NDArray delta(String modulePath, NDArray x, boolean training) {
+    Slot s = slots.get(modulePath);
+    if (s == null) {
+      return null;
+    }
+    if (s.scale == null) {
+      NDArray in = training && s.dropout > 0 ? Dropout.dropout(x, s.dropout, true).singletonOrThrow() : x;
+      NDArray low = Linear.linear(in, s.a).singletonOrThrow();   // [B, T, r]
+      return Linear.linear(low, s.b).singletonOrThrow().mul(s.scaling); // [B, T, out]
+    }
+    return x.matMul(s.a).matMul(s.b).mul(s.scale); // [B,T,in]@[B,in,r]@[B,r,out] * [B,1,1]
+  }
+
+  @Override
+  public void close() {
+    if (owned != null) {
+      owned.close();
+    }
+  }
+}
