@@ -66,6 +66,11 @@ public final class ReplayCommand implements Callable<Integer> {
       description = "How long to wait for all answers. Default ${DEFAULT-VALUE}.")
   long answerTimeoutSeconds;
 
+  @Option(names = "--quiet", defaultValue = "30", paramLabel = "SECONDS",
+      description = "Stop waiting for adapters once no training is pending and none finished for this long (the"
+          + " system's trigger policy, oppu.ingest.*, decides what it trains). Default ${DEFAULT-VALUE}.")
+  long quietSeconds;
+
   @Option(names = "--k", paramLabel = "N", description = "Retrieved items for RAG modes (default: the server's).")
   Integer k;
 
@@ -84,8 +89,7 @@ public final class ReplayCommand implements Callable<Integer> {
         .withModes(Modes.parse(modes))
         .withTimeouts(Duration.ofSeconds(adapterTimeoutSeconds), Duration.ofSeconds(answerTimeoutSeconds))
         .withProgress(noProgress ? Progress.none() : Progress.console(), System.out);
-    opts = new ReplayEngine.Options(opts.modes(), opts.adapterTimeout(), opts.answerTimeout(), k, opts.progress(),
-        opts.log());
+    opts = opts.withK(k).withQuiet(Duration.ofSeconds(quietSeconds));
     ReplayResult r = new ReplayEngine(client, topics, opts).run(List.of(data));
     ReplayOutput.write(r, out);
     System.out.print(ResultsTable.render(r.metrics()));

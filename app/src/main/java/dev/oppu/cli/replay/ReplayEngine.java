@@ -33,28 +33,38 @@ public final class ReplayEngine {
    * @param adapterTimeout how long to wait for adapters to cover the published history (zero: do not wait)
    * @param answerTimeout how long to wait for all responses after the last request was sent
    * @param k retrieved items for the RAG modes (null: the server's configuration)
+   * @param quiet how long the system must stay idle (no training pending or finishing) before the wait for
+   *     adapters ends with some history uncovered: the system's trigger policy decides what it trains
    */
   public record Options(List<String> modes, Duration adapterTimeout, Duration answerTimeout, Integer k,
-      Progress progress, PrintStream log) {
+      Duration quiet, Progress progress, PrintStream log) {
     public Options {
       modes = Modes.parse(modes);
     }
 
     public static Options defaults() {
-      return new Options(Modes.ALL, Duration.ofMinutes(10), Duration.ofMinutes(5), null, Progress.none(),
-          nullStream());
+      return new Options(Modes.ALL, Duration.ofMinutes(10), Duration.ofMinutes(5), null, Duration.ofSeconds(30),
+          Progress.none(), nullStream());
     }
 
     public Options withModes(List<String> m) {
-      return new Options(m, adapterTimeout, answerTimeout, k, progress, log);
+      return new Options(m, adapterTimeout, answerTimeout, k, quiet, progress, log);
     }
 
     public Options withProgress(Progress p, PrintStream out) {
-      return new Options(modes, adapterTimeout, answerTimeout, k, p, out);
+      return new Options(modes, adapterTimeout, answerTimeout, k, quiet, p, out);
     }
 
     public Options withTimeouts(Duration adapters, Duration answers) {
-      return new Options(modes, adapters, answers, k, progress, log);
+      return new Options(modes, adapters, answers, k, quiet, progress, log);
+    }
+
+    public Options withQuiet(Duration q) {
+      return new Options(modes, adapterTimeout, answerTimeout, k, q, progress, log);
+    }
+
+    public Options withK(Integer newK) {
+      return new Options(modes, adapterTimeout, answerTimeout, newK, quiet, progress, log);
     }
   }
 
@@ -83,7 +93,7 @@ public final class ReplayEngine {
       ReplaySession.Coverage coverage = null;
       if (!variants.isEmpty() && !options.adapterTimeout().isZero()) {
         List<ReplaySession.Target> targets = targets(datasets, variants, events);
-        coverage = session.awaitCoverage(targets, options.adapterTimeout(), options.progress());
+        coverage = session.awaitCoverage(targets, options.adapterTimeout(), options.quiet(), options.progress());
         logCoverage(coverage);
       }
       long t2 = System.nanoTime();
@@ -289,7 +299,8 @@ public final class ReplayEngine {
       return;
     }
     options.log().printf("adapters: %d of %d cover the replayed history%s; the others are answered with what they"
-        + " have (older adapter, or cold):%n", c.covered(), c.total(), c.timedOut() ? " when the wait timed out" : "");
+        + " have (older adapter, or cold):%n", c.covered(), c.total(),
+        c.timedOut() ? " when the wait timed out" : " (the system settled: its trigger policy trains no more)");
     c.uncovered().entrySet().stream().limit(10)
         .forEach(e -> options.log().printf("  %s: %s%n", e.getKey(), e.getValue()));
     if (c.uncovered().size() > 10) {

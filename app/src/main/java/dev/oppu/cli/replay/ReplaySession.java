@@ -72,6 +72,9 @@ public final class ReplaySession implements AutoCloseable {
   private final Map<String, List<TrainResult>> results = new HashMap<>();
   private final Map<String, Response> responses = new HashMap<>();
   private final List<Published> published = new ArrayList<>();
+  private final Set<String> pendingTriggers = new HashSet<>();
+  private final Set<String> finishedTriggers = new HashSet<>();
+  private long lastTrainingActivity = System.nanoTime();
 
   public ReplaySession(ClientConfig client, Topics topics) {
     this.topics = topics;
@@ -161,14 +164,22 @@ public final class ReplaySession implements AutoCloseable {
         for (var item : t.getHistory()) {
           seqByEvent.put(item.getEventId(), item.getSeq());
         }
+        if (!finishedTriggers.contains(t.getTriggerId())) {
+          pendingTriggers.add(t.getTriggerId());
+        }
+        lastTrainingActivity = System.nanoTime();
       } else if (topic.equals(topics.adapters.name())) {
         AdapterVersion a = topics.adapters.valueSerde().deserializer().deserialize(topic, r.value());
         adapters.computeIfAbsent(Topics.adapterKey(a.getUserId(), a.getTask(), a.getVariant()), k -> new ArrayList<>())
             .add(new AdapterSeen(a.getVersion(), a.getCoveredSeq(), a.getPublishedAt().toEpochMilli()));
+        lastTrainingActivity = System.nanoTime();
       } else if (topic.equals(topics.trainResults.name())) {
         TrainResult t = topics.trainResults.valueSerde().deserializer().deserialize(topic, r.value());
         results.computeIfAbsent(Topics.adapterKey(t.getUserId(), t.getTask(), t.getVariant()), k -> new ArrayList<>())
             .add(t);
+        finishedTriggers.add(t.getTriggerId());
+        pendingTriggers.remove(t.getTriggerId());
+        lastTrainingActivity = System.nanoTime();
       } else if (topic.equals(topics.responses.name())) {
         Response resp = topics.responses.valueSerde().deserializer().deserialize(topic, r.value());
         responses.putIfAbsent(resp.getRequestId(), resp);
@@ -202,9 +213,13 @@ public final class ReplaySession implements AutoCloseable {
     }
   }
 
-  /** Waits until every target's adapter covers its last event, a training for it was refused, or the timeout. */
-  public Coverage awaitCoverage(List<Target> targets, Duration timeout, Progress progress) {
-    long deadline = System.nanoTime() + timeout.toNanos();
+  /**
+   * Waits until every target's adapter covers its last event, or the system has settled (no training pending and no
+   * trigger, result or adapter for {@code quiet}: its trigger policy will not train the rest), or the timeout.
+   */
+  public Coverage awaitCoverage(List<Target> targets, Duration timeout, Duration quiet, Progress progress) {
+    long start = System.nanoTime();
+    long deadline = start + timeout.toNanos();
     try (Progress.Bar bar = progress.start("adapters", targets.size())) {
       synchronized (this) {
         while (true) {
@@ -226,9 +241,14 @@ public final class ReplaySession implements AutoCloseable {
           }
           bar.stepTo(covered);
           bar.message(open.isEmpty() ? "" : (targets.size() - covered) + " waiting");
-          long left = deadline - System.nanoTime();
-          if (settled == targets.size() || left <= 0) {
-            return new Coverage(targets.size(), covered, open, settled < targets.size());
+          long now = System.nanoTime();
+          long left = deadline - now;
+          boolean idle = pendingTriggers.isEmpty() && now - Math.max(start, lastTrainingActivity) >= quiet.toNanos();
+          if (settled == targets.size() || idle || left <= 0) {
+            if (idle && settled < targets.size()) {
+              open.replaceAll((k, v) -> v + " (system idle: no training pending)");
+            }
+            return new Coverage(targets.size(), covered, open, !idle && settled < targets.size());
           }
           waitQuietly(Math.min(left, Progress.TICK.toNanos()));
         }
@@ -388,7 +408,7 @@ public final class ReplaySession implements AutoCloseable {
     producer.close(Duration.ofSeconds(5));
   }
 
-  /** Unused-set helper for callers building adapter key sets. */
+  /** The adapter keys of the targets. */
   public static Set<String> keys(Collection<Target> targets) {
     Set<String> out = new HashSet<>();
     for (Target t : targets) {
