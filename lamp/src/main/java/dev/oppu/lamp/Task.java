@@ -161,6 +161,26 @@ public enum Task {
     return new Extracted(text, List.of());
   }
 
+  /**
+   * A LaMP input carrying {@code text} after this task's marker, worded as LaMP's own questions are (the inverse of
+   * {@link #extract}); {@code options} are citation's two candidates and are ignored by the other tasks.
+   */
+  public String lampInput(String text, List<String> options) {
+    return switch (this) {
+      case CITATION -> "For an author who has written the paper with the title \"" + text + "\", which reference is"
+          + " related? Just answer with [1] or [2] without explanation. [1]: \"" + options.get(0) + "\" [2]: \""
+          + options.get(1) + "\"";
+      case NEWS_CATEGORIZE -> "Which category does this article relate to among the following categories? Just answer"
+          + " with the category name without further explanation. categories: [" + String.join(", ", labels) + marker
+          + text;
+      case MOVIE_TAGGING -> "Which tag does this movie relate to among the following tags? Just answer with the tag"
+          + " name without further explanation. tags: [" + String.join(", ", labels) + marker + text;
+      case PRODUCT_RATING -> "What is the score of the following review on a scale of 1 to 5? just answer with 1, 2, 3,"
+          + " 4, or 5 " + marker + text;
+      default -> marker + text;
+    };
+  }
+
   /** The BM25 query for a request: the extracted text (citation: the paper title). */
   public String query(Extracted x) {
     return x.text();

@@ -96,6 +96,16 @@ class TaskTest {
   }
 
   @Test
+  void lampInputIsWordedAsLampsOwnInputs() {
+    for (Task t : Task.values()) {
+      List<String> options = t == Task.CITATION ? List.of("Shallow nets", "Profit nets") : List.of();
+      assertEquals(LAMP_INPUTS.get(t), t.lampInput(EXTRACTED.get(t), options), t.id());
+      Task.Extracted x = t.extract(t.lampInput("some text", List.of("o1", "o2")));
+      assertEquals("some text", x.text());
+    }
+  }
+
+  @Test
   void extractKeepsTextVerbatimIncludingLaterMarkers() {
     // The text is everything after the FIRST marker, newlines and trailing spaces included (LaMP's str.find).
     Task.Extracted x = Task.NEWS_HEADLINE.extract(
