@@ -1,0 +1,384 @@
+package dev.oppu.streams;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.oppu.schemas.AdapterVersion;
+import dev.oppu.schemas.AvroSerde;
+import dev.oppu.schemas.Behavior;
+import dev.oppu.schemas.DeadLetter;
+import dev.oppu.schemas.HistoryItem;
+import dev.oppu.schemas.Request;
+import dev.oppu.schemas.Topics;
+import dev.oppu.schemas.TrainResult;
+import dev.oppu.schemas.TrainTrigger;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.test.TestRecord;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class IngestTopologyTest {
+  @TempDir
+  Path stateDir;
+
+  private static final AvroSerde<Behavior> BEHAVIOR = new AvroSerde<>(Behavior.class);
+
+  private static IngestConfig config() {
+    return IngestConfig.defaults().withMaxHistory(3).withTriggers(1000, 1000, 5, 5, 0.35);
+  }
+
+  // ---- history bound and eviction ----
+
+  @Test
+  void historyIsBoundedAndEvictedItemsLeaveTheIndex() {
+    try (Driver d = new Driver(config(), stateDir)) {
+      for (int i = 0; i < 5; i++) {
+        d.send(TestData.movie("u1", "e" + i, "common unique" + i + " common words here", "comedy"));
+      }
+      byte[] prefix = Keys.prefix("u1", "LaMP_2M");
+      IndexStats stats = IndexStats.decode(d.store(IngestTopology.INDEX_STATS_STORE).get(Bytes.wrap(prefix)));
+      assertEquals(2, stats.firstSeq());
+      assertEquals(5, stats.nextSeq());
+      assertEquals(3, stats.docCount());
+      assertEquals(3 * 5, stats.sumTotalTermFreq());
+      for (int seq = 0; seq < 5; seq++) {
+        byte[] item = d.store(IngestTopology.HISTORY_STORE).get(Keys.history(prefix, seq));
+        assertEquals(seq >= 2, item != null, "history seq " + seq);
+      }
+      // Evicted terms are gone from the postings; shared ones keep only retained docs.
+      assertNull(d.store(IngestTopology.POSTINGS_STORE).get(Keys.term(prefix, "unique0")));
+      assertNull(d.store(IngestTopology.POSTINGS_STORE).get(Keys.term(prefix, "unique1")));
+      byte[] common = d.store(IngestTopology.POSTINGS_STORE).get(Keys.term(prefix, "common"));
+      assertEquals(3, Postings.size(common));
+      assertEquals(2, Postings.seq(common, 0));
+      assertEquals(2, Postings.tf(common, 0));
+
+      Bm25Retriever r = new Bm25Retriever(config().newAnalyzer(), 64);
+      assertTrue(r.topK(d.stores(), "u1", "LaMP_2M", "unique0 unique1", 5).isEmpty());
+      List<Bm25Retriever.Hit> hits = r.topK(d.stores(), "u1", "LaMP_2M", "unique4", 5);
+      assertEquals(1, hits.size());
+      assertEquals(4, hits.get(0).seq());
+      assertEquals("item-e4", hits.get(0).itemId());
+      assertEquals("comedy", hits.get(0).fields().get("tag"));
+      // Ties are broken by insertion order: the older item first.
+      List<Bm25Retriever.Hit> ties = r.topK(d.stores(), "u1", "LaMP_2M", "common", 5);
+      assertEquals(List.of(2L, 3L, 4L), ties.stream().map(Bm25Retriever.Hit::seq).toList());
+      // Another user's and another task's data are not visible.
+      assertTrue(r.topK(d.stores(), "u2", "LaMP_2M", "common", 5).isEmpty());
+      assertTrue(r.topK(d.stores(), "u1", "LaMP_2N", "common", 5).isEmpty());
+    }
+  }
+
+  // ---- dedup ----
+
+  @Test
+  void duplicateEventIdIsDroppedAndCounted() {
+    try (Driver d = new Driver(config(), stateDir)) {
+      Behavior b = TestData.movie("u1", "same", "a heist in space", "action");
+      d.send(b);
+      d.send(b);
+      d.send(TestData.movie("u1", "same", "a different text, same id", "comedy"));
+      d.send(TestData.movie("u2", "same", "another user may reuse an id", "comedy"));
+      assertEquals(2.0, d.metric(IngestTopology.METRIC_DUPLICATES));
+      assertEquals(1, retained(d, "u1"));
+      assertEquals(1, retained(d, "u2"));
+      assertTrue(d.deadLetters.isEmpty());
+    }
+  }
+
+  private static long retained(Driver d, String user) {
+    return IndexStats.decode(d.store(IngestTopology.HISTORY_META_STORE)
+        .get(Bytes.wrap(Keys.prefix(user, "LaMP_2M")))).retained();
+  }
+
+  // ---- dead letters, one case each; processing continues after each ----
+
+  private void assertDeadLetter(byte[] key, byte[] value, String reasonPart) {
+    try (Driver d = new Driver(config(), stateDir)) {
+      d.rawBehaviors.pipeInput(new TestRecord<>(key, value, Instant.ofEpochMilli(d.now())));
+      List<KeyValue<String, DeadLetter>> dls = d.deadLetters.readKeyValuesToList();
+      assertEquals(1, dls.size(), "one dead letter");
+      DeadLetter dl = dls.get(0).value;
+      assertTrue(dl.getReason().contains(reasonPart), "reason '" + dl.getReason() + "' lacks '" + reasonPart + "'");
+      assertEquals(d.topics.behaviors.name(), dl.getSourceTopic());
+      assertEquals(0, dl.getPartition());
+      assertEquals(0L, dl.getOffset());
+      assertArrayEquals(value, dl.getValue() == null ? null : bytes(dl.getValue()));
+      assertArrayEquals(key, dl.getKey() == null ? null : bytes(dl.getKey()));
+      assertEquals(1.0, d.metric(IngestTopology.METRIC_DEAD_LETTERS));
+      // The next good record is processed.
+      d.send(TestData.movie("u1", "good", "a fine movie", "comedy"));
+      assertTrue(d.deadLetters.isEmpty());
+      assertEquals(1, retained(d, "u1"));
+    }
+  }
+
+  private static byte[] bytes(ByteBuffer b) {
+    ByteBuffer d = b.duplicate();
+    byte[] out = new byte[d.remaining()];
+    d.get(out);
+    return out;
+  }
+
+  private static byte[] key(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private void assertDeadLetter(Behavior b, String reasonPart) {
+    assertDeadLetter(key(b.getUserId()), BEHAVIOR.encode(b), reasonPart);
+  }
+
+  @Test
+  void undecodableBytes() {
+    assertDeadLetter(key("u1"), new byte[] {1, 2, 3, 4, 5}, "undecodable");
+  }
+
+  @Test
+  void wrongSchema() {
+    byte[] request = new AvroSerde<>(Request.class).encode(Request.newBuilder().setRequestId("r").setUserId("u1")
+        .setTask("LaMP_2M").setInput("x").setRequestTime(Instant.EPOCH).build());
+    assertDeadLetter(key("u1"), request, "wrong schema");
+  }
+
+  @Test
+  void nullValue() {
+    assertDeadLetter(key("u1"), null, "null value");
+  }
+
+  @Test
+  void missingField() {
+    assertDeadLetter(TestData.of("u1", "e", "LaMP_2M", Map.of("description", "a movie")), "tag");
+  }
+
+  @Test
+  void emptyField() {
+    assertDeadLetter(TestData.of("u1", "e", "LaMP_2M", Map.of("description", "  ", "tag", "comedy")), "description");
+  }
+
+  @Test
+  void emptyEventId() {
+    assertDeadLetter(TestData.movie("u1", "", "a movie", "comedy"), "eventId");
+  }
+
+  @Test
+  void unknownTask() {
+    assertDeadLetter(TestData.of("u1", "e", "LaMP_9", Map.of("text", "x")), "unknown task");
+  }
+
+  @Test
+  void oversizeText() {
+    assertDeadLetter(TestData.movie("u1", "e", "word ".repeat(5000), "comedy"), "oversize");
+  }
+
+  @Test
+  void nanScore() {
+    assertDeadLetter(TestData.of("u1", "e", "LaMP_3", Map.of("text", "great", "score", "NaN")), "outside");
+  }
+
+  @Test
+  void outOfRangeScore() {
+    assertDeadLetter(TestData.of("u1", "e", "LaMP_3", Map.of("text", "great", "score", "7")), "outside 1..5");
+  }
+
+  @Test
+  void notANumberScore() {
+    assertDeadLetter(TestData.of("u1", "e", "LaMP_3", Map.of("text", "great", "score", "five")), "not a number");
+  }
+
+  @Test
+  void negativeEventTime() {
+    Behavior b = TestData.movie("u1", "e", "a movie", "comedy");
+    b.setEventTime(Instant.ofEpochMilli(-5));
+    assertDeadLetter(b, "eventTime");
+  }
+
+  @Test
+  void keyIsNotTheUser() {
+    assertDeadLetter(key("u2"), BEHAVIOR.encode(TestData.movie("u1", "e", "a movie", "comedy")), "keyed by user");
+  }
+
+  @Test
+  void noIndexableTerms() {
+    assertDeadLetter(TestData.movie("u1", "e", "!!! ... ---", "comedy"), "no indexable terms");
+  }
+
+  // ---- triggers ----
+
+  private static IngestConfig triggerConfig() {
+    return IngestConfig.defaults().withTriggers(3, 1000, 5, 5, 0.35);
+  }
+
+  @Test
+  void firstTriggerCarriesHistoryAndStaysPendingUntilItsResult() {
+    try (Driver d = new Driver(triggerConfig(), stateDir)) {
+      d.send(TestData.movie("u1", "e0", "one", "comedy"));
+      d.send(TestData.movie("u1", "e1", "two", "comedy"));
+      assertTrue(d.triggers.isEmpty());
+      d.send(TestData.movie("u1", "e2", "three", "comedy"));
+      long thirdArrival = d.now();
+      List<KeyValue<String, TrainTrigger>> out = d.triggers.readKeyValuesToList();
+      assertEquals(1, out.size());
+      TrainTrigger t = out.get(0).value;
+      assertEquals("u1", out.get(0).key);
+      assertEquals("first", t.getReason());
+      assertEquals(3.0, t.getScore());
+      assertEquals("plain", t.getVariant());
+      assertEquals("LaMP_2M", t.getTask());
+      assertEquals(0L, t.getNewFromSeq());
+      assertNull(t.getPreviousVersion());
+      assertEquals(List.of(0L, 1L, 2L), t.getHistory().stream().map(HistoryItem::getSeq).toList());
+      assertEquals(List.of("e0", "e1", "e2"), t.getHistory().stream().map(HistoryItem::getEventId).toList());
+      assertEquals(thirdArrival, t.getHistory().get(2).getArrivalTime().toEpochMilli());
+      assertEquals("three", t.getHistory().get(2).getFields().get("description"));
+
+      // At most one pending: more items, even a lot, do not trigger again.
+      for (int i = 3; i < 12; i++) {
+        d.send(TestData.movie("u1", "e" + i, "more " + i, "action"));
+      }
+      assertTrue(d.triggers.isEmpty());
+      // A result for some other trigger does not clear it.
+      d.results.pipeInput("u1", result("not-it", true, 1L, 2), Instant.ofEpochMilli(d.now()));
+      d.send(TestData.movie("u1", "e12", "more", "action"));
+      assertTrue(d.triggers.isEmpty());
+
+      // Its own result clears it; items that arrived during training are caught up on at once (new-items rule
+      // off here, labels unknown until the AdapterVersion arrives): nothing yet.
+      d.results.pipeInput("u1", result(t.getTriggerId(), true, 2L, 2), Instant.ofEpochMilli(d.now()));
+      assertTrue(d.triggers.isEmpty());
+      // The adapter says it was trained on comedy only; the recent window is all action: shift.
+      d.adapters.pipeInput(Topics.adapterKey("u1", "LaMP_2M", "plain"), adapter("u1", 2L, 2, Map.of("comedy", 1.0)),
+          Instant.ofEpochMilli(d.now()));
+      d.send(TestData.movie("u1", "e13", "again", "action"));
+      List<TrainTrigger> shift = d.triggers.readValuesToList();
+      assertEquals(1, shift.size());
+      assertEquals("shift-labels", shift.get(0).getReason());
+      assertEquals(1.0, shift.get(0).getScore(), 1e-9);
+      assertEquals(3L, shift.get(0).getNewFromSeq());
+      assertEquals(2L, shift.get(0).getPreviousVersion());
+      assertEquals(14, shift.get(0).getHistory().size());
+    }
+  }
+
+  @Test
+  void shiftIsScoredOnTheRecentWindowAgainstWhatTheAdapterWasTrainedOn() {
+    try (Driver d = new Driver(triggerConfig(), stateDir)) {
+      for (int i = 0; i < 3; i++) {
+        d.send(TestData.movie("u1", "e" + i, "movie " + i, "comedy"));
+      }
+      TrainTrigger first = d.triggers.readValue();
+      d.adapters.pipeInput(Topics.adapterKey("u1", "LaMP_2M", "plain"), adapter("u1", 1L, 2, Map.of("comedy", 3.0)),
+          Instant.ofEpochMilli(d.now()));
+      d.results.pipeInput("u1", result(first.getTriggerId(), true, 1L, 2), Instant.ofEpochMilli(d.now()));
+      // Five more comedies: same distribution, no trigger.
+      for (int i = 3; i < 8; i++) {
+        d.send(TestData.movie("u1", "e" + i, "movie " + i, "comedy"));
+      }
+      assertTrue(d.triggers.isEmpty());
+      // Window of 5: one action -> 0.2 (below 0.35), two -> 0.4: trigger.
+      d.send(TestData.movie("u1", "e8", "movie 8", "action"));
+      assertTrue(d.triggers.isEmpty());
+      d.send(TestData.movie("u1", "e9", "movie 9", "action"));
+      TrainTrigger shift = d.triggers.readValue();
+      assertEquals("shift-labels", shift.getReason());
+      assertEquals(0.4, shift.getScore(), 1e-9);
+      assertEquals(3L, shift.getNewFromSeq());
+      assertTrue(d.triggers.isEmpty());
+    }
+  }
+
+  @Test
+  void rejectedResultWaitsForMoreItemsBeforeRetrying() {
+    try (Driver d = new Driver(triggerConfig(), stateDir)) {
+      for (int i = 0; i < 3; i++) {
+        d.send(TestData.movie("u1", "e" + i, "movie " + i, "comedy"));
+      }
+      TrainTrigger first = d.triggers.readValue();
+      TrainResult rejected = result(first.getTriggerId(), false, null, 2);
+      d.results.pipeInput("u1", rejected, Instant.ofEpochMilli(d.now()));
+      for (int i = 3; i < 7; i++) {
+        d.send(TestData.movie("u1", "e" + i, "movie " + i, "comedy"));
+      }
+      assertTrue(d.triggers.isEmpty(), "4 new items < shift-min-items 5");
+      d.send(TestData.movie("u1", "e7", "movie 7", "comedy"));
+      TrainTrigger retry = d.triggers.readValue();
+      assertEquals("first", retry.getReason());
+      assertEquals(8, retry.getHistory().size());
+    }
+  }
+
+  @Test
+  void newItemsTriggerAndOneTriggerPerConfiguredVariant() {
+    IngestConfig c = IngestConfig.defaults().withTriggers(2, 4, 100, 5, 0.35).withVariants(List.of("plain", "rag"));
+    try (Driver d = new Driver(c, stateDir)) {
+      d.send(TestData.of("u1", "e0", "LaMP_4", Map.of("text", "article one", "title", "headline one")));
+      d.send(TestData.of("u1", "e1", "LaMP_4", Map.of("text", "article two", "title", "headline two")));
+      List<TrainTrigger> firsts = d.triggers.readValuesToList();
+      assertEquals(List.of("plain", "rag"), firsts.stream().map(TrainTrigger::getVariant).toList());
+      TrainTrigger plain = firsts.get(0);
+      d.results.pipeInput("u1", result(plain.getTriggerId(), true, 1L, 1, "LaMP_4", "plain"),
+          Instant.ofEpochMilli(d.now()));
+      for (int i = 2; i < 6; i++) {
+        d.send(TestData.of("u1", "e" + i, "LaMP_4", Map.of("text", "article " + i, "title", "headline " + i)));
+      }
+      List<TrainTrigger> next = d.triggers.readValuesToList();
+      assertEquals(1, next.size(), "rag still pending; plain gets new-items");
+      assertEquals("new-items", next.get(0).getReason());
+      assertEquals("plain", next.get(0).getVariant());
+      assertEquals(4.0, next.get(0).getScore());
+      assertEquals(2L, next.get(0).getNewFromSeq());
+    }
+  }
+
+  @Test
+  void badTrainResultAndAdapterRecordsAreDeadLettered() {
+    try (Driver d = new Driver(triggerConfig(), stateDir)) {
+      d.driver.createInputTopic(d.topics.trainResults.name(), new org.apache.kafka.common.serialization
+          .ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer())
+          .pipeInput(key("u1"), new byte[] {9, 9});
+      d.driver.createInputTopic(d.topics.adapters.name(), new org.apache.kafka.common.serialization
+          .ByteArraySerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer())
+          .pipeInput(key("u1|LaMP_2M|plain"), new byte[] {9, 9});
+      List<DeadLetter> dls = d.deadLetters.readValuesToList();
+      assertEquals(2, dls.size());
+      assertEquals(d.topics.trainResults.name(), dls.get(0).getSourceTopic());
+      assertEquals(d.topics.adapters.name(), dls.get(1).getSourceTopic());
+    }
+  }
+
+  static TrainResult result(String triggerId, boolean accepted, Long version, long covered) {
+    return result(triggerId, accepted, version, covered, "LaMP_2M", "plain");
+  }
+
+  static TrainResult result(String triggerId, boolean accepted, Long version, long covered, String task,
+      String variant) {
+    return TrainResult.newBuilder().setTriggerId(triggerId).setUserId("u1").setTask(task).setVariant(variant)
+        .setAccepted(accepted).setReason(accepted ? "published" : "worse held-out loss").setVersion(version)
+        .setCoveredSeq(covered).setFinishedAt(Instant.EPOCH).build();
+  }
+
+  static AdapterVersion adapter(String user, long version, long covered, Map<String, Double> dist) {
+    return AdapterVersion.newBuilder().setUserId(user).setTask("LaMP_2M").setVariant("plain").setVersion(version)
+        .setTriggerId("t").setCoveredSeq(covered).setItemsTrained(3).setLossBefore(1).setLossAfter(0.5)
+        .setTrainMillis(10).setPublishedAt(Instant.EPOCH).setBaseFingerprint("b").setTaskFingerprint("t")
+        .setAdapterConfig("{}").setWeights(ByteBuffer.wrap(new byte[1000])).setWeightsSha256("x")
+        .setLabelDistribution(new HashMap<>(dist)).build();
+  }
+
+  @Test
+  void trainStateRoundTrips() {
+    TrainState s = new TrainState("t1", 3, 7, Map.of("a", 0.5, "b", 0.5), 9, true);
+    assertEquals(s, TrainState.decode(s.encode()));
+    assertNotNull(TrainState.decode(null));
+  }
+}
