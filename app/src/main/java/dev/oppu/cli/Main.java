@@ -11,6 +11,8 @@ import picocli.CommandLine.Command;
         BenchCommand.class,
         EvalCommand.class,
         ReplayCommand.class,
+        BrokerCommand.class,
+        PublishCommand.class,
     })
 public final class Main implements Runnable {
 

@@ -39,6 +39,8 @@ public final class TopicAdmin {
   public static final String BEHAVIORS_RETENTION_PROPERTY = "oppu.behaviors.retention.ms";
   /** Property giving the replication factor of created topics; unset = the broker's default.replication.factor. */
   public static final String REPLICATION_PROPERTY = "oppu.topic.replication.factor";
+  /** Partitions of the project's topics unless told otherwise: the scale-out limit of one Streams application. */
+  public static final int DEFAULT_PARTITIONS = 4;
   /** Kafka's own default retention (7 days), used for behaviors unless configured. */
   public static final long DEFAULT_BEHAVIORS_RETENTION_MS = Duration.ofDays(7).toMillis();
 
@@ -141,11 +143,14 @@ public final class TopicAdmin {
       LOG.warn("topics {} ({} partitions) and {} ({} partitions) are not co-partitioned; Streams will refuse them",
           topics.behaviors.name(), b, topics.requests.name(), r);
     }
-    for (Map.Entry<String, Integer> e : partitions.entrySet()) {
-      if (!created.contains(e.getKey()) && e.getValue() != settings.partitions()) {
-        LOG.info("topic {} already exists with {} partitions (asked for {}); left as is",
-            e.getKey(), e.getValue(), settings.partitions());
+    Map<String, Integer> differing = new LinkedHashMap<>();
+    partitions.forEach((name, n) -> {
+      if (!created.contains(name) && n != settings.partitions()) {
+        differing.put(name, n);
       }
+    });
+    if (!differing.isEmpty()) {
+      LOG.info("existing topics left as they are (asked for {} partitions): {}", settings.partitions(), differing);
     }
     return new Result(partitions, created);
   }
@@ -156,11 +161,16 @@ public final class TopicAdmin {
       while (true) {
         try {
           Map<String, TopicDescription> d = admin.describeTopics(names).allTopicNames().get(60, TimeUnit.SECONDS);
-          Map<String, Integer> out = new LinkedHashMap<>();
-          for (String n : names) {
-            out.put(n, d.get(n).partitions().size());
+          // Just-created partitions get their leader a moment later; producers would log retries until then.
+          boolean leaderless = d.values().stream().flatMap(t -> t.partitions().stream()).anyMatch(p -> p.leader() == null);
+          if (!leaderless || System.nanoTime() > giveUp) {
+            Map<String, Integer> out = new LinkedHashMap<>();
+            for (String n : names) {
+              out.put(n, d.get(n).partitions().size());
+            }
+            return out;
           }
-          return out;
+          Thread.sleep(50);
         } catch (ExecutionException e) {
           // A just-created topic may not be in the metadata the admin client reads yet.
           if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > giveUp) {

@@ -1,0 +1,21 @@
+# The oppu image: the repository built once at image build time; the entry point is ./oppu (docker-compose.yml runs
+# `./oppu run streams` and `./oppu run trainer` from it). JDK + Maven stay in the image because ./oppu rebuilds when
+# sources are newer than its last build.
+FROM maven:3.9-eclipse-temurin-17
+WORKDIR /oppu
+# Dependencies first, so a source change does not download them again.
+COPY pom.xml ./
+COPY schemas/pom.xml schemas/
+COPY lamp/pom.xml lamp/
+COPY model/pom.xml model/
+COPY broker/pom.xml broker/
+COPY streams/pom.xml streams/
+COPY trainer/pom.xml trainer/
+COPY serving/pom.xml serving/
+COPY app/pom.xml app/
+RUN mvn -B -q dependency:go-offline -DexcludeArtifactIds=oppu-schemas,oppu-lamp,oppu-model,oppu-broker,oppu-streams,oppu-trainer,oppu-serving || true
+COPY . .
+RUN ./oppu --version
+ENV DJL_CACHE_DIR=/oppu/.djl.ai
+ENTRYPOINT ["./oppu"]
+CMD ["--help"]
