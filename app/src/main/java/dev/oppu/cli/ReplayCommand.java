@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -50,13 +51,8 @@ public final class ReplayCommand implements Callable<Integer> {
   @Option(names = "--out", defaultValue = "replay-out", paramLabel = "DIR", description = "Output folder.")
   Path out;
 
-  @Option(names = "--bootstrap", required = true, paramLabel = "HOST:PORT",
-      description = "Kafka bootstrap servers of the running system (its streams app and trainer).")
-  String bootstrap;
-
-  @Option(names = "--client-properties", paramLabel = "FILE",
-      description = "Kafka client properties (SASL/SSL, oppu.topic.* names), passed through to every client.")
-  Path clientProperties;
+  @Mixin
+  KafkaOptions kafka;
 
   @Option(names = "--adapter-timeout", defaultValue = "600", paramLabel = "SECONDS",
       description = "How long to wait for adapters to cover the history (0: do not wait). Default ${DEFAULT-VALUE}.")
@@ -80,8 +76,8 @@ public final class ReplayCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Task t = Task.of(task);
-    ClientConfig client = ClientConfig.of(bootstrap, clientProperties);
-    Topics topics = Topics.from(client.raw());
+    ClientConfig client = kafka.clientConfig();
+    Topics topics = kafka.topics();
     ReplayData.Dataset data = LampDatasets.read(t, users, outputs);
     System.out.printf("replay: %s, %d users, %d history items, %d queries x %d modes -> %s%n", t.id(),
         data.users().size(), data.itemCount(), data.queryCount(), modes.size(), client.bootstrapServers());

@@ -148,8 +148,8 @@ public final class DemoReport {
       md.append(String.format(Locale.ROOT, "%s, %d shifted users. Their queries ask for the post-shift preference."
           + " \"continuous\": OPPU with adapters the trainer keeps updating; \"frozen\": OPPU with adapters trained"
           + " on the pre-shift history only (a twin of each user that received only the pre-shift events, served"
-          + " by the same system); \"non-personalized\": the task model alone. Pre-shift level: %.4f (continuous"
-          + " adapters on the same users' queries before the shift).%n%n", s.task(), s.users(), s.preShiftLevel()));
+          + " by the same system); \"non-personalized\": the task model alone, measured once before the post-shift events (it does not see the user's events). All three are scored against each user's noise-free post-shift answers. Pre-shift level: %.4f (continuous"
+          + " adapters on the same users' queries, scored against their noise-free pre-shift answers, before any post-shift event).%n%n", s.task(), s.users(), s.preShiftLevel()));
       md.append("| events since shift | continuous | frozen | non-personalized | queries |\n| --- | --- | --- | --- | --- |\n");
       for (DemoResults.Point p : s.points()) {
         md.append(String.format(Locale.ROOT, "| %d | %s | %s | %s | %d |%n", p.events(), fmt(p.continuous()),

@@ -80,41 +80,49 @@ public final class ReplayEngine {
 
   /** The whole replay: publish, wait for adapters, ask, score. */
   public ReplayResult run(List<ReplayData.Dataset> datasets) {
-    checkUniqueRequestIds(datasets, options.modes());
     try (ReplaySession session = new ReplaySession(client, topics)) {
-      long t0 = System.nanoTime();
-      List<Behavior> events = events(datasets, System.currentTimeMillis());
-      List<ReplaySession.Published> published = session.publish(events, options.progress());
-      long t1 = System.nanoTime();
-      options.log().printf("published %d behavior events of %d users%n", published.size(),
-          datasets.stream().mapToInt(d -> d.users().size()).sum());
-
-      List<String> variants = Modes.variants(options.modes());
-      ReplaySession.Coverage coverage = null;
-      if (!variants.isEmpty() && !options.adapterTimeout().isZero()) {
-        List<ReplaySession.Target> targets = targets(datasets, variants, events);
-        coverage = session.awaitCoverage(targets, options.adapterTimeout(), options.quiet(), options.progress());
-        logCoverage(coverage);
-      }
-      long t2 = System.nanoTime();
-
-      List<Request> requests = new ArrayList<>();
-      for (ReplayData.Dataset d : datasets) {
-        requests.addAll(requests(d, options.modes(), options.k()));
-      }
-      ReplaySession.Answers answers = session.ask(requests, options.answerTimeout(), options.progress());
-      long t3 = System.nanoTime();
-
-      Map<String, ReplayResult.Lag> lags = new LinkedHashMap<>();
-      for (String v : variants) {
-        lags.put(v, lag(session.lagsMillis(published, v), published.size()));
-      }
-      ReplayResult.Timing timing = new ReplayResult.Timing(published.size(), (t1 - t0) / 1e9, (t2 - t1) / 1e9,
-          requests.size(), (t3 - t2) / 1e9);
-      ReplayResult result = score(datasets, options.modes(), answers.responses(), coverage, lags, timing);
-      logAnswers(result);
-      return result;
+      return run(session, datasets, datasets);
     }
+  }
+
+  /**
+   * Publishes the histories of {@code publish}, waits until the adapters of its users that have queries cover
+   * them, then asks {@code ask}'s queries in every mode and scores them.
+   */
+  public ReplayResult run(ReplaySession session, List<ReplayData.Dataset> publish, List<ReplayData.Dataset> ask) {
+    checkUniqueRequestIds(ask, options.modes());
+    long t0 = System.nanoTime();
+    List<Behavior> events = events(publish, System.currentTimeMillis());
+    List<ReplaySession.Published> published = session.publish(events, options.progress());
+    long t1 = System.nanoTime();
+    options.log().printf("published %d behavior events of %d users%n", published.size(),
+        publish.stream().mapToInt(d -> d.users().size()).sum());
+
+    List<String> variants = Modes.variants(options.modes());
+    ReplaySession.Coverage coverage = null;
+    if (!variants.isEmpty() && !options.adapterTimeout().isZero()) {
+      List<ReplaySession.Target> targets = targets(publish, variants, events);
+      coverage = session.awaitCoverage(targets, options.adapterTimeout(), options.quiet(), options.progress());
+      logCoverage(coverage);
+    }
+    long t2 = System.nanoTime();
+
+    List<Request> requests = new ArrayList<>();
+    for (ReplayData.Dataset d : ask) {
+      requests.addAll(requests(d, options.modes(), options.k()));
+    }
+    ReplaySession.Answers answers = session.ask(requests, options.answerTimeout(), options.progress());
+    long t3 = System.nanoTime();
+
+    Map<String, ReplayResult.Lag> lags = new LinkedHashMap<>();
+    for (String v : variants) {
+      lags.put(v, lag(session.lagsMillis(published, v), published.size()));
+    }
+    ReplayResult.Timing timing = new ReplayResult.Timing(published.size(), (t1 - t0) / 1e9, (t2 - t1) / 1e9,
+        requests.size(), (t3 - t2) / 1e9);
+    ReplayResult result = score(ask, options.modes(), answers.responses(), coverage, lags, timing);
+    logAnswers(result);
+    return result;
   }
 
   /**
