@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
         ReplayCommand.class,
         BrokerCommand.class,
         PublishCommand.class,
+        SynthCommand.class,
     })
 public final class Main implements Runnable {
 
