@@ -33,7 +33,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * {@code batch} behaviors of a user a trigger carrying the history and an adapter version covering it (except for
  * the users in {@code neverTrain}), and answers each request with {@code answer.apply(request)} (null: no answer).
  */
-final class FakeSystem implements AutoCloseable {
+public final class FakeSystem implements AutoCloseable {
 
   final List<Behavior> received = new ArrayList<>();
   final Map<String, Request> requests = new ConcurrentHashMap<>();
@@ -46,9 +46,9 @@ final class FakeSystem implements AutoCloseable {
   private final Map<String, List<HistoryItem>> history = new HashMap<>();
   private final Thread thread;
   private volatile boolean closing;
-  volatile Throwable failure;
+  public volatile Throwable failure;
 
-  FakeSystem(ClientConfig client, Topics topics, int batch, Set<String> neverTrain, Function<Request, String> answer) {
+  public FakeSystem(ClientConfig client, Topics topics, int batch, Set<String> neverTrain, Function<Request, String> answer) {
     this.topics = topics;
     this.batch = batch;
     this.neverTrain = neverTrain;
@@ -138,7 +138,7 @@ final class FakeSystem implements AutoCloseable {
         topic.valueSerde().serializer().serialize(topic.name(), value)));
   }
 
-  List<Behavior> received() {
+  public List<Behavior> received() {
     synchronized (received) {
       return List.copyOf(received);
     }
