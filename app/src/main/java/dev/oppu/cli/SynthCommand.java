@@ -56,6 +56,10 @@ public final class SynthCommand implements Callable<Integer> {
       description = "history items after the shift (default ${DEFAULT-VALUE})")
   int postShift;
 
+  @Option(names = "--lamp-format", description = "also write the evaluated users in LaMP's own form:"
+      + " lamp_questions.json (one entry per query, with user_id and dated profile) and lamp_outputs.json")
+  boolean lampFormat;
+
   @Override
   public Integer call() throws Exception {
     List<Task> tasks = "all".equalsIgnoreCase(task) ? List.of(Task.values()) : List.of(Task.of(task));
@@ -65,7 +69,7 @@ public final class SynthCommand implements Callable<Integer> {
     ObjectNode summary = json.createObjectNode();
     for (Task t : tasks) {
       SynthDataset ds = Synth.generate(t, p);
-      Path dir = ds.write(out);
+      Path dir = ds.write(out, lampFormat);
       ObjectNode n = summary.putObject(t.id());
       n.put("dir", dir.toString());
       n.put("users", ds.users().size());

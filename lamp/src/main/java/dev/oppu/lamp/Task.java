@@ -186,6 +186,27 @@ public enum Task {
     return x.text();
   }
 
+  /**
+   * The BM25 query with the task instruction in front, as OPPU retrieves (its {@code retrieval_query_wokey}, quoted as
+   * data, including its "arcicle" for news): the option SPEC section 2 asks for next to {@link #query}.
+   */
+  public String instructedQuery(Extracted x) {
+    String template = switch (this) {
+      case CITATION -> "Identify the most relevant reference for the listed publication by the researcher. Select the"
+          + " reference paper that is most closely related to the researcher's work. Please respond with only the"
+          + " number that corresponds to the reference.\npaper title: {}";
+      case NEWS_CATEGORIZE -> "Which category does this article relate to among the following categories? arcicle: {}";
+      case MOVIE_TAGGING -> "Which tag does this movie relate to among the following tags? Just answer with the tag"
+          + " name without further explanation.\n description: {}";
+      case PRODUCT_RATING -> "What is the score of the following review on a scale of 1 to 5? review: {}";
+      case NEWS_HEADLINE -> "Generate a headline for the following article: {}";
+      case SCHOLARLY_TITLE -> "Generate a title for the following abstract of a paper: {}";
+      case TWEET_PARAPHRASE -> "Paraphrase the following text into tweet without any explanation before or after it:"
+          + " {}";
+    };
+    return template.replace("{}", x.text());
+  }
+
   /** The task prompt for a request. Citation keeps the two options (OPPU's released code drops them). */
   public String prompt(Extracted x) {
     String filled = prompt.replace("{}", x.text());

@@ -157,6 +157,24 @@ class TaskTest {
   }
 
   @Test
+  void instructedQueryAsOppuRetrieves() {
+    Task.Extracted x = new Task.Extracted("X", List.of("A", "B"));
+    assertEquals("Which tag does this movie relate to among the following tags? Just answer with the tag name without"
+        + " further explanation.\n description: X", Task.MOVIE_TAGGING.instructedQuery(x));
+    assertEquals("Which category does this article relate to among the following categories? arcicle: X",
+        Task.NEWS_CATEGORIZE.instructedQuery(x));
+    assertEquals("What is the score of the following review on a scale of 1 to 5? review: X",
+        Task.PRODUCT_RATING.instructedQuery(x));
+    assertEquals("Generate a headline for the following article: X", Task.NEWS_HEADLINE.instructedQuery(x));
+    assertEquals("Generate a title for the following abstract of a paper: X", Task.SCHOLARLY_TITLE.instructedQuery(x));
+    assertEquals("Paraphrase the following text into tweet without any explanation before or after it: X",
+        Task.TWEET_PARAPHRASE.instructedQuery(x));
+    assertEquals("Identify the most relevant reference for the listed publication by the researcher. Select the"
+        + " reference paper that is most closely related to the researcher's work. Please respond with only the number"
+        + " that corresponds to the reference.\npaper title: X", Task.CITATION.instructedQuery(x));
+  }
+
+  @Test
   void promptFromLampInputEndToEnd() {
     assertEquals("Generate a title for the following abstract of a paper.\n abstract: We study graphs. title:",
         Task.SCHOLARLY_TITLE.prompt(Task.SCHOLARLY_TITLE.extract(LAMP_INPUTS.get(Task.SCHOLARLY_TITLE))));

@@ -27,10 +27,12 @@ import org.apache.lucene.analysis.standard.StandardAnalyzer;
  * @param adapterPartitions partitions of the adapters-by-user repartition topic; must equal the behaviors topic's
  *     partition count (0 = let Kafka Streams derive it, right only when the adapters topic has as many)
  * @param maxQueryTerms retrieval queries are cut to their first this-many terms (SPEC: 64)
+ * @param inMemoryStores in-memory stores instead of RocksDB (tests that pipe many records through a
+ *     TopologyTestDriver, which flushes every store after every record)
  */
 public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, List<String> variants,
     int firstMinItems, int newItemsMax, int shiftMinItems, int shiftWindow, double labelShiftThreshold,
-    double termShiftThreshold, Duration dedupRetention, int adapterPartitions, int maxQueryTerms) {
+    double termShiftThreshold, Duration dedupRetention, int adapterPartitions, int maxQueryTerms, boolean inMemoryStores) {
 
   public static final String PREFIX = "oppu.ingest.";
 
@@ -65,27 +67,33 @@ public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, L
         Double.parseDouble(p.getProperty(PREFIX + "term-shift-threshold", "0.8")),
         Duration.parse(p.getProperty(PREFIX + "dedup-retention", "P7D")),
         intProp(p, "adapter-partitions", 0),
-        intProp(p, "max-query-terms", 64));
+        intProp(p, "max-query-terms", 64),
+        Boolean.parseBoolean(p.getProperty(PREFIX + "in-memory-stores", "false")));
   }
 
   public IngestConfig withMaxHistory(int n) {
     return new IngestConfig(n, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores);
   }
 
   public IngestConfig withVariants(List<String> v) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, v, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores);
   }
 
   public IngestConfig withTriggers(int firstMin, int newMax, int shiftMin, int window, double labelThreshold) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMin, newMax, shiftMin, window,
-        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms);
+        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores);
   }
 
   public IngestConfig withAdapterPartitions(int n) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms, inMemoryStores);
+  }
+
+  public IngestConfig withInMemoryStores(boolean m) {
+    return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, m);
   }
 
   /** A new analyzer instance (thread-safe; one per processor is plenty). */

@@ -128,19 +128,22 @@ public final class IngestTopology {
 
   /** The stores: history, meta, train state and dedup logged; the index unlogged (rebuilt from history). */
   public static java.util.List<StoreBuilder<?>> storeBuilders(IngestConfig c) {
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> history = kv(HISTORY_STORE);
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> meta = kv(HISTORY_META_STORE);
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> postings = kv(POSTINGS_STORE).withLoggingDisabled();
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> stats = kv(INDEX_STATS_STORE).withLoggingDisabled();
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> train = kv(TRAIN_STATE_STORE);
-    StoreBuilder<WindowStore<Bytes, byte[]>> dedup = Stores.windowStoreBuilder(
-        Stores.persistentWindowStore(DEDUP_STORE, c.dedupRetention(), c.dedupRetention(), false),
+    boolean mem = c.inMemoryStores();
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> history = kv(HISTORY_STORE, mem);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> meta = kv(HISTORY_META_STORE, mem);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> postings = kv(POSTINGS_STORE, mem).withLoggingDisabled();
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> stats = kv(INDEX_STATS_STORE, mem).withLoggingDisabled();
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> train = kv(TRAIN_STATE_STORE, mem);
+    StoreBuilder<WindowStore<Bytes, byte[]>> dedup = Stores.windowStoreBuilder(mem
+        ? Stores.inMemoryWindowStore(DEDUP_STORE, c.dedupRetention(), c.dedupRetention(), false)
+        : Stores.persistentWindowStore(DEDUP_STORE, c.dedupRetention(), c.dedupRetention(), false),
         Serdes.Bytes(), Serdes.ByteArray());
     return java.util.List.of(history, meta, postings, stats, train, dedup);
   }
 
-  private static StoreBuilder<KeyValueStore<Bytes, byte[]>> kv(String name) {
-    return Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(name), Serdes.Bytes(), Serdes.ByteArray());
+  private static StoreBuilder<KeyValueStore<Bytes, byte[]>> kv(String name, boolean inMemory) {
+    return Stores.keyValueStoreBuilder(inMemory ? Stores.inMemoryKeyValueStore(name)
+        : Stores.persistentKeyValueStore(name), Serdes.Bytes(), Serdes.ByteArray());
   }
 
   /**

@@ -59,6 +59,9 @@ public final class Synth {
   public static final String CROWD_PREDS_FILE = "crowd_preds.json";
   public static final String PERSONAL_PREDS_FILE = "personal_preds.json";
   public static final String PRE_SHIFT_PREDS_FILE = "pre_shift_preds.json";
+  /** Optional copies in LaMP's own form (time-based: one entry per query, with user_id and dated profile). */
+  public static final String LAMP_QUESTIONS_FILE = "lamp_questions.json";
+  public static final String LAMP_OUTPUTS_FILE = "lamp_outputs.json";
 
   /** The generator's parameters; {@link #defaults()} are the documented defaults. */
   public record Params(int users, int trainUsers, int queries, int trainQueries, long seed, boolean shift,

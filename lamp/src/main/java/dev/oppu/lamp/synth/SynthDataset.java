@@ -75,6 +75,15 @@ public record SynthDataset(Task task, Synth.Params params, List<UserData> users,
    * @return the task's directory
    */
   public Path write(Path dir) {
+    return write(dir, false);
+  }
+
+  /**
+   * As {@link #write(Path)}; with {@code lampForm} also the evaluated users in LaMP's own form:
+   * {@value Synth#LAMP_QUESTIONS_FILE} (one entry per query, carrying user_id and the dated profile, like LaMP's
+   * time-based split) and {@value Synth#LAMP_OUTPUTS_FILE} (the golds).
+   */
+  public Path write(Path dir, boolean lampForm) {
     Path d = dir.resolve(task.taskName());
     List<UserData> noGold = new ArrayList<>();
     for (UserData u : users) {
@@ -85,6 +94,10 @@ public record SynthDataset(Task task, Synth.Params params, List<UserData> users,
       noGold.add(new UserData(u.userId(), u.profile(), qs));
     }
     LampFiles.writeUsers(d.resolve(Synth.USERS_FILE), LampFiles.UserFormat.OPPU, noGold);
+    if (lampForm) {
+      LampFiles.writeUsers(d.resolve(Synth.LAMP_QUESTIONS_FILE), LampFiles.UserFormat.LAMP_QUESTIONS, noGold);
+      LampFiles.writeGolds(d.resolve(Synth.LAMP_OUTPUTS_FILE), golds());
+    }
     LampFiles.writeGolds(d.resolve(Synth.LABELS_FILE), golds());
     LampFiles.writeUsers(d.resolve(Synth.TRAIN_USERS_FILE), LampFiles.UserFormat.OPPU, trainUsers);
     LampFiles.writeGolds(d.resolve(Synth.CROWD_PREDS_FILE), answers(QueryTruth::crowd));

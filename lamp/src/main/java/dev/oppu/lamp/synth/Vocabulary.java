@@ -3,7 +3,7 @@ package dev.oppu.lamp.synth;
 import java.util.List;
 
 /**
- * The synthetic generator's words: small on purpose (about 1,500 distinct words in all), so that a model with a
+ * The synthetic generator's words: small on purpose (about 1,200 distinct words in all), so that a model with a
  * ~4,096-token BPE vocabulary, pretrained on this text, sees each word often. Each topic is "nouns | verbs | adjectives"
  * (verbs in the third person singular).
  */

@@ -102,6 +102,20 @@ class SynthTest {
     assertTrue(d.resolve(Synth.PRE_SHIFT_PREDS_FILE).toFile().isFile());
   }
 
+  @Test
+  void lampFormReadsBackAsOneUserPerQuestion() {
+    SynthDataset ds = Synth.generate(Task.NEWS_HEADLINE, SMALL);
+    Path d = ds.write(dir, true);
+    List<UserData> questions = LampFiles.readUsers(d.resolve(Synth.LAMP_QUESTIONS_FILE));
+    assertEquals(ds.queryTruth().size(), questions.size());
+    UserData first = questions.get(0);
+    UserData owner = ds.users().get(0);
+    assertEquals(owner.userId(), first.userId());
+    assertEquals(owner.profile(), first.profile());
+    assertEquals(owner.queries().get(0).withGold(null), first.queries().get(0));
+    assertEquals(ds.golds(), LampFiles.readGolds(d.resolve(Synth.LAMP_OUTPUTS_FILE)));
+  }
+
   @ParameterizedTest
   @EnumSource(Task.class)
   void truthFileHoldsPreferencesShiftsAndAnswers(Task task) throws Exception {
@@ -123,7 +137,7 @@ class SynthTest {
   @ParameterizedTest
   @EnumSource(Task.class)
   void personalAnswersDifferFromTheCrowdOften(Task task) {
-    SynthDataset ds = Synth.generate(task, Synth.Params.defaults());
+    SynthDataset ds = Synth.generate(task, Synth.Params.defaults().withTrainUsers(0));
     int differ = 0;
     for (SynthDataset.QueryTruth q : ds.queryTruth()) {
       if (!Rouge.tokenize(q.personal()).equals(Rouge.tokenize(q.crowd()))) {
@@ -149,7 +163,7 @@ class SynthTest {
   void preferenceIsLearnableFromTheUsersOwnHistory(Task task) {
     // The nearest item (word overlap) of the user's own history predicts the user's label better than the crowd
     // answer does: the personal mapping is visible in the history.
-    SynthDataset ds = Synth.generate(task, Synth.Params.defaults());
+    SynthDataset ds = Synth.generate(task, Synth.Params.defaults().withTrainUsers(0));
     Map<String, String> preds = new HashMap<>();
     for (UserData u : ds.users()) {
       for (Query q : u.queries()) {
@@ -205,7 +219,7 @@ class SynthTest {
 
   @Test
   void activityLevels() {
-    SynthDataset ds = Synth.generate(Task.MOVIE_TAGGING, Synth.Params.defaults());
+    SynthDataset ds = Synth.generate(Task.MOVIE_TAGGING, Synth.Params.defaults().withTrainUsers(0));
     Map<String, Integer> count = new HashMap<>();
     for (SynthDataset.UserTruth t : ds.userTruth()) {
       if (t.evaluated()) {
@@ -221,7 +235,7 @@ class SynthTest {
   void vocabularyStaysModest() {
     Set<String> words = new HashSet<>();
     for (Task t : Task.values()) {
-      SynthDataset ds = Synth.generate(t, Synth.Params.defaults());
+      SynthDataset ds = Synth.generate(t, Synth.Params.defaults().withTrainUsers(0));
       for (UserData u : ds.users()) {
         u.profile().forEach(it -> it.fields().values().forEach(v -> words.addAll(Rouge.tokenize(v))));
         u.queries().forEach(q -> words.addAll(Rouge.tokenize(q.input())));

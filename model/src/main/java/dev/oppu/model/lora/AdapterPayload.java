@@ -1,0 +1,128 @@
+package dev.oppu.model.lora;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * How a PEFT adapter travels in an adapter-version record: its {@code adapter_model.safetensors} bytes inline when
+ * they fit a Kafka record, otherwise in a content-addressed store directory shared by trainer and serving (the record
+ * then carries the path and the SHA-256). The reader verifies the SHA-256 either way and checks the base-model and
+ * task-adapter fingerprints, so an adapter is never combined with a base it was not trained on (SPEC section 6).
+ * Plain bytes and paths only: the Avro mapping lives with the producer and the consumers.
+ */
+public final class AdapterPayload {
+
+  /** Kafka's default maximum record size is 1 MB: keep inline payloads well under it (the record has other fields). */
+  public static final int DEFAULT_INLINE_LIMIT = 900 * 1024;
+  public static final String WEIGHTS_FILE = "adapter_model.safetensors";
+  public static final String CONFIG_FILE = "adapter_config.json";
+
+  /**
+   * An encoded adapter: exactly one of {@code inlineWeights} and {@code weightsPath} is set.
+   *
+   * @param weightsPath absolute path of the stored {@code adapter_model.safetensors}
+   */
+  public record Encoded(String adapterConfig, byte[] inlineWeights, String weightsPath, String sha256) {}
+
+  private AdapterPayload() {}
+
+  /** Inline if {@code weights.length <= inlineLimit}, else written once to {@code store/<sha256>/} and referenced. */
+  public static Encoded encode(String adapterConfig, byte[] weights, int inlineLimit, Path store) {
+    String sha = sha256(weights);
+    if (weights.length <= inlineLimit) {
+      return new Encoded(adapterConfig, weights, null, sha);
+    }
+    if (store == null) {
+      throw new IllegalArgumentException("adapter of " + weights.length + " bytes exceeds the inline limit of "
+          + inlineLimit + " and no adapter store directory is configured");
+    }
+    try {
+      Path dir = store.toAbsolutePath().resolve(sha);
+      Path file = dir.resolve(WEIGHTS_FILE);
+      if (!Files.exists(file) || !sha.equals(sha256(Files.readAllBytes(file)))) {
+        Files.createDirectories(dir);
+        writeAtomically(dir.resolve(CONFIG_FILE), adapterConfig.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        writeAtomically(file, weights);
+      }
+      return new Encoded(adapterConfig, null, file.toString(), sha);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write adapter to store " + store, e);
+    }
+  }
+
+  /** The verified {@code adapter_model.safetensors} bytes of an encoded adapter. */
+  public static byte[] weights(byte[] inlineWeights, String weightsPath, String sha256) {
+    byte[] bytes;
+    if (inlineWeights != null) {
+      bytes = inlineWeights;
+    } else if (weightsPath != null) {
+      try {
+        bytes = Files.readAllBytes(Path.of(weightsPath));
+      } catch (IOException e) {
+        throw new UncheckedIOException("adapter weights not readable at " + weightsPath, e);
+      }
+    } else {
+      throw new IllegalArgumentException("adapter record carries neither weights nor a weights path");
+    }
+    String actual = sha256(bytes);
+    if (!actual.equalsIgnoreCase(sha256)) {
+      throw new IllegalStateException("adapter weights SHA-256 mismatch: expected " + sha256 + ", got " + actual
+          + (weightsPath != null ? " (" + weightsPath + ")" : ""));
+    }
+    return bytes;
+  }
+
+  /** Throws unless the adapter was trained on this base model and task adapter. */
+  public static void requireFingerprints(String expectedBase, String expectedTask, String adapterBase,
+      String adapterTask) {
+    if (!expectedBase.equals(adapterBase)) {
+      throw new IllegalStateException("adapter was trained on base model " + adapterBase + ", not " + expectedBase);
+    }
+    if (!expectedTask.equals(adapterTask)) {
+      throw new IllegalStateException("adapter was trained on task adapter " + adapterTask + ", not " + expectedTask);
+    }
+  }
+
+  /** Writes {@code adapter_config.json} and {@code adapter_model.safetensors} into {@code dir} (PEFT's layout). */
+  public static void writePeftDirectory(Path dir, String adapterConfig, byte[] weights) throws IOException {
+    Files.createDirectories(dir);
+    writeAtomically(dir.resolve(CONFIG_FILE), adapterConfig.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    writeAtomically(dir.resolve(WEIGHTS_FILE), weights);
+  }
+
+  /** Fingerprint of no task adapter (the bare base model serves the task). */
+  public static final String NO_TASK_ADAPTER = "none";
+
+  /**
+   * The task-adapter fingerprint user adapters record: the SHA-256 of its {@code adapter_model.safetensors} bytes, or
+   * {@link #NO_TASK_ADAPTER}.
+   */
+  public static String taskFingerprint(byte[] taskAdapterWeights) {
+    return taskAdapterWeights == null ? NO_TASK_ADAPTER : sha256(taskAdapterWeights);
+  }
+
+  public static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static void writeAtomically(Path target, byte[] bytes) throws IOException {
+    Path tmp = Files.createTempFile(target.getParent(), target.getFileName().toString(), ".tmp");
+    Files.write(tmp, bytes);
+    try {
+      Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+    }
+  }
+}

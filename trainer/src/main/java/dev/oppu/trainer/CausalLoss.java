@@ -1,0 +1,72 @@
+package dev.oppu.trainer;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.oppu.trainer.examples.TokenizedExample;
+import java.util.List;
+
+/**
+ * A right-padded batch of examples and the causal-LM loss over its answer tokens only (prompt and padding masked),
+ * as HF's LlamaForCausalLM computes it with labels = -100 on masked positions: mean over counted tokens of
+ * {@code -log p(tokens[t] | tokens[<t])}. Right padding needs no attention mask: a causal model never lets a real
+ * position see the pads after it.
+ */
+public final class CausalLoss {
+  private CausalLoss() {}
+
+  /**
+   * @param tokens input ids [B, T]
+   * @param targets next-token ids [B, T - 1] (tokens shifted left)
+   * @param mask 1 where the loss counts the prediction, else 0 [B, T - 1]
+   */
+  public record Batch(NDArray tokens, NDArray targets, NDArray mask, long targetCount) implements AutoCloseable {
+    @Override
+    public void close() {
+      tokens.close();
+      targets.close();
+      mask.close();
+    }
+  }
+
+  public static Batch batch(List<TokenizedExample> examples, int padId, NDManager manager) {
+    int b = examples.size();
+    int t = examples.stream().mapToInt(e -> e.tokens().length).max().orElseThrow();
+    int[] ids = new int[b * t];
+    int[] next = new int[b * (t - 1)];
+    float[] mask = new float[b * (t - 1)];
+    java.util.Arrays.fill(ids, padId);
+    java.util.Arrays.fill(next, padId);
+    long count = 0;
+    for (int i = 0; i < b; i++) {
+      int[] tok = examples.get(i).tokens();
+      System.arraycopy(tok, 0, ids, i * t, tok.length);
+      for (int p = 1; p < tok.length; p++) {
+        next[i * (t - 1) + p - 1] = tok[p];
+        if (examples.get(i).isTarget(p)) {
+          mask[i * (t - 1) + p - 1] = 1f;
+          count++;
+        }
+      }
+    }
+    return new Batch(
+        manager.create(ids, new Shape(b, t)).toType(DataType.INT64, false),
+        manager.create(next, new Shape(b, t - 1)).toType(DataType.INT64, false),
+        manager.create(mask, new Shape(b, t - 1)),
+        count);
+  }
+
+  /**
+   * Sum over counted positions of the negative log-likelihood (divide by {@code targetCount} for the mean).
+   *
+   * @param logits [B, T, V] for the batch's tokens
+   */
+  public static NDArray summedNll(NDArray logits, Batch batch) {
+    long t = logits.getShape().get(1);
+    NDArray shifted = logits.get(":, :{}, :", t - 1); // [B, T-1, V]: position p predicts token p+1
+    NDArray logp = shifted.logSoftmax(-1);
+    NDArray picked = logp.gather(batch.targets().expandDims(-1), -1).squeeze(-1); // [B, T-1]
+    return picked.mul(batch.mask()).sum().neg();
+  }
+}

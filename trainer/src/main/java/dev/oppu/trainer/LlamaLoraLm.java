@@ -1,0 +1,37 @@
+package dev.oppu.trainer;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.oppu.model.LlamaConfig;
+import dev.oppu.model.LlamaModel;
+import dev.oppu.model.LoraAdapter;
+import dev.oppu.model.LoraBatch;
+
+/** {@link LoraLm} on the project's Llama decoder: the adapter is applied unmerged, so only A and B get gradients. */
+public final class LlamaLoraLm implements LoraLm {
+  private final LlamaModel model;
+
+  public LlamaLoraLm(LlamaModel model) {
+    this.model = model;
+  }
+
+  public LlamaModel model() {
+    return model;
+  }
+
+  @Override
+  public NDManager manager() {
+    return model.manager();
+  }
+
+  @Override
+  public LlamaConfig config() {
+    return model.config();
+  }
+
+  @Override
+  public NDArray logits(NDArray tokens, LoraAdapter adapter, boolean training) {
+    // right padding: causal attention keeps pads out of every real position's view, so no mask is needed
+    return model.forward(tokens, null, null, adapter == null ? null : LoraBatch.of(adapter), null, false, training);
+  }
+}

@@ -1,0 +1,319 @@
+package dev.oppu.trainer.service;
+
+import dev.oppu.broker.ClientConfig;
+import dev.oppu.lamp.Task;
+import dev.oppu.model.LoraAdapter;
+import dev.oppu.schemas.AdapterVersion;
+import dev.oppu.schemas.DeadLetter;
+import dev.oppu.schemas.HistoryItem;
+import dev.oppu.schemas.Topics;
+import dev.oppu.schemas.TrainResult;
+import dev.oppu.schemas.TrainTrigger;
+import dev.oppu.trainer.TaskModels;
+import dev.oppu.trainer.UserAdapterUpdater;
+import dev.oppu.trainer.examples.Variant;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.OutOfOrderSequenceException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The trainer service ({@code oppu run trainer}): consumes train triggers in consumer group {@code oppu-trainer}
+ * (read_committed), trains the user's adapter (warm-started from their latest version), validates it, and in ONE
+ * Kafka transaction publishes the AdapterVersion (compacted, keyed user|task|variant), a TrainResult (keyed by user,
+ * with the adaptation lag of every newly covered item) and the trigger's consumed offset. A crash mid-training thus
+ * publishes nothing and the trigger is redelivered after a restart. Training is serialized in this one thread (DJL
+ * allows one GradientCollector per JVM); scale-out is more instances in the group: triggers are keyed by user, so one
+ * user's triggers reach one instance in order, and at most one training per (user, task, variant) runs at a time.
+ */
+public final class TrainerService implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainerService.class);
+
+  public static final String GROUP_ID = "oppu-trainer";
+
+  /**
+   * @param transactionalId unique per instance and stable across its restarts (fences a zombie predecessor)
+   * @param inlineLimit adapters up to this many bytes travel inline in the record; larger ones via {@code store}
+   * @param store content-addressed adapter store shared with serving (may be null if every adapter fits inline)
+   */
+  public record Settings(String groupId, String transactionalId, int inlineLimit, Path store, Path scratch) {
+    public static Settings defaults(Path store) {
+      return new Settings(GROUP_ID, "oppu-trainer-0", dev.oppu.model.lora.AdapterPayload.DEFAULT_INLINE_LIMIT, store,
+          null);
+    }
+  }
+
+  /** Counters a caller (replay, demo, the CLI) can report. */
+  public static final class Stats {
+    public final AtomicLong published = new AtomicLong();
+    public final AtomicLong rejected = new AtomicLong();
+    public final AtomicLong skipped = new AtomicLong();
+    public final AtomicLong failed = new AtomicLong();
+    public final AtomicLong deadLetters = new AtomicLong();
+    private final List<Long> lags = Collections.synchronizedList(new ArrayList<>());
+
+    /** Adaptation lags (ms) of every item covered by a version this instance published. */
+    public List<Long> lagsMillis() {
+      synchronized (lags) {
+        return new ArrayList<>(lags);
+      }
+    }
+  }
+
+  private final ClientConfig clients;
+  private final Topics topics;
+  private final TaskModels models;
+  private final UserAdapterUpdater.Settings updateSettings;
+  private final Settings settings;
+  private final Stats stats = new Stats();
+  private final AdapterCache cache;
+  private final KafkaConsumer<String, byte[]> consumer;
+  private final KafkaProducer<String, byte[]> producer;
+  private volatile boolean running = true;
+
+  public TrainerService(ClientConfig clients, Topics topics, TaskModels models, UserAdapterUpdater.Settings update,
+      Settings settings) {
+    this.clients = clients;
+    this.topics = topics;
+    this.models = models;
+    this.updateSettings = update;
+    this.settings = settings;
+    this.cache = new AdapterCache(clients, topics);
+    Properties c = clients.consumer(settings.groupId());
+    c.setProperty(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+    c.setProperty(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1"); // a trigger is minutes of work at most: one at a time
+    c.setProperty(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, "900000");
+    c.setProperty(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(ClientConfig.MAX_RECORD_BYTES));
+    this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
+    Properties p = clients.producer();
+    p.setProperty(ProducerConfig.TRANSACTIONAL_ID_CONFIG, settings.transactionalId());
+    this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+  }
+
+  public Stats stats() {
+    return stats;
+  }
+
+  /** Runs until {@link #close()} (from another thread) or a fatal Kafka error. */
+  public void run() throws InterruptedException {
+    producer.initTransactions();
+    if (!cache.awaitCaughtUp(Duration.ofMinutes(2))) {
+      throw new IllegalStateException("could not read the adapters topic " + topics.adapters.name());
+    }
+    consumer.subscribe(List.of(topics.trainTriggers.name()));
+    try {
+      while (running) {
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+          if (!running) {
+            break;
+          }
+          process(r);
+        }
+      }
+    } catch (WakeupException e) {
+      if (running) {
+        throw e;
+      }
+    } finally {
+      consumer.close();
+      producer.close(Duration.ofSeconds(5));
+    }
+  }
+
+  private void process(ConsumerRecord<String, byte[]> r) {
+    TrainTrigger trigger;
+    try {
+      trigger = topics.trainTriggers.valueSerde().deserializer().deserialize(r.topic(), r.value());
+      Task.of(trigger.getTask());
+      Variant.of(trigger.getVariant());
+      if (trigger.getHistory().isEmpty()) {
+        throw new IllegalArgumentException("trigger carries no history");
+      }
+    } catch (RuntimeException e) {
+      stats.deadLetters.incrementAndGet();
+      DeadLetter dl = DeadLetter.newBuilder().setSourceTopic(r.topic()).setPartition(r.partition())
+          .setOffset(r.offset()).setKey(r.key() == null ? null : ByteBuffer.wrap(r.key().getBytes(
+              java.nio.charset.StandardCharsets.UTF_8)))
+          .setValue(r.value() == null ? null : ByteBuffer.wrap(r.value()))
+          .setReason("bad train trigger: " + e.getMessage()).setTime(Instant.now()).build();
+      commit(r, List.of(new ProducerRecord<>(topics.deadLetters.name(), r.key(),
+          topics.deadLetters.valueSerde().serializer().serialize(topics.deadLetters.name(), dl))));
+      return;
+    }
+    Result out = handle(trigger);
+    List<ProducerRecord<String, byte[]>> records = new ArrayList<>();
+    if (out.version != null) {
+      String key = Topics.adapterKey(trigger.getUserId(), trigger.getTask(), trigger.getVariant());
+      records.add(new ProducerRecord<>(topics.adapters.name(), key,
+          topics.adapters.valueSerde().serializer().serialize(topics.adapters.name(), out.version)));
+    }
+    records.add(new ProducerRecord<>(topics.trainResults.name(), trigger.getUserId(),
+        topics.trainResults.valueSerde().serializer().serialize(topics.trainResults.name(), out.result)));
+    if (commit(r, records) && out.version != null) {
+      cache.put(Topics.adapterKey(trigger.getUserId(), trigger.getTask(), trigger.getVariant()), out.version);
+      stats.lags.addAll(out.result.getLagsMillis());
+    }
+  }
+
+  private record Result(AdapterVersion version, TrainResult result) {}
+
+  /** Trains and validates; never throws for a trigger's own problems (they become a TrainResult's reason). */
+  Result handle(TrainTrigger t) {
+    Task task = Task.of(t.getTask());
+    Variant variant = Variant.of(t.getVariant());
+    String key = Topics.adapterKey(t.getUserId(), t.getTask(), t.getVariant());
+    long lastSeq = t.getHistory().stream().mapToLong(HistoryItem::getSeq).max().orElseThrow();
+    long firstSeq = t.getHistory().stream().mapToLong(HistoryItem::getSeq).min().orElseThrow();
+    AdapterVersion prev = cache.get(key);
+    if (prev != null && prev.getCoveredSeq() >= lastSeq) {
+      stats.skipped.incrementAndGet();
+      return new Result(null, result(t, false, "skipped: version " + prev.getVersion() + " already covers seq "
+          + prev.getCoveredSeq(), prev.getVersion(), prev.getCoveredSeq(), List.of()));
+    }
+    TaskModels.TaskModel tm;
+    LoraAdapter previous = null;
+    try {
+      tm = models.forTask(task);
+      long version = prev != null ? prev.getVersion() + 1
+          : t.getPreviousVersion() != null ? t.getPreviousVersion() + 1 : 1;
+      long newFrom = firstSeq;
+      if (prev != null) {
+        try {
+          previous = AdapterRecords.load(prev, tm.baseFingerprint(), tm.taskFingerprint(), tm.lm().config(),
+              tm.lm().manager(), scratch());
+          newFrom = prev.getCoveredSeq() + 1; // the trainer knows what its adapter covers
+        } catch (IllegalStateException | IOException e) {
+          LOG.warn("{}: previous version {} unusable ({}); training from scratch", key, prev.getVersion(),
+              e.getMessage());
+        }
+      }
+      List<UserAdapterUpdater.Item> items = t.getHistory().stream()
+          .map(h -> new UserAdapterUpdater.Item(h.getSeq(), h.getArrivalTime().toEpochMilli(), h.getFields()))
+          .toList();
+      UserAdapterUpdater updater = new UserAdapterUpdater(tm.lm(), models.encoder(), updateSettings);
+      UserAdapterUpdater.Outcome o = updater.update(t.getUserId(), task, variant, items, newFrom, t.getProfile(),
+          previous, version, null);
+      LOG.info("{} v{}: {} ({} items, loss {} -> {}, held-out {} -> {}, {} ms)", key, version, o.reason(),
+          o.itemsTrained(), o.lossBefore(), o.lossAfter(), o.heldOutBefore(), o.heldOutAfter(), o.trainMillis());
+      if (!o.accepted()) {
+        stats.rejected.incrementAndGet();
+        return new Result(null, result(t, false, o.reason(), prev == null ? null : prev.getVersion(),
+            prev == null ? firstSeq - 1 : prev.getCoveredSeq(), List.of()));
+      }
+      try (LoraAdapter adapter = o.adapter()) {
+        Instant now = Instant.now();
+        List<Long> lags = o.newlyCovered().stream().map(i -> now.toEpochMilli() - i.arrivalTime()).toList();
+        AdapterVersion.Builder b = AdapterVersion.newBuilder()
+            .setUserId(t.getUserId()).setTask(t.getTask()).setVariant(t.getVariant()).setVersion(version)
+            .setTriggerId(t.getTriggerId()).setCoveredSeq(o.coveredSeq()).setItemsTrained(o.itemsTrained())
+            .setLossBefore(o.lossBefore()).setLossAfter(o.lossAfter()).setTrainMillis(o.trainMillis())
+            .setPublishedAt(now).setBaseFingerprint(tm.baseFingerprint()).setTaskFingerprint(tm.taskFingerprint())
+            .setLabelDistribution(labelDistribution(task, t, o.coveredSeq()));
+        AdapterRecords.withPayload(b, adapter, settings.inlineLimit(), settings.store());
+        stats.published.incrementAndGet();
+        return new Result(b.build(), result(t, true, o.reason(), version, o.coveredSeq(), lags));
+      }
+    } catch (IOException | RuntimeException e) {
+      LOG.error("{}: training failed", key, e);
+      stats.failed.incrementAndGet();
+      return new Result(null, result(t, false, "failed: " + e, prev == null ? null : prev.getVersion(),
+          prev == null ? firstSeq - 1 : prev.getCoveredSeq(), List.of()));
+    } finally {
+      if (previous != null) {
+        previous.close();
+      }
+    }
+  }
+
+  private Path scratch() throws IOException {
+    Path dir = settings.scratch() != null ? settings.scratch()
+        : Path.of(System.getProperty("java.io.tmpdir"), "oppu-trainer");
+    Files.createDirectories(dir);
+    return dir;
+  }
+
+  private static TrainResult result(TrainTrigger t, boolean accepted, String reason, Long version, long covered,
+      List<Long> lags) {
+    return TrainResult.newBuilder().setTriggerId(t.getTriggerId()).setUserId(t.getUserId()).setTask(t.getTask())
+        .setVariant(t.getVariant()).setAccepted(accepted).setReason(reason).setVersion(version)
+        .setCoveredSeq(covered).setFinishedAt(Instant.now()).setLagsMillis(lags).build();
+  }
+
+  /** Label frequencies of the covered items (classification and rating tasks), for the streams' shift detection. */
+  private static Map<String, Double> labelDistribution(Task task, TrainTrigger t, long coveredSeq) {
+    Map<String, Double> dist = new HashMap<>();
+    if (task.kind() == Task.Kind.GENERATION) {
+      return dist;
+    }
+    long n = 0;
+    for (HistoryItem h : t.getHistory()) {
+      String label = h.getFields().get(task.labelField());
+      if (h.getSeq() <= coveredSeq && label != null) {
+        dist.merge(label.strip(), 1.0, Double::sum);
+        n++;
+      }
+    }
+    final double total = n;
+    dist.replaceAll((k, v) -> v / total);
+    return dist;
+  }
+
+  /** One transaction: the outputs and the trigger's offset, or nothing. Returns whether it committed. */
+  private boolean commit(ConsumerRecord<String, byte[]> r, List<ProducerRecord<String, byte[]>> records) {
+    try {
+      producer.beginTransaction();
+      for (ProducerRecord<String, byte[]> pr : records) {
+        producer.send(pr);
+      }
+      producer.sendOffsetsToTransaction(
+          Map.of(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1)),
+          consumer.groupMetadata());
+      producer.commitTransaction();
+      return true;
+    } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
+      running = false; // another instance took over this transactional id: stop without publishing
+      throw e;
+    } catch (KafkaException e) {
+      LOG.warn("transaction for trigger {}-{}@{} aborted: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+      producer.abortTransaction();
+      consumer.seek(new TopicPartition(r.topic(), r.partition()), r.offset()); // redeliver
+      return false;
+    }
+  }
+
+  /** Stops after the current trigger; an uncommitted training publishes nothing. */
+  @Override
+  public void close() throws InterruptedException {
+    running = false;
+    consumer.wakeup();
+    cache.close();
+  }
+}

@@ -1,0 +1,137 @@
+package dev.oppu.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.oppu.lamp.Task;
+import dev.oppu.model.LoraAdapter;
+import dev.oppu.trainer.examples.Variant;
+import dev.oppu.trainer.optim.AdamW;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class UserAdapterUpdaterTest {
+  static TinyWorld world;
+
+  @BeforeAll
+  static void setUp(@TempDir Path dir) throws Exception {
+    world = new TinyWorld(dir);
+  }
+
+  @AfterAll
+  static void tearDown() {
+    world.close();
+  }
+
+  static UserAdapterUpdater updater(double lr) {
+    return new UserAdapterUpdater(world.lm, world.encoder, TinyWorld.settings(lr));
+  }
+
+  @Test
+  void lossGoesDownAndTheVersionCoversAllButTheHeldOutItems() {
+    List<UserAdapterUpdater.Item> h = TinyWorld.history("alice", 40, 11);
+    UserAdapterUpdater.Outcome o = updater(2e-2).update("alice", Task.MOVIE_TAGGING, Variant.PLAIN, h, 0, null,
+        null, 1, null);
+    try (LoraAdapter a = o.adapter()) {
+      assertTrue(o.accepted(), o.reason());
+      assertTrue(o.lossAfter() < o.lossBefore() - 0.5, o.lossBefore() + " -> " + o.lossAfter());
+      assertEquals(4, o.heldOut());
+      assertEquals(36, o.newItemsTrained());
+      assertEquals(35, o.coveredSeq());
+      assertEquals(36, o.newlyCovered().size());
+      assertTrue(o.heldOutAfter() < o.heldOutBefore(), o.heldOutBefore() + " -> " + o.heldOutAfter());
+    }
+  }
+
+  @Test
+  void warmStartContinuesFromThePreviousAdapter() {
+    List<UserAdapterUpdater.Item> h = TinyWorld.history("bob", 60, 12);
+    UserAdapterUpdater u = updater(2e-2);
+    UserAdapterUpdater.Outcome first = u.update("bob", Task.MOVIE_TAGGING, Variant.PLAIN, h.subList(0, 40), 0, null,
+        null, 1, null);
+    assertTrue(first.accepted(), first.reason());
+    try (LoraAdapter v1 = first.adapter()) {
+      UserAdapterUpdater.Outcome warm = u.update("bob", Task.MOVIE_TAGGING, Variant.PLAIN, h, first.coveredSeq() + 1,
+          null, v1, 2, null);
+      UserAdapterUpdater.Outcome cold = u.update("bob", Task.MOVIE_TAGGING, Variant.PLAIN, h, first.coveredSeq() + 1,
+          null, null, 2, null);
+      try (LoraAdapter v2 = warm.adapter(); LoraAdapter c2 = cold.adapter()) {
+        // the warm start begins where v1 left off: far below a fresh adapter's starting loss on the same examples
+        assertTrue(warm.lossBefore() < cold.lossBefore() - 0.3, warm.lossBefore() + " vs cold " + cold.lossBefore());
+        assertFalse(java.util.Arrays.equals(v1.rawBytes(), v2.rawBytes()), "the update changed the adapter");
+        // new items 36..59 minus 2 held out, plus a replay of the 36 older ones (at most 50)
+        assertEquals(22, warm.newItemsTrained());
+        assertEquals(22 + 36, warm.itemsTrained());
+        assertEquals(36, warm.newlyCovered().get(0).seq());
+        assertEquals(57, warm.coveredSeq());
+      }
+    }
+  }
+
+  @Test
+  void aRunThatProducesNanPublishesNothing() {
+    List<UserAdapterUpdater.Item> h = TinyWorld.history("carol", 30, 13);
+    UserAdapterUpdater.Outcome o = updater(Double.NaN).update("carol", Task.MOVIE_TAGGING, Variant.PLAIN, h, 0, null,
+        null, 1, null);
+    assertFalse(o.accepted());
+    assertNull(o.adapter());
+    assertTrue(o.reason().contains("non-finite"), o.reason());
+  }
+
+  @Test
+  void aWorseHeldOutLossIsRejected() {
+    // v1 knows this user's "true story" items; the update trains only on "comedy" (no replay) and is held out on
+    // newer "true story" items, on which it has become worse than v1
+    UserAdapterUpdater.Settings s = TinyWorld.settings(2e-2);
+    UserAdapterUpdater noReplay = new UserAdapterUpdater(world.lm, world.encoder, new UserAdapterUpdater.Settings(
+        s.lora(), new AdapterTraining.Config(6, 8, s.training().optimizer()), s.k(), s.maxTokens(), s.retrievedWords(), 0, s.holdoutFraction(), s.holdoutMax(),
+        s.holdoutMinNew(), s.tolerance(), s.seed()));
+    List<UserAdapterUpdater.Item> h = new java.util.ArrayList<>(TinyWorld.tagged("true story", 30, 0, 14));
+    UserAdapterUpdater.Outcome v1 = noReplay.update("dave", Task.MOVIE_TAGGING, Variant.PLAIN, h, 0, null, null, 1,
+        null);
+    assertTrue(v1.accepted(), v1.reason());
+    h.addAll(TinyWorld.tagged("comedy", 36, 30, 15));
+    h.addAll(TinyWorld.tagged("true story", 4, 66, 16));
+    try (LoraAdapter prev = v1.adapter()) {
+      UserAdapterUpdater.Outcome o = noReplay.update("dave", Task.MOVIE_TAGGING, Variant.PLAIN, h,
+          v1.coveredSeq() + 1, null, prev, 2, null);
+      if (o.accepted()) {
+        o.adapter().close();
+      }
+      assertFalse(o.accepted(), o.reason() + " " + o.heldOutBefore() + " -> " + o.heldOutAfter());
+      assertTrue(o.reason().contains("held-out loss"), o.reason());
+      assertTrue(o.lossAfter() < o.lossBefore(), "training itself went fine");
+    }
+  }
+
+  @Test
+  void aUsersAdapterIsBitIdenticalWhetherOrNotOtherUsersExist() {
+    List<UserAdapterUpdater.Item> alice = TinyWorld.history("erin", 30, 21);
+    UserAdapterUpdater u = updater(2e-2);
+    byte[] alone;
+    UserAdapterUpdater.Outcome o1 = u.update("erin", Task.MOVIE_TAGGING, Variant.RAG, alice, 0, null, null, 1, null);
+    try (LoraAdapter a = o1.adapter()) {
+      alone = a.weightsBytes();
+    }
+    // other users train in between (different data, same JVM, same model, same engine RNG)
+    for (int i = 0; i < 2; i++) {
+      UserAdapterUpdater.Outcome other = u.update("other" + i, Task.MOVIE_TAGGING, Variant.RAG,
+          TinyWorld.history("other" + i, 25, 100 + i), 0, null, null, 1, null);
+      if (other.adapter() != null) {
+        other.adapter().close();
+      }
+    }
+    UserAdapterUpdater.Outcome o2 = new UserAdapterUpdater(world.lm, world.encoder, TinyWorld.settings(2e-2))
+        .update("erin", Task.MOVIE_TAGGING, Variant.RAG, alice, 0, null, null, 1, null);
+    try (LoraAdapter a = o2.adapter()) {
+      assertArrayEquals(alone, a.weightsBytes());
+    }
+  }
+}

@@ -1,0 +1,231 @@
+package dev.oppu.trainer.service;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import dev.oppu.broker.KafkaExtension;
+import dev.oppu.broker.SharedKafka;
+import dev.oppu.lamp.Task;
+import dev.oppu.model.LlamaConfig;
+import dev.oppu.model.LlamaModel;
+import dev.oppu.model.LoraAdapter;
+import dev.oppu.model.LoraConfig;
+import dev.oppu.model.lora.AdapterPayload;
+import dev.oppu.schemas.AdapterVersion;
+import dev.oppu.schemas.HistoryItem;
+import dev.oppu.schemas.Topics;
+import dev.oppu.schemas.TrainResult;
+import dev.oppu.schemas.TrainTrigger;
+import dev.oppu.trainer.AdapterTraining;
+import dev.oppu.trainer.TaskModels;
+import dev.oppu.trainer.UserAdapterUpdater;
+import dev.oppu.trainer.optim.AdamW;
+import dev.oppu.trainer.pretrain.BpeTokenizerTrainer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The trainer service end to end on the shared broker: trigger in, adapter version out, loadable by the model. */
+@ExtendWith(KafkaExtension.class)
+class TrainerServiceTest {
+  static final String[] WORDS = "a robot learns to love in a city of glass while detectives chase the dragon".split(" ");
+
+  static Path modelDir;
+  static TaskModels models;
+
+  @BeforeAll
+  static void model(@TempDir Path dir) throws Exception {
+    modelDir = dir.resolve("base");
+    BpeTokenizerTrainer bpe = new BpeTokenizerTrainer(320);
+    for (HistoryItem h : history(40, 1, 0)) {
+      bpe.add(Task.MOVIE_TAGGING.trainingExample(h.getFields()).prompt() + " " + h.getFields().get("tag"));
+    }
+    bpe.trainAndSave(modelDir);
+    try (NDManager m = NDManager.newBaseManager()) {
+      LlamaModel.random(LlamaConfig.of(320, 32, 64, 2, 4, 2, 512, 10000.0, true), 3, m).save(modelDir);
+    }
+    models = new TaskModels(modelDir, null, "cpu");
+  }
+
+  @AfterAll
+  static void close() {
+    models.close();
+  }
+
+  static List<HistoryItem> history(int n, long seed, long firstSeq) {
+    Random rnd = new Random(seed);
+    List<HistoryItem> out = new ArrayList<>();
+    long now = System.currentTimeMillis();
+    for (int i = 0; i < n; i++) {
+      StringBuilder d = new StringBuilder();
+      for (int w = 0; w < 6; w++) {
+        d.append(w == 0 ? "" : " ").append(WORDS[rnd.nextInt(WORDS.length)]);
+      }
+      out.add(HistoryItem.newBuilder().setSeq(firstSeq + i).setEventId("e" + (firstSeq + i))
+          .setEventTime(Instant.ofEpochMilli(now - 1000)).setArrivalTime(Instant.ofEpochMilli(now - 500))
+          .setFields(Map.of("description", d.toString(), "tag", rnd.nextBoolean() ? "comedy" : "romance")).build());
+    }
+    return out;
+  }
+
+  static TrainTrigger trigger(String id, String user, List<HistoryItem> history, long newFrom) {
+    return TrainTrigger.newBuilder().setTriggerId(id).setUserId(user).setTask("LaMP_2M").setVariant("plain")
+        .setReason("new-items").setScore(history.size()).setCreatedAt(Instant.now()).setHistory(history)
+        .setNewFromSeq(newFrom).build();
+  }
+
+  static UserAdapterUpdater.Settings settings(LoraConfig lora) {
+    return new UserAdapterUpdater.Settings(lora, new AdapterTraining.Config(1, 8, AdamW.Config.oppu(1e-2)), 1, 128,
+        24, 20, 0.1, 2, 10, 0.5, 7);
+  }
+
+  /** Runs a service, sends the triggers, and returns the train results and adapter versions seen. */
+  static List<Object> roundTrip(SharedKafka kafka, Topics topics, UserAdapterUpdater.Settings update,
+      TrainerService.Settings s, List<TrainTrigger> triggers, int expectResults) throws Exception {
+    TrainerService service = new TrainerService(kafka.clientConfig(), topics, models, update, s);
+    Thread t = new Thread(() -> {
+      try {
+        service.run();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    t.start();
+    try (KafkaProducer<String, TrainTrigger> p = new KafkaProducer<>(kafka.clientConfig().producer(),
+        new StringSerializer(), topics.trainTriggers.valueSerde().serializer())) {
+      for (TrainTrigger tr : triggers) {
+        p.send(new ProducerRecord<>(topics.trainTriggers.name(), tr.getUserId(), tr)).get();
+      }
+    }
+    List<Object> seen = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(kafka.clientConfig().consumer(null),
+        new StringDeserializer(), new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+      c.subscribe(List.of()); // assign below
+      List<org.apache.kafka.common.TopicPartition> parts = new ArrayList<>();
+      for (String topic : List.of(topics.trainResults.name(), topics.adapters.name())) {
+        c.partitionsFor(topic).forEach(pi -> parts.add(new org.apache.kafka.common.TopicPartition(topic, pi.partition())));
+      }
+      c.assign(parts);
+      c.seekToBeginning(parts);
+      long deadline = System.currentTimeMillis() + 240_000;
+      int results = 0;
+      while (results < expectResults && System.currentTimeMillis() < deadline) {
+        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
+          if (r.topic().equals(topics.trainResults.name())) {
+            seen.add(topics.trainResults.valueSerde().deserializer().deserialize(r.topic(), r.value()));
+            results++;
+          } else {
+            seen.add(topics.adapters.valueSerde().deserializer().deserialize(r.topic(), r.value()));
+          }
+        }
+      }
+    } finally {
+      service.close();
+      t.join(30_000);
+    }
+    return seen;
+  }
+
+  @Test
+  void triggerInAdapterVersionOutLoadableByTheModelPackage(SharedKafka kafka, @TempDir Path tmp) throws Exception {
+    Topics topics = kafka.freshTopics("trainer-e2e", 2);
+    List<HistoryItem> h = history(30, 5, 0);
+    List<HistoryItem> more = new ArrayList<>(h);
+    more.addAll(history(12, 6, 30));
+    List<TrainTrigger> triggers = List.of(trigger("t1", "u1", h, 0), trigger("t2", "u1", more, 30),
+        trigger("t1-again", "u1", h, 0)); // the third is covered already: acknowledged and skipped
+    List<Object> seen = roundTrip(kafka, topics, settings(LoraConfig.oppuUser()),
+        TrainerService.Settings.defaults(tmp.resolve("store")), triggers, 3);
+    List<TrainResult> results = seen.stream().filter(TrainResult.class::isInstance).map(TrainResult.class::cast)
+        .toList();
+    List<AdapterVersion> versions = seen.stream().filter(AdapterVersion.class::isInstance)
+        .map(AdapterVersion.class::cast).toList();
+    assertEquals(3, results.size(), results.toString());
+    assertTrue(results.get(0).getAccepted(), results.get(0).getReason());
+    assertTrue(results.get(1).getAccepted(), results.get(1).getReason());
+    assertFalse(results.get(2).getAccepted());
+    assertTrue(results.get(2).getReason().startsWith("skipped"), results.get(2).getReason());
+    assertEquals(2, versions.size());
+    AdapterVersion v1 = versions.get(0);
+    AdapterVersion v2 = versions.get(1);
+    assertEquals(1, v1.getVersion());
+    assertEquals(2, v2.getVersion());
+    assertEquals(27, v1.getCoveredSeq(), "30 items, the newest 2 held out");
+    assertEquals(28, results.get(0).getLagsMillis().size());
+    assertTrue(results.get(0).getLagsMillis().stream().allMatch(l -> l >= 500), "lag counts from arrival");
+    assertEquals(39, v2.getCoveredSeq(), "v2 covers the held-out items of v1 and the new ones but its own held-out");
+    assertNotNull(v1.getWeights(), "a small adapter travels inline");
+    assertNull(v1.getWeightsPath());
+    assertEquals(models.baseFingerprint(), v2.getBaseFingerprint());
+    assertEquals(AdapterPayload.NO_TASK_ADAPTER, v2.getTaskFingerprint());
+    TaskModels.TaskModel tm = models.forTask(Task.MOVIE_TAGGING);
+    try (LoraAdapter a = AdapterRecords.load(v2, tm.baseFingerprint(), tm.taskFingerprint(), tm.lm().config(),
+        tm.lm().manager(), Files.createDirectories(tmp.resolve("scratch")))) {
+      assertEquals(LoraConfig.oppuUser().targetModules(), a.config().targetModules());
+      assertEquals(v2.getWeightsSha256(), AdapterPayload.sha256(a.weightsBytes()));
+    }
+    // a record claiming another base is refused
+    AdapterVersion alien = AdapterVersion.newBuilder(v2).setBaseFingerprint("0".repeat(64)).build();
+    assertThrowsIllegalState(() -> AdapterRecords.load(alien, tm.baseFingerprint(), tm.taskFingerprint(),
+        tm.lm().config(), tm.lm().manager(), tmp));
+  }
+
+  @Test
+  void anAdapterOverOneMegabyteGoesThroughTheStoreByReference(SharedKafka kafka, @TempDir Path tmp)
+      throws Exception {
+    Topics topics = kafka.freshTopics("trainer-big", 1);
+    // every projection, rank 320: ~1.3 MB of float32, over Kafka's 1 MB default record size
+    LoraConfig big = new LoraConfig(320, 320, 0.0, LoraConfig.ALL_MODULES, false);
+    List<Object> seen = roundTrip(kafka, topics, settings(big), TrainerService.Settings.defaults(tmp.resolve("store")),
+        List.of(trigger("big1", "u2", history(12, 9, 0), 0)), 1);
+    AdapterVersion v = seen.stream().filter(AdapterVersion.class::isInstance).map(AdapterVersion.class::cast)
+        .findFirst().orElseThrow(() -> new AssertionError("no adapter version: " + seen));
+    assertNull(v.getWeights());
+    assertNotNull(v.getWeightsPath());
+    byte[] weights = AdapterRecords.weights(v);
+    assertTrue(weights.length > 1_048_576, "adapter of " + weights.length + " bytes");
+    TaskModels.TaskModel tm = models.forTask(Task.MOVIE_TAGGING);
+    try (LoraAdapter a = AdapterRecords.load(v, tm.baseFingerprint(), tm.taskFingerprint(), tm.lm().config(),
+        tm.lm().manager(), tmp)) {
+      assertEquals(320, a.config().r());
+    }
+    // a corrupted stored file is detected by its SHA-256
+    Files.write(Path.of(v.getWeightsPath()), new byte[] {1, 2, 3});
+    assertThrowsIllegalState(() -> AdapterRecords.weights(v));
+  }
+
+  interface Body {
+    void run() throws Exception;
+  }
+
+  static void assertThrowsIllegalState(Body body) {
+    try {
+      body.run();
+    } catch (IllegalStateException expected) {
+      return;
+    } catch (Exception e) {
+      throw new AssertionError("expected IllegalStateException, got " + e, e);
+    }
+    throw new AssertionError("expected IllegalStateException");
+  }
+}
