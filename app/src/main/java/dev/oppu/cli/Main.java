@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
         BrokerCommand.class,
         PublishCommand.class,
         SynthCommand.class,
+        ModelCommand.class,
     })
 public final class Main implements Runnable {
 

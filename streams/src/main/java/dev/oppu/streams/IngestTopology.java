@@ -70,6 +70,15 @@ public final class IngestTopology {
 
   /** Adds the ingestion sub-topology and its stores to {@code b}. */
   public static void addIngestion(StreamsBuilder b, Topics t, IngestConfig c) {
+    addIngestion(b, t, c, raw -> { });
+  }
+
+  /**
+   * As {@link #addIngestion(StreamsBuilder, Topics, IngestConfig)}; {@code adapterTap} also gets the raw adapters
+   * stream. A topology may subscribe a topic only once, and serving materializes adapters (weights included) from it.
+   */
+  public static void addIngestion(StreamsBuilder b, Topics t, IngestConfig c,
+      java.util.function.Consumer<KStream<byte[], byte[]>> adapterTap) {
     for (StoreBuilder<?> s : storeBuilders(c)) {
       b.addStateStore(s);
     }
@@ -89,8 +98,10 @@ public final class IngestTopology {
             Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("oppu-train-results"))
         .process(() -> new TrainResultProcessor(resultSerde, c), Named.as("oppu-ingest-train-results"), CORE_STORES);
 
-    KStream<String, SpecificRecord> adapters = b
-        .stream(t.adapters.name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("oppu-adapters"))
+    KStream<byte[], byte[]> rawAdapters =
+        b.stream(t.adapters.name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("oppu-adapters"));
+    adapterTap.accept(rawAdapters);
+    KStream<String, SpecificRecord> adapters = rawAdapters
         .process(() -> new AdapterProcessors.Rekey(adapterSerde), Named.as("oppu-adapters-rekey"));
     Repartitioned<String, byte[]> byUser = Repartitioned.<String, byte[]>with(Serdes.String(), Serdes.ByteArray())
         .withName(ADAPTERS_BY_USER);

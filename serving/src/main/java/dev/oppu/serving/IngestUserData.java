@@ -1,0 +1,123 @@
+package dev.oppu.serving;
+
+import dev.oppu.lamp.Profiles;
+import dev.oppu.lamp.Task;
+import dev.oppu.schemas.AvroSerde;
+import dev.oppu.schemas.HistoryItem;
+import dev.oppu.streams.Bm25Retriever;
+import dev.oppu.streams.IndexStats;
+import dev.oppu.streams.IngestConfig;
+import dev.oppu.streams.IngestTopology;
+import dev.oppu.streams.Keys;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.lucene.analysis.Analyzer;
+
+/**
+ * {@link UserData} over the ingestion stores of the same stream task: BM25 retrieval through {@link Bm25Retriever}
+ * (the code path {@code bench retrieve} measures), profiles from the given profile files, else built from the
+ * user's retained history with {@link Profiles#fromHistory}. Every read is confined to the key range of the
+ * request's (user, task).
+ */
+public final class IngestUserData implements UserData.Source {
+  private static final AvroSerde<HistoryItem> ITEMS = new AvroSerde<>(HistoryItem.class);
+  /** Built profiles remembered per (user, task) until the history changes; bounded. */
+  private static final int PROFILE_CACHE = 10_000;
+
+  private final IngestConfig ingest;
+  private final GivenProfiles given;
+
+  public IngestUserData(IngestConfig ingest, GivenProfiles given) {
+    this.ingest = ingest;
+    this.given = given;
+  }
+
+  @Override
+  public String[] storeNames() {
+    return IngestTopology.RETRIEVAL_STORES.clone();
+  }
+
+  @Override
+  public UserData open(ProcessorContext<?, ?> context) {
+    return new Reader(IngestTopology.processorStores(context), ingest.newAnalyzer(), ingest.maxQueryTerms(), given);
+  }
+
+  private record CachedProfile(IndexStats range, String text) {}
+
+  private static final class Reader implements UserData {
+    private final Bm25Retriever.IndexStores stores;
+    private final Bm25Retriever retriever;
+    private final GivenProfiles given;
+    private final Map<String, CachedProfile> profiles = new LinkedHashMap<>(256, 0.75f, true) {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<String, CachedProfile> eldest) {
+        return size() > PROFILE_CACHE;
+      }
+    };
+
+    Reader(Bm25Retriever.IndexStores stores, Analyzer analyzer, int maxQueryTerms, GivenProfiles given) {
+      this.stores = stores;
+      this.retriever = new Bm25Retriever(analyzer, maxQueryTerms);
+      this.given = given;
+    }
+
+    @Override
+    public List<Item> retrieve(String userId, Task task, String query, int k) {
+      List<Item> out = new ArrayList<>();
+      for (Bm25Retriever.Hit h : retriever.topK(stores, userId, task.id(), query, k)) {
+        out.add(new Item(h.itemId() != null ? h.itemId() : "seq-" + h.seq(), h.fields()));
+      }
+      return out;
+    }
+
+    @Override
+    public boolean hasHistory(String userId, Task task) {
+      return range(userId, task).retained() > 0;
+    }
+
+    @Override
+    public String profile(String userId, Task task) {
+      String g = given.profile(task, userId);
+      if (g != null) {
+        return g;
+      }
+      IndexStats range = range(userId, task);
+      if (range.retained() <= 0) {
+        return null;
+      }
+      String key = userId + '\u0000' + task.id();
+      CachedProfile c = profiles.get(key);
+      if (c != null && c.range().sameRange(range)) {
+        return c.text();
+      }
+      String text = Profiles.fromHistory(task, items(userId, task, range));
+      profiles.put(key, new CachedProfile(range, text));
+      return text;
+    }
+
+    private IndexStats range(String userId, String task) {
+      return IndexStats.decode(stores.stats().get(Bytes.wrap(Keys.prefix(userId, task))));
+    }
+
+    private IndexStats range(String userId, Task task) {
+      return range(userId, task.id());
+    }
+
+    private List<Map<String, String>> items(String userId, Task task, IndexStats range) {
+      byte[] prefix = Keys.prefix(userId, task.id());
+      List<Map<String, String>> out = new ArrayList<>();
+      try (KeyValueIterator<Bytes, byte[]> it = stores.history().range(Keys.history(prefix, range.firstSeq()),
+          Keys.history(prefix, range.nextSeq() - 1))) {
+        while (it.hasNext()) {
+          out.add(ITEMS.decode(it.next().value).getFields());
+        }
+      }
+      return out;
+    }
+  }
+}

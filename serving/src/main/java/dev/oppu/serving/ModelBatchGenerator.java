@@ -1,0 +1,290 @@
+package dev.oppu.serving;
+
+import dev.oppu.lamp.Task;
+import dev.oppu.model.CausalLm;
+import dev.oppu.model.Generator;
+import dev.oppu.model.LlamaModel;
+import dev.oppu.model.LoraAdapter;
+import dev.oppu.model.TextTokenizer;
+import dev.oppu.schemas.AdapterVersion;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+
+/**
+ * {@link BatchGenerator} on the project's Llama decoder: one task model per task (the base with that task's LoRA
+ * merged in), the rows of a task decoded as one batch with a KV cache, each row with its own user adapter or none
+ * (the model's per-row LoRA, S-LoRA / Punica style). Prompts are tokenized as the trainer tokenized its examples
+ * (the tokenizer's own special tokens, e.g. BOS) and cut from the left to fit the context with the answer budget,
+ * keeping the end where the question and the answer cue are. Constrained rows score {@code " " + candidate + EOS}
+ * (the trainer's answer form) and answer with the most likely candidate.
+ */
+public final class ModelBatchGenerator implements BatchGenerator {
+
+  /**
+   * A task model and what adapters must have been trained on to be combined with it.
+   *
+   * @param baseFingerprint fingerprint of the base model before the task LoRA was merged
+   * @param taskFingerprint fingerprint of the task LoRA merged into it
+   */
+  public record TaskModel(LlamaModel model, String baseFingerprint, String taskFingerprint) {}
+
+  /** Generation settings beyond the per-row token budget. */
+  public record Options(double temperature, int topK, double topP, long seed, int scoreBatch) {
+    /** Greedy decoding (the project's default; OPPU samples with T 0.1, top-k 10, top-p 0.9). */
+    public static Options greedy() {
+      return new Options(0, 0, 1, 0, 64);
+    }
+  }
+
+  private final Map<Task, TaskModel> models;
+  private final TextTokenizer tokenizer;
+  private final Options options;
+
+  /** Holds, does not own, the models and the tokenizer (the caller closes them). */
+  public ModelBatchGenerator(Map<Task, TaskModel> models, TextTokenizer tokenizer, Options options) {
+    this.models = new EnumMap<>(Task.class);
+    this.models.putAll(models);
+    this.tokenizer = tokenizer;
+    this.options = options;
+  }
+
+  @Override
+  public Fingerprint fingerprint(Task task) {
+    TaskModel m = models.get(task);
+    return m == null ? null : new Fingerprint(m.baseFingerprint(), m.taskFingerprint());
+  }
+
+  /** A user adapter on the task model it was trained for. */
+  static final class ModelAdapter implements LoadedAdapter {
+    final LoraAdapter lora;
+    final Task task;
+    private final long bytes;
+
+    ModelAdapter(LoraAdapter lora, Task task) {
+      this.lora = lora;
+      this.task = task;
+      this.bytes = lora.parameterCount() * Float.BYTES;
+    }
+
+    @Override
+    public long sizeBytes() {
+      return bytes;
+    }
+
+    @Override
+    public void close() {
+      lora.close();
+    }
+  }
+
+  @Override
+  public LoadedAdapter load(AdapterVersion v) throws IOException {
+    Task task = Task.of(v.getTask());
+    TaskModel m = models.get(task);
+    if (m == null) {
+      throw new IllegalStateException("no task model for " + task.id());
+    }
+    byte[] weights = weights(v);
+    LoraAdapter lora = LoraAdapter.fromBytes(peftZip(v.getAdapterConfig(), weights), m.model().config(),
+        m.model().manager());
+    return new ModelAdapter(lora, task);
+  }
+
+  /** The verified weights of a published adapter: inline, or read from the referenced path; SHA-256 checked. */
+  static byte[] weights(AdapterVersion v) throws IOException {
+    byte[] bytes;
+    if (v.getWeights() != null) {
+      ByteBuffer b = v.getWeights().duplicate();
+      bytes = new byte[b.remaining()];
+      b.get(bytes);
+    } else if (v.getWeightsPath() != null) {
+      bytes = Files.readAllBytes(Path.of(v.getWeightsPath()));
+    } else {
+      throw new IOException("adapter record carries neither weights nor a weights path");
+    }
+    String actual = sha256(bytes);
+    if (!actual.equalsIgnoreCase(v.getWeightsSha256())) {
+      throw new IOException("adapter weights SHA-256 mismatch: record says " + v.getWeightsSha256() + ", bytes are "
+          + actual);
+    }
+    return bytes;
+  }
+
+  static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** PEFT's two files in the in-memory form {@link LoraAdapter#fromBytes} reads. */
+  private static byte[] peftZip(String config, byte[] weights) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(weights.length + config.length() + 512);
+    try (ZipOutputStream zip = new ZipOutputStream(out)) {
+      zip.setLevel(0);
+      zip.putNextEntry(new ZipEntry(LoraAdapter.CONFIG_FILE));
+      zip.write(config.getBytes(StandardCharsets.UTF_8));
+      zip.closeEntry();
+      zip.putNextEntry(new ZipEntry(LoraAdapter.WEIGHTS_FILE));
+      zip.write(weights);
+      zip.closeEntry();
+    }
+    return out.toByteArray();
+  }
+
+  @Override
+  public List<String> generate(List<Row> rows) {
+    String[] out = new String[rows.size()];
+    Map<Task, List<Integer>> byTask = new LinkedHashMap<>();
+    for (int i = 0; i < rows.size(); i++) {
+      byTask.computeIfAbsent(rows.get(i).task(), t -> new ArrayList<>()).add(i);
+    }
+    for (Map.Entry<Task, List<Integer>> e : byTask.entrySet()) {
+      TaskModel m = models.get(e.getKey());
+      if (m == null) {
+        throw new IllegalStateException("no task model for " + e.getKey().id());
+      }
+      List<Integer> free = new ArrayList<>();
+      List<Integer> constrained = new ArrayList<>();
+      for (int i : e.getValue()) {
+        (rows.get(i).candidates() == null ? free : constrained).add(i);
+      }
+      decode(m, rows, free, out);
+      choose(m, rows, constrained, out);
+    }
+    return Arrays.asList(out);
+  }
+
+  /** Free generation of the rows {@code idx}, all in one batch (one budget: the largest of the rows). */
+  private void decode(TaskModel m, List<Row> rows, List<Integer> idx, String[] out) {
+    if (idx.isEmpty()) {
+      return;
+    }
+    int maxNew = idx.stream().mapToInt(i -> rows.get(i).maxNewTokens()).max().orElse(1);
+    List<int[]> prompts = new ArrayList<>();
+    List<LoraAdapter> adapters = new ArrayList<>();
+    for (int i : idx) {
+      prompts.add(fit(tokenizer.encodeWithSpecialTokens(rows.get(i).prompt()), m, maxNew));
+      adapters.add(lora(rows.get(i), m));
+    }
+    Generator.Options o = new Generator.Options(maxNew, options.temperature(), options.topK(), options.topP(),
+        options.seed(), true);
+    List<int[]> tokens = new Generator(m.model(), tokenizer.padId(), eosIds(m)).generate(prompts, adapters, o);
+    for (int j = 0; j < idx.size(); j++) {
+      int[] t = tokens.get(j);
+      int budget = rows.get(idx.get(j)).maxNewTokens();
+      out[idx.get(j)] = tokenizer.decode(t.length > budget ? Arrays.copyOf(t, budget) : t).strip();
+    }
+  }
+
+  /** Constrained rows: every (row, candidate) pair scored in batches; each row answers its best candidate. */
+  private void choose(TaskModel m, List<Row> rows, List<Integer> idx, String[] out) {
+    if (idx.isEmpty()) {
+      return;
+    }
+    List<int[]> prompts = new ArrayList<>();
+    List<int[]> conts = new ArrayList<>();
+    List<LoraAdapter> adapters = new ArrayList<>();
+    List<int[]> owner = new ArrayList<>(); // (row index, candidate index)
+    for (int i : idx) {
+      Row r = rows.get(i);
+      int longest = 0;
+      List<int[]> cs = new ArrayList<>();
+      for (String c : r.candidates()) {
+        int[] ids = withEos(tokenizer.encode(" " + c.strip()));
+        cs.add(ids);
+        longest = Math.max(longest, ids.length);
+      }
+      int[] prompt = fit(tokenizer.encodeWithSpecialTokens(r.prompt()), m, longest);
+      for (int c = 0; c < cs.size(); c++) {
+        prompts.add(prompt);
+        conts.add(cs.get(c));
+        adapters.add(lora(r, m));
+        owner.add(new int[] {i, c});
+      }
+    }
+    float[] scores = new float[prompts.size()];
+    int step = Math.max(1, options.scoreBatch());
+    for (int from = 0; from < prompts.size(); from += step) {
+      int to = Math.min(prompts.size(), from + step);
+      float[] s = CausalLm.continuationLogProbs(m.model(), prompts.subList(from, to), conts.subList(from, to),
+          adapters.subList(from, to));
+      System.arraycopy(s, 0, scores, from, s.length);
+    }
+    Map<Integer, int[]> best = new LinkedHashMap<>(); // row -> {candidate, bits of score}
+    for (int j = 0; j < scores.length; j++) {
+      int row = owner.get(j)[0];
+      int c = owner.get(j)[1];
+      int[] b = best.get(row);
+      if (b == null || scores[j] > Float.intBitsToFloat(b[1])) { // ties: the earlier candidate
+        best.put(row, new int[] {c, Float.floatToIntBits(scores[j])});
+      }
+    }
+    best.forEach((row, b) -> out[row] = rows.get(row).candidates().get(b[0]));
+  }
+
+  private int[] withEos(int[] ids) {
+    int[] out = Arrays.copyOf(ids, ids.length + 1);
+    out[ids.length] = tokenizer.eosId();
+    return out;
+  }
+
+  /** The model's EOS ids and the tokenizer's (the trainer ends answers with the tokenizer's). */
+  private int[] eosIds(TaskModel m) {
+    int[] e = m.model().config().eosTokenIds();
+    int tok = tokenizer.eosId();
+    if (tok < 0 || Arrays.stream(e).anyMatch(x -> x == tok)) {
+      return e;
+    }
+    int[] out = Arrays.copyOf(e, e.length + 1);
+    out[e.length] = tok;
+    return out;
+  }
+
+  private static LoraAdapter lora(Row r, TaskModel m) {
+    if (r.adapter() == null) {
+      return null;
+    }
+    ModelAdapter a = (ModelAdapter) r.adapter();
+    if (a.task != r.task()) {
+      throw new IllegalArgumentException("adapter of " + a.task.id() + " on a " + r.task().id() + " row");
+    }
+    return a.lora;
+  }
+
+  /** Cuts a prompt from the left (after a leading BOS) so that it and {@code reserve} new tokens fit the context. */
+  private int[] fit(int[] ids, TaskModel m, int reserve) {
+    int room = m.model().config().maxPositions() - reserve;
+    if (room < 2) {
+      throw new IllegalArgumentException("context of " + m.model().config().maxPositions() + " positions cannot hold "
+          + reserve + " new tokens");
+    }
+    if (ids.length <= room) {
+      return ids;
+    }
+    int bos = m.model().config().bosTokenId();
+    boolean keepBos = ids.length > 0 && ids[0] == bos && bos >= 0;
+    int[] out = new int[room];
+    int head = keepBos ? 1 : 0;
+    if (keepBos) {
+      out[0] = bos;
+    }
+    System.arraycopy(ids, ids.length - (room - head), out, head, room - head);
+    return out;
+  }
+}

@@ -1,0 +1,343 @@
+package dev.oppu.serving;
+
+import dev.oppu.lamp.Task;
+import dev.oppu.schemas.AdapterVersion;
+import dev.oppu.schemas.AvroSerde;
+import dev.oppu.schemas.DeadLetter;
+import dev.oppu.schemas.Request;
+import dev.oppu.schemas.Response;
+import dev.oppu.schemas.Topics;
+import dev.oppu.serving.BatchGenerator.Fingerprint;
+import dev.oppu.serving.BatchGenerator.Row;
+import dev.oppu.serving.RequestValidator.Validated;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Answers requests in mixed-adapter micro-batches. A valid request is written to the logged pending store; when
+ * {@code maxBatch} requests wait, or every {@code maxWaitMs} of wall-clock time, waiting requests are decoded together
+ * (each row with its user's adapter), answered, and deleted from the store. Under exactly_once_v2 the store's changelog
+ * and the responses commit in one transaction, so a request waiting in a batch survives a hard kill and is answered
+ * exactly once after the restart. Bad requests get an error response and a dead letter carrying their own bytes.
+ *
+ * <p>Outputs are {@link Response} and {@link DeadLetter} records; the topology routes them to their topics.
+ */
+final class RequestProcessor implements Processor<String, byte[], String, SpecificRecord> {
+  private static final Logger LOG = LoggerFactory.getLogger(RequestProcessor.class);
+
+  private final ServingConfig config;
+  private final BatchGenerator generator;
+  private final AdapterCache cache;
+  private final UserData.Source userDataSource;
+  private final RequestValidator validator;
+  private final PromptAssembler assembler;
+  private final AvroSerde<Request> requestSerde = new AvroSerde<>(Request.class);
+
+  private ProcessorContext<String, SpecificRecord> context;
+  private KeyValueStore<String, Request> pending;
+  private KeyValueStore<String, AdapterVersion> adapters;
+  private UserData userData;
+  private int pendingCount;
+
+  RequestProcessor(ServingConfig config, BatchGenerator generator, AdapterCache cache, UserData.Source userData) {
+    this.config = config;
+    this.generator = generator;
+    this.cache = cache;
+    this.userDataSource = userData;
+    this.validator = new RequestValidator(config);
+    this.assembler = new PromptAssembler(config.retrievedWords());
+  }
+
+  @Override
+  public void init(ProcessorContext<String, SpecificRecord> context) {
+    this.context = context;
+    this.pending = context.getStateStore(ServingTopology.PENDING_STORE);
+    this.adapters = context.getStateStore(ServingTopology.ADAPTER_STORE);
+    this.userData = userDataSource.open(context);
+    // requests restored from the changelog after a crash are counted and answered by the first punctuation
+    try (KeyValueIterator<String, Request> it = pending.all()) {
+      while (it.hasNext()) {
+        it.next();
+        pendingCount++;
+      }
+    }
+    context.schedule(Duration.ofMillis(config.maxWaitMs()), PunctuationType.WALL_CLOCK_TIME, now -> drain(true));
+  }
+
+  @Override
+  public void process(org.apache.kafka.streams.processor.api.Record<String, byte[]> record) {
+    RecordMetadata meta = context.recordMetadata().orElse(null);
+    Request request;
+    try {
+      if (record.value() == null) {
+        throw new SerializationException("null value");
+      }
+      request = requestSerde.decode(record.value());
+    } catch (SerializationException e) {
+      deadLetter(record, meta, "undecodable request: " + e.getMessage());
+      return;
+    }
+    Validated v;
+    try {
+      v = validator.validate(record.key(), request);
+    } catch (BadRequestException e) {
+      forward(error(request, e.getMessage(), now()));
+      deadLetter(record, meta, "bad request: " + e.getMessage());
+      return;
+    }
+    long now = now();
+    if (pastDeadline(request, now)) {
+      forward(error(request, deadlineReason(request, now), now));
+      return;
+    }
+    // the partition offset orders the store by arrival (FIFO) and is unique within the task
+    long offset = meta == null ? now : meta.offset();
+    pending.put(String.format("%020d", offset), request);
+    pendingCount++;
+    LOG.debug("request {} of user {} waits ({} pending, mode {})", request.getRequestId(), request.getUserId(),
+        pendingCount, v.mode());
+    if (pendingCount >= config.maxBatch()) {
+      drain(false);
+    }
+  }
+
+  /** Serves full batches (or, with {@code all}, everything waiting, in batches of at most maxBatch). */
+  private void drain(boolean all) {
+    while (pendingCount > 0 && (all || pendingCount >= config.maxBatch())) {
+      List<KeyValue<String, Request>> batch = new ArrayList<>(config.maxBatch());
+      try (KeyValueIterator<String, Request> it = pending.all()) {
+        while (it.hasNext() && batch.size() < config.maxBatch()) {
+          batch.add(it.next());
+        }
+      }
+      if (batch.isEmpty()) {
+        pendingCount = 0;
+        return;
+      }
+      serve(batch);
+      for (KeyValue<String, Request> kv : batch) {
+        pending.delete(kv.key);
+      }
+      pendingCount -= batch.size();
+    }
+  }
+
+  /** One row being answered and what its response must say. */
+  private static final class Job {
+    final Request request;
+    final Validated validated;
+    final PromptAssembler.Assembled assembled;
+    final AdapterCache.Lease lease;
+    final boolean cold;
+
+    Job(Request request, Validated validated, PromptAssembler.Assembled assembled, AdapterCache.Lease lease,
+        boolean cold) {
+      this.request = request;
+      this.validated = validated;
+      this.assembled = assembled;
+      this.lease = lease;
+      this.cold = cold;
+    }
+  }
+
+  private void serve(List<KeyValue<String, Request>> batch) {
+    long now = now();
+    List<Job> jobs = new ArrayList<>();
+    List<Row> rows = new ArrayList<>();
+    try {
+      for (KeyValue<String, Request> kv : batch) {
+        Request r = kv.value;
+        Validated v;
+        try {
+          v = validator.validate(r.getUserId(), r);
+        } catch (BadRequestException e) { // configuration changed while it waited
+          forward(error(r, e.getMessage(), now));
+          continue;
+        }
+        if (pastDeadline(r, now)) {
+          forward(error(r, deadlineReason(r, now), now));
+          continue;
+        }
+        Fingerprint running = generator.fingerprint(v.task());
+        if (running == null) {
+          forward(error(r, "this server has no task model for " + v.task().id(), now));
+          continue;
+        }
+        PromptAssembler.Assembled a = assembler.assemble(r.getUserId(), v, userData);
+        AdapterCache.Lease lease = v.mode().usesAdapter() ? adapterOf(r.getUserId(), v, running) : null;
+        boolean cold = (v.mode().usesAdapter() && lease == null) || a.noHistory();
+        jobs.add(new Job(r, v, a, lease, cold));
+        rows.add(new Row(v.task(), a.prompt(), lease == null ? null : lease.adapter(), config.maxNewTokens(),
+            candidates(v)));
+      }
+      if (jobs.isEmpty()) {
+        return;
+      }
+      List<String> outputs;
+      try {
+        outputs = generator.generate(rows);
+        if (outputs.size() != rows.size()) {
+          throw new IllegalStateException("generator returned " + outputs.size() + " answers for " + rows.size()
+              + " rows");
+        }
+      } catch (RuntimeException e) {
+        LOG.error("generation failed for a batch of {}", rows.size(), e);
+        long t = now();
+        for (Job j : jobs) {
+          forward(error(j.request, "generation failed: " + e.getMessage(), t));
+        }
+        return;
+      }
+      long done = now();
+      for (int i = 0; i < jobs.size(); i++) {
+        Job j = jobs.get(i);
+        forward(answer(j, label(j.validated, outputs.get(i)), done));
+      }
+    } finally {
+      for (Job j : jobs) {
+        if (j.lease != null) {
+          j.lease.close();
+        }
+      }
+    }
+  }
+
+  /** The user's own adapter of the mode's variant, if it exists and was trained on the running task model. */
+  private AdapterCache.Lease adapterOf(String userId, Validated v, Fingerprint running) {
+    String key = Topics.adapterKey(userId, v.task().id(), v.mode().variant());
+    AdapterVersion av = adapters.get(key);
+    if (av == null) {
+      return null;
+    }
+    if (!userId.equals(av.getUserId())) { // never another user's adapter, whatever the store holds
+      LOG.error("adapter store entry {} belongs to user {}: not used", key, av.getUserId());
+      return null;
+    }
+    if (!Objects.equals(running.base(), av.getBaseFingerprint())
+        || !Objects.equals(running.task(), av.getTaskFingerprint())) {
+      LOG.warn("adapter {} v{} was trained on another model (base {}, task {}; running base {}, task {}): not used",
+          key, av.getVersion(), av.getBaseFingerprint(), av.getTaskFingerprint(), running.base(), running.task());
+      return null;
+    }
+    try {
+      return cache.acquire(av, generator::load);
+    } catch (Exception e) {
+      LOG.error("adapter {} v{} could not be loaded: answering without it", key, av.getVersion(), e);
+      return null;
+    }
+  }
+
+  /** Constrained decoding: label tasks choose among their labels (citation: among its two option texts). */
+  private List<String> candidates(Validated v) {
+    if (!config.constrained() || v.task().kind() == Task.Kind.GENERATION) {
+      return null;
+    }
+    return v.task() == Task.CITATION ? v.extracted().options() : v.task().labels();
+  }
+
+  /** Maps a constrained citation answer (an option text) back to LaMP's label. */
+  private String label(Validated v, String output) {
+    if (config.constrained() && v.task() == Task.CITATION) {
+      int i = v.extracted().options().indexOf(output);
+      if (i >= 0) {
+        return v.task().labels().get(i);
+      }
+    }
+    return output;
+  }
+
+  private Response answer(Job j, String output, long now) {
+    Request r = j.request;
+    return Response.newBuilder()
+        .setRequestId(r.getRequestId())
+        .setUserId(r.getUserId())
+        .setTask(j.validated.task().id())
+        .setMode(j.validated.mode().id())
+        .setOutput(output)
+        .setError(null)
+        .setAdapterVersion(j.lease == null ? null : j.lease.version())
+        .setCold(j.cold)
+        .setRetrievedItemIds(j.assembled.retrievedIds())
+        .setLatencyMs(latency(r, now))
+        .build();
+  }
+
+  private Response error(Request r, String reason, long now) {
+    String mode = r.getMode();
+    if (mode == null) {
+      mode = config.defaultMode().id();
+    }
+    return Response.newBuilder()
+        .setRequestId(r.getRequestId() == null ? "" : r.getRequestId())
+        .setUserId(r.getUserId() == null ? "" : r.getUserId())
+        .setTask(r.getTask() == null ? "" : r.getTask())
+        .setMode(mode)
+        .setOutput(null)
+        .setError(reason)
+        .setAdapterVersion(null)
+        .setCold(false)
+        .setRetrievedItemIds(List.of())
+        .setLatencyMs(latency(r, now))
+        .build();
+  }
+
+  private static long latency(Request r, long now) {
+    return r.getRequestTime() == null ? 0 : Math.max(0, now - r.getRequestTime().toEpochMilli());
+  }
+
+  private static boolean pastDeadline(Request r, long now) {
+    return r.getDeadline() != null && now > r.getDeadline().toEpochMilli();
+  }
+
+  private static String deadlineReason(Request r, long now) {
+    return "deadline exceeded: deadline " + r.getDeadline() + ", now " + Instant.ofEpochMilli(now);
+  }
+
+  private void forward(Response response) {
+    context.forward(new org.apache.kafka.streams.processor.api.Record<>(response.getUserId(), response,
+        now()));
+  }
+
+  private void deadLetter(org.apache.kafka.streams.processor.api.Record<String, byte[]> record, RecordMetadata meta,
+      String reason) {
+    LOG.warn("dead letter from {}: {}", meta == null ? "?" : meta.topic() + "-" + meta.partition() + "@"
+        + meta.offset(), reason);
+    DeadLetter dl = DeadLetter.newBuilder()
+        .setSourceTopic(meta == null ? "" : meta.topic())
+        .setPartition(meta == null ? -1 : meta.partition())
+        .setOffset(meta == null ? -1 : meta.offset())
+        .setKey(record.key() == null ? null : java.nio.ByteBuffer.wrap(record.key().getBytes(StandardCharsets.UTF_8)))
+        .setValue(record.value() == null ? null : java.nio.ByteBuffer.wrap(record.value()))
+        .setReason(reason)
+        .setTime(Instant.ofEpochMilli(now()))
+        .build();
+    context.forward(new org.apache.kafka.streams.processor.api.Record<>(record.key(), dl,
+        now()));
+  }
+
+  /**
+   * Wall-clock now. The context's time is cached per poll loop (stale after a long batch) but is the mocked clock
+   * under TopologyTestDriver, which starts at the real time and only moves ahead of it.
+   */
+  private long now() {
+    return Math.max(System.currentTimeMillis(), context.currentSystemTimeMs());
+  }
+
+  @Override
+  public void close() {}
+}

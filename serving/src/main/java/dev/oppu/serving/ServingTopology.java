@@ -1,0 +1,149 @@
+package dev.oppu.serving;
+
+import dev.oppu.schemas.AdapterVersion;
+import dev.oppu.schemas.DeadLetter;
+import dev.oppu.schemas.Response;
+import dev.oppu.schemas.Topics;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Utils;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Named;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.Repartitioned;
+import org.apache.kafka.streams.processor.StreamPartitioner;
+import org.apache.kafka.streams.state.Stores;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The serving sub-topology. It lives in the same Kafka Streams application as ingestion and is co-partitioned with it
+ * by user id: requests (keyed by user) meet the user's history, index and profile in the local ingestion stores, and
+ * the user's adapters in a local store fed from the adapters topic repartitioned by user (that topic is keyed by
+ * {@code user|task|variant}, which would otherwise hash elsewhere).
+ *
+ * <pre>
+ *   adapters --(partition by user)--> adapters-by-user --> AdapterMaterializer --> [serving-adapters]
+ *   requests --> RequestProcessor [serving-pending-requests, serving-adapters, ingestion stores]
+ *            --> responses | dead-letters
+ * </pre>
+ */
+public final class ServingTopology {
+  private static final Logger LOG = LoggerFactory.getLogger(ServingTopology.class);
+  /** Requests waiting for their micro-batch; logged, so they survive a crash. */
+  public static final String PENDING_STORE = "serving-pending-requests";
+  /** Latest adapter per {@code user|task|variant} of this partition's users. */
+  public static final String ADAPTER_STORE = "serving-adapters";
+  /** Name of the repartition topic (prefixed by the application id) holding adapters partitioned by user. */
+  public static final String ADAPTERS_BY_USER = "serving-adapters-by-user";
+
+  private ServingTopology() {}
+
+  /**
+   * Adds serving to {@code builder} on its own, subscribing the adapters topic itself (serving without ingestion).
+   */
+  public static void addServing(StreamsBuilder builder, Topics topics, ServingConfig config, BatchGenerator generator,
+      AdapterCache cache, UserData.Source userData) {
+    KStream<byte[], byte[]> adapters = builder.stream(topics.adapters.name(),
+        Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("serving-adapters-source"));
+    addServing(builder, topics, config, generator, cache, userData, adapters, 0);
+  }
+
+  /**
+   * Adds serving to {@code builder}.
+   *
+   * @param userData          opens retrieval and profiles over the ingestion stores of a stream task
+   * @param rawAdapters       the adapters topic as raw bytes (a topic has one source per topology: in the
+   *                          {@code run streams} application it is the one ingestion subscribes)
+   * @param adapterPartitions partitions of the adapters-by-user repartition topic, which must equal the requests
+   *                          topic's; 0 lets Kafka Streams derive it from the adapters topic
+   */
+  public static void addServing(StreamsBuilder builder, Topics topics, ServingConfig config, BatchGenerator generator,
+      AdapterCache cache, UserData.Source userData, KStream<byte[], byte[]> rawAdapters, int adapterPartitions) {
+    var adapterSerde = topics.adapters.valueSerde();
+    builder.addStateStore(Stores.keyValueStoreBuilder(
+        Stores.persistentKeyValueStore(ADAPTER_STORE), Topics.KEY, adapterSerde).withCachingDisabled());
+    builder.addStateStore(Stores.keyValueStoreBuilder(
+        Stores.persistentKeyValueStore(PENDING_STORE), Topics.KEY, topics.requests.valueSerde())
+        .withCachingDisabled());
+
+    Repartitioned<String, AdapterVersion> byUser = Repartitioned.<String, AdapterVersion>as(ADAPTERS_BY_USER)
+        .withKeySerde(Topics.KEY).withValueSerde(adapterSerde).withStreamPartitioner(byUser());
+    if (adapterPartitions > 0) {
+      byUser = byUser.withNumberOfPartitions(adapterPartitions);
+    }
+    // Undecodable adapter records are skipped here: ingestion dead-letters them from the same source.
+    rawAdapters
+        .flatMap((k, v) -> decodeAdapter(k, v, adapterSerde), Named.as("serving-adapters-decode"))
+        .repartition(byUser)
+        .process(() -> new AdapterMaterializer(cache), Named.as("serving-adapter-materializer"), ADAPTER_STORE);
+
+    String[] stores = concat(new String[] {PENDING_STORE, ADAPTER_STORE}, userData.storeNames());
+    KStream<String, SpecificRecord> out = builder
+        .stream(topics.requests.name(), Consumed.with(Topics.KEY, Serdes.ByteArray()).withName("serving-requests"))
+        .process(() -> new RequestProcessor(config, generator, cache, userData), Named.as("serving-requests-processor"),
+            stores);
+    out.split(Named.as("serving-out-"))
+        .branch((k, v) -> v instanceof Response, Branched.withConsumer(s -> s
+            .mapValues(v -> (Response) v, Named.as("serving-as-response"))
+            .to(topics.responses.name(), Produced.with(Topics.KEY, topics.responses.valueSerde())
+                .withName("serving-responses-sink")), "responses"))
+        .branch((k, v) -> v instanceof DeadLetter, Branched.withConsumer(s -> s
+            .mapValues(v -> (DeadLetter) v, Named.as("serving-as-dead-letter"))
+            .to(topics.deadLetters.name(), Produced.with(Topics.KEY, topics.deadLetters.valueSerde())
+                .withName("serving-dead-letters-sink")), "dead-letters"))
+        .noDefaultBranch();
+  }
+
+  private static List<KeyValue<String, AdapterVersion>> decodeAdapter(byte[] key, byte[] value,
+      Serde<AdapterVersion> serde) {
+    if (key == null) {
+      return List.of();
+    }
+    String k = new String(key, StandardCharsets.UTF_8);
+    try {
+      userOfAdapterKey(k);
+      return List.of(KeyValue.pair(k, value == null ? null : serde.deserializer().deserialize(null, value)));
+    } catch (RuntimeException e) {
+      LOG.warn("adapter record {} skipped: {}", k, e.getMessage());
+      return List.of();
+    }
+  }
+
+  /** The user id of an adapter key {@code user|task|variant} (user ids may contain '|': split from the right). */
+  public static String userOfAdapterKey(String adapterKey) {
+    int last = adapterKey.lastIndexOf('|');
+    int prev = last <= 0 ? -1 : adapterKey.lastIndexOf('|', last - 1);
+    if (prev < 0) {
+      throw new IllegalArgumentException("not an adapter key (user|task|variant): " + adapterKey);
+    }
+    return adapterKey.substring(0, prev);
+  }
+
+  /** Sends an adapter to the partition its user's requests and behaviors go to (the producer's key hashing). */
+  static <V> StreamPartitioner<String, V> byUser() {
+    return new StreamPartitioner<>() {
+      @Override
+      public Optional<Set<Integer>> partitions(String topic, String key, V value, int numPartitions) {
+        byte[] user = userOfAdapterKey(key).getBytes(StandardCharsets.UTF_8);
+        return Optional.of(Set.of(Utils.toPositive(Utils.murmur2(user)) % numPartitions));
+      }
+    };
+  }
+
+  private static String[] concat(String[] a, String[] b) {
+    String[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+}

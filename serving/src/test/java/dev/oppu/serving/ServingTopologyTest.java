@@ -1,0 +1,409 @@
+package dev.oppu.serving;
+
+import static dev.oppu.serving.Fixtures.adapter;
+import static dev.oppu.serving.Fixtures.input;
+import static dev.oppu.serving.Fixtures.item;
+import static dev.oppu.serving.Fixtures.request;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.oppu.lamp.Task;
+import dev.oppu.schemas.AdapterVersion;
+import dev.oppu.schemas.AvroSerde;
+import dev.oppu.schemas.DeadLetter;
+import dev.oppu.schemas.Request;
+import dev.oppu.schemas.Response;
+import dev.oppu.schemas.Topics;
+import dev.oppu.serving.BatchGenerator.Row;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class ServingTopologyTest {
+  private final Topics topics = Topics.defaults();
+  private final AvroSerde<Request> requestSerde = new AvroSerde<>(Request.class);
+  private final FakeGenerator gen = new FakeGenerator();
+  private final MapUserData users = new MapUserData();
+  private AdapterCache cache;
+  private TopologyTestDriver driver;
+  private TestInputTopic<String, byte[]> requests;
+  private TestInputTopic<String, AdapterVersion> adapters;
+  private TestOutputTopic<String, Response> responses;
+  private TestOutputTopic<String, DeadLetter> deadLetters;
+
+  private void start(ServingConfig config) {
+    cache = new AdapterCache(config.cacheMaxAdapters(), config.cacheMaxBytes());
+    StreamsBuilder b = new StreamsBuilder();
+    ServingTopology.addServing(b, topics, config, gen, cache, users);
+    Properties p = new Properties();
+    p.put(StreamsConfig.APPLICATION_ID_CONFIG, "serving-test");
+    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+    p.put(StreamsConfig.STATE_DIR_CONFIG, System.getProperty("java.io.tmpdir") + "/serving-ttd");
+    driver = new TopologyTestDriver(b.build(), p, Instant.now());
+    requests = driver.createInputTopic(topics.requests.name(), Serdes.String().serializer(),
+        Serdes.ByteArray().serializer());
+    adapters = driver.createInputTopic(topics.adapters.name(), Serdes.String().serializer(),
+        topics.adapters.valueSerde().serializer());
+    responses = driver.createOutputTopic(topics.responses.name(), Serdes.String().deserializer(),
+        topics.responses.valueSerde().deserializer());
+    deadLetters = driver.createOutputTopic(topics.deadLetters.name(), Serdes.String().deserializer(),
+        topics.deadLetters.valueSerde().deserializer());
+  }
+
+  @AfterEach
+  void close() {
+    if (driver != null) {
+      driver.close();
+    }
+  }
+
+  private void send(Request r) {
+    requests.pipeInput(r.getUserId(), requestSerde.encode(r));
+  }
+
+  private void publish(AdapterVersion v) {
+    adapters.pipeInput(Topics.adapterKey(v.getUserId(), v.getTask(), v.getVariant()), v);
+  }
+
+  private static ServingConfig unbatched() {
+    return ServingConfig.defaults().withMaxBatch(1);
+  }
+
+  @Test
+  void promptOfEveryTaskAndMode() {
+    start(unbatched());
+    // the task prompt of each task as SPEC section 2 quotes it, filled with the text cut out of the input
+    Map<Task, String> expected = Map.of(
+        Task.CITATION, "Identify the most relevant reference for the listed publication by the researcher. Select the"
+            + " reference paper that is most closely related to the researcher's work.\npaper title: Q reference:"
+            + "\n[1]: \"Graph kernels revisited\"\n[2]: \"Sparse attention at scale\"\nanswer with [1] or [2]",
+        Task.NEWS_CATEGORIZE, "Which category does this article relate to among the following categories? Just answer"
+            + " with the category name without further explanation. categories: [travel, education, parents, style &"
+            + " beauty, entertainment, food & drink, science & technology, business, sports, healthy living, women,"
+            + " politics, crime, culture & arts, religion]\n article: Q category:",
+        Task.MOVIE_TAGGING, "Which tag does this movie relate to among the following tags? Just answer with the tag"
+            + " name without further explanation. tags: [sci-fi, based on a book, comedy, action, twist ending,"
+            + " dystopia, dark comedy, classic, psychology, fantasy, romance, thought-provoking, social commentary,"
+            + " violence, true story]\n description: Q tag:",
+        Task.PRODUCT_RATING, "What is the score of the following review on a scale of 1 to 5? just answer with 1, 2,"
+            + " 3, 4, or 5 without further explanation. review: Q\n score:",
+        Task.NEWS_HEADLINE, "Generate a headline for the following article.\narticle: Q headline:",
+        Task.SCHOLARLY_TITLE, "Generate a title for the following abstract of a paper.\n abstract: Q title:",
+        Task.TWEET_PARAPHRASE, "Paraphrase the following text into tweet without any explanation before or after"
+            + " it.\n text: Q tweet:");
+    Map<Task, String> rendered = Map.of(
+        Task.CITATION, "paper title: Q one\n",
+        Task.NEWS_CATEGORIZE, "article: Q one category: L\n",
+        Task.MOVIE_TAGGING, "description: Q one tag: L\n",
+        Task.PRODUCT_RATING, "review: Q one score: L\n",
+        Task.NEWS_HEADLINE, "article: Q one headline: L\n",
+        Task.SCHOLARLY_TITLE, "abstract: Q one title: L\n",
+        Task.TWEET_PARAPHRASE, "tweet: Q one\n");
+    users.profiles.put("u1", "likes Q");
+    for (Task t : Task.values()) {
+      users.histories.clear();
+      users.add("u1", "i-other", item(t, "unrelated words", "L"));
+      users.add("u1", "i-match", item(t, "Q one", "L"));
+      gen.batches.clear();
+      for (Mode m : Mode.values()) {
+        send(request(t + "-" + m, "u1", t, input(t, "Q"), m.id()));
+      }
+      List<Row> rows = gen.allRows();
+      assertEquals(Mode.values().length, rows.size(), t.id());
+      String p = expected.get(t);
+      assertEquals("\n" + p, rows.get(Mode.NON_PERSONALIZED.ordinal()).prompt(), t + " non-personalized");
+      assertEquals(rendered.get(t) + "\n" + p, rows.get(Mode.RAG.ordinal()).prompt(), t + " RAG");
+      assertEquals("likes Q\n\n" + p, rows.get(Mode.PAG.ordinal()).prompt(), t + " PAG");
+      assertEquals("\n" + p, rows.get(Mode.OPPU.ordinal()).prompt(), t + " OPPU");
+      assertEquals(rendered.get(t) + "\n" + p, rows.get(Mode.OPPU_RAG.ordinal()).prompt(), t + " OPPU+RAG");
+      assertEquals("likes Q\n\n" + p, rows.get(Mode.OPPU_PAG.ordinal()).prompt(), t + " OPPU+PAG");
+      for (Row r : rows) {
+        assertEquals(t, r.task());
+      }
+      List<Response> out = responses.readValuesToList();
+      assertEquals(Mode.values().length, out.size());
+      for (Response r : out) {
+        assertNull(r.getError(), r.toString());
+        boolean retrieval = Mode.of(r.getMode()).usesRetrieval();
+        assertEquals(retrieval ? List.of("i-match") : List.of(), r.getRetrievedItemIds(), r.getMode());
+      }
+    }
+    assertTrue(deadLetters.isEmpty());
+  }
+
+  @Test
+  void eachModeUsesItsVariantAndColdStartSaysSo() {
+    start(unbatched());
+    publish(adapter("u1", Task.MOVIE_TAGGING, "plain", 3, "base-fp", "task-fp"));
+    publish(adapter("u1", Task.MOVIE_TAGGING, "rag", 5, "base-fp", "task-fp"));
+    publish(adapter("u1", Task.MOVIE_TAGGING, "pag", 7, "base-fp", "task-fp"));
+    users.add("u1", "h1", item(Task.MOVIE_TAGGING, "robots in space", "sci-fi"));
+    users.profiles.put("u1", "sci-fi fan");
+    for (Mode m : Mode.values()) {
+      send(request("r-" + m, "u1", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "robots"), m.id()));
+    }
+    Map<String, Long> versions = Map.of("OPPU", 3L, "OPPU+RAG", 5L, "OPPU+PAG", 7L);
+    for (Response r : responses.readValuesToList()) {
+      assertFalse(r.getCold(), r.toString());
+      assertEquals(versions.get(r.getMode()), r.getAdapterVersion(), r.getMode());
+      assertEquals(versions.containsKey(r.getMode()) ? "adapter u1 v" + versions.get(r.getMode()) : "task-model",
+          r.getOutput());
+    }
+    // a user with neither adapter nor history: answered by the task model, cold
+    for (Mode m : Mode.values()) {
+      send(request("c-" + m, "u2", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "robots"), m.id()));
+    }
+    for (Response r : responses.readValuesToList()) {
+      assertNull(r.getError());
+      assertEquals("task-model", r.getOutput());
+      assertNull(r.getAdapterVersion());
+      assertEquals(Mode.of(r.getMode()) != Mode.NON_PERSONALIZED, r.getCold(), r.getMode());
+      assertEquals(List.of(), r.getRetrievedItemIds());
+    }
+  }
+
+  @Test
+  void defaultModeIsOppuRagWithConfiguredK() {
+    start(unbatched());
+    publish(adapter("u1", Task.NEWS_HEADLINE, "rag", 2, "base-fp", "task-fp"));
+    users.add("u1", "h1", item(Task.NEWS_HEADLINE, "storm hits the coast", "Storm!"));
+    users.add("u1", "h2", item(Task.NEWS_HEADLINE, "coast guard rescues", "Rescue"));
+    send(request("r1", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "storm on the coast"), null));
+    Response r = responses.readValue();
+    assertEquals("OPPU+RAG", r.getMode());
+    assertEquals(2L, r.getAdapterVersion());
+    assertEquals(List.of("h1"), r.getRetrievedItemIds()); // k = 1 by default
+  }
+
+  @Test
+  void usersNeverGetAnotherUsersAdapterOrHistory() {
+    start(ServingConfig.defaults().withMaxBatch(4));
+    publish(adapter("alice", Task.MOVIE_TAGGING, "rag", 11, "base-fp", "task-fp"));
+    publish(adapter("bob", Task.MOVIE_TAGGING, "rag", 22, "base-fp", "task-fp"));
+    users.add("alice", "a1", item(Task.MOVIE_TAGGING, "alice secret robots", "sci-fi"));
+    users.add("bob", "b1", item(Task.MOVIE_TAGGING, "bob secret robots", "comedy"));
+    users.reads.clear();
+    send(request("1", "alice", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "secret robots"), "OPPU+RAG"));
+    send(request("2", "bob", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "secret robots"), "OPPU+RAG"));
+    send(request("3", "carol", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "secret robots"), "OPPU+RAG"));
+    send(request("4", "alice", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "secret robots"), "OPPU+RAG"));
+    assertEquals(1, gen.batches.size(), "four users' requests decoded in one mixed batch");
+    List<Row> rows = gen.batches.get(0);
+    assertTrue(rows.get(0).prompt().contains("alice secret") && !rows.get(0).prompt().contains("bob"));
+    assertTrue(rows.get(1).prompt().contains("bob secret") && !rows.get(1).prompt().contains("alice"));
+    assertFalse(rows.get(2).prompt().contains("alice") || rows.get(2).prompt().contains("bob"));
+    assertNull(rows.get(2).adapter());
+    Map<String, String> byId = new java.util.HashMap<>();
+    for (Response r : responses.readValuesToList()) {
+      byId.put(r.getRequestId(), r.getOutput() + "/" + r.getAdapterVersion() + "/" + r.getRetrievedItemIds());
+    }
+    assertEquals("adapter alice v11/11/[a1]", byId.get("1"));
+    assertEquals("adapter bob v22/22/[b1]", byId.get("2"));
+    assertEquals("task-model/null/[]", byId.get("3"));
+    assertEquals("adapter alice v11/11/[a1]", byId.get("4"));
+    assertTrue(users.reads.stream().allMatch(u -> List.of("alice", "bob", "carol").contains(u)));
+  }
+
+  @Test
+  void batchesFillToMaxOrWaitAtMostMaxWait() {
+    start(ServingConfig.defaults().withMaxBatch(3).withMaxWaitMs(500));
+    for (int i = 0; i < 5; i++) {
+      send(request("r" + i, "u" + i, Task.PRODUCT_RATING, input(Task.PRODUCT_RATING, "fine"), "non-personalized"));
+    }
+    assertEquals(1, gen.batches.size());
+    assertEquals(3, gen.batches.get(0).size());
+    assertEquals(3, responses.getQueueSize());
+    KeyValueStore<String, Request> pending = driver.getKeyValueStore(ServingTopology.PENDING_STORE);
+    assertEquals(2, count(pending));
+    driver.advanceWallClockTime(Duration.ofMillis(500));
+    assertEquals(2, gen.batches.size());
+    assertEquals(2, gen.batches.get(1).size());
+    assertEquals(5, responses.getQueueSize());
+    assertEquals(0, count(pending));
+    driver.advanceWallClockTime(Duration.ofMillis(500));
+    assertEquals(2, gen.batches.size(), "nothing waits, no empty batch");
+  }
+
+  @Test
+  void requestPastItsDeadlineGetsAnErrorNotAnAnswer() {
+    start(ServingConfig.defaults().withMaxBatch(8).withMaxWaitMs(1000));
+    Request late = request("late", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU");
+    late.setDeadline(Instant.now().minusSeconds(1));
+    send(late);
+    Response r = responses.readValue();
+    assertNull(r.getOutput());
+    assertTrue(r.getError().startsWith("deadline exceeded"), r.getError());
+    // expires while it waits for its batch
+    Request soon = request("soon", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU");
+    soon.setDeadline(Instant.ofEpochMilli(System.currentTimeMillis() + 200));
+    Request ok = request("ok", "u2", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU");
+    ok.setDeadline(Instant.ofEpochMilli(System.currentTimeMillis() + 3_600_000));
+    send(soon);
+    send(ok);
+    assertTrue(responses.isEmpty());
+    driver.advanceWallClockTime(Duration.ofMillis(1000));
+    Map<String, Response> byId = new java.util.HashMap<>();
+    responses.readValuesToList().forEach(x -> byId.put(x.getRequestId(), x));
+    assertTrue(byId.get("soon").getError().startsWith("deadline exceeded"));
+    assertNull(byId.get("soon").getOutput());
+    assertNull(byId.get("ok").getError());
+    assertEquals("task-model", byId.get("ok").getOutput());
+    assertEquals(1, gen.allRows().size(), "the expired request was not decoded");
+    assertTrue(deadLetters.isEmpty(), "a late request is not a bad one");
+  }
+
+  @Test
+  void badRequestsGetAnErrorResponseAndADeadLetterWithTheirBytes() {
+    start(ServingConfig.from(props("oppu.serving.max.input.chars", "200")).withMaxBatch(1));
+    Request unknownTask = request("b1", "u1", Task.MOVIE_TAGGING, "x", "OPPU");
+    unknownTask.setTask("LaMP_9");
+    Request missingInput = request("b2", "u1", Task.MOVIE_TAGGING, "", "OPPU");
+    Request noMarker = request("b3", "u1", Task.MOVIE_TAGGING, "a movie about robots", "OPPU");
+    Request oversize = request("b4", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "w ".repeat(200)), "OPPU");
+    Request badMode = request("b5", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU+XYZ");
+    Request citationNoOptions = request("b6", "u1", Task.CITATION,
+        "written the paper with the title \"T\" and nothing else", "OPPU");
+    for (Request r : List.of(unknownTask, missingInput, noMarker, oversize, badMode, citationNoOptions)) {
+      send(r);
+    }
+    // wrong key: the user's data lives in the partition of its own id
+    Request wrongKey = request("b7", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU");
+    byte[] wrongKeyBytes = requestSerde.encode(wrongKey);
+    requests.pipeInput("someone-else", wrongKeyBytes);
+    byte[] garbage = "not avro".getBytes(StandardCharsets.UTF_8);
+    requests.pipeInput("u1", garbage);
+
+    List<Response> errors = responses.readValuesToList();
+    assertEquals(7, errors.size());
+    String[] reasons = {"unknown task", "missing input", "lacks its marker", "exceeds the limit", "unknown mode",
+        "lacks its options", "is not the request's userId"};
+    for (int i = 0; i < reasons.length; i++) {
+      assertEquals("b" + (i + 1), errors.get(i).getRequestId());
+      assertNull(errors.get(i).getOutput());
+      assertTrue(errors.get(i).getError().contains(reasons[i]), errors.get(i).getError());
+    }
+    List<DeadLetter> dls = deadLetters.readValuesToList();
+    assertEquals(8, dls.size());
+    for (int i = 0; i < reasons.length; i++) {
+      assertTrue(dls.get(i).getReason().contains(reasons[i]), dls.get(i).getReason());
+      assertEquals(topics.requests.name(), dls.get(i).getSourceTopic());
+    }
+    assertArrayEquals(wrongKeyBytes, bytes(dls.get(6).getValue()));
+    assertTrue(dls.get(7).getReason().startsWith("undecodable request"));
+    assertArrayEquals(garbage, bytes(dls.get(7).getValue()));
+    assertEquals(7L, dls.get(7).getOffset());
+    assertTrue(gen.batches.isEmpty());
+    // and processing continues
+    send(request("good", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU"));
+    assertEquals("task-model", responses.readValue().getOutput());
+  }
+
+  @Test
+  void adapterOfAnotherModelIsNeverUsedAndNewerVersionReplacesAtOnce() {
+    start(unbatched());
+    publish(adapter("u1", Task.MOVIE_TAGGING, "plain", 1, "other-base", "task-fp"));
+    send(request("r1", "u1", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "x"), "OPPU"));
+    Response r1 = responses.readValue();
+    assertNull(r1.getAdapterVersion());
+    assertTrue(r1.getCold());
+    publish(adapter("u1", Task.MOVIE_TAGGING, "plain", 2, "base-fp", "other-task"));
+    send(request("r2", "u1", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "x"), "OPPU"));
+    assertNull(responses.readValue().getAdapterVersion());
+    assertEquals(0, gen.loads, "a mismatched adapter is not even loaded");
+
+    publish(adapter("u1", Task.MOVIE_TAGGING, "plain", 3, "base-fp", "task-fp"));
+    send(request("r3", "u1", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "x"), "OPPU"));
+    assertEquals(3L, responses.readValue().getAdapterVersion());
+    publish(adapter("u1", Task.MOVIE_TAGGING, "plain", 4, "base-fp", "task-fp"));
+    send(request("r4", "u1", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "x"), "OPPU"));
+    Response r4 = responses.readValue();
+    assertEquals(4L, r4.getAdapterVersion());
+    assertEquals("adapter u1 v4", r4.getOutput());
+    assertEquals(1, cache.size());
+    // an older version arriving late never rolls back
+    publish(adapter("u1", Task.MOVIE_TAGGING, "plain", 2, "base-fp", "task-fp"));
+    send(request("r5", "u1", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "x"), "OPPU"));
+    assertEquals(4L, responses.readValue().getAdapterVersion());
+    // a tombstone (user deleted) removes it
+    adapters.pipeInput(Topics.adapterKey("u1", Task.MOVIE_TAGGING.id(), "plain"), null);
+    send(request("r6", "u1", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "x"), "OPPU"));
+    Response r6 = responses.readValue();
+    assertNull(r6.getAdapterVersion());
+    assertTrue(r6.getCold());
+    assertEquals(0, cache.size());
+  }
+
+  @Test
+  void taskWithoutRunningModelIsAnError() {
+    gen.fingerprints.remove(Task.SCHOLARLY_TITLE);
+    start(unbatched());
+    send(request("r1", "u1", Task.SCHOLARLY_TITLE, input(Task.SCHOLARLY_TITLE, "we study x"), "OPPU"));
+    Response r = responses.readValue();
+    assertNull(r.getOutput());
+    assertTrue(r.getError().contains("no task model for LaMP_5"), r.getError());
+  }
+
+  @Test
+  void constrainedDecodingChoosesAmongTheTaskLabels() {
+    start(unbatched().withConstrained(true));
+    send(request("m", "u1", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "x"), "OPPU"));
+    send(request("c", "u1", Task.CITATION, input(Task.CITATION, "Deep nets"), "OPPU"));
+    send(request("h", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU"));
+    List<Row> rows = gen.allRows();
+    assertEquals(Task.MOVIE_TAGGING.labels(), rows.get(0).candidates());
+    assertEquals(List.of("Graph kernels revisited", "Sparse attention at scale"), rows.get(1).candidates());
+    assertNull(rows.get(2).candidates());
+    List<Response> out = responses.readValuesToList();
+    assertEquals("true story", out.get(0).getOutput());
+    assertEquals("[2]", out.get(1).getOutput(), "citation's chosen option maps back to LaMP's label");
+    assertEquals("task-model", out.get(2).getOutput());
+  }
+
+  @Test
+  void userOfAdapterKeySplitsFromTheRight() {
+    assertEquals("a|b", ServingTopology.userOfAdapterKey(Topics.adapterKey("a|b", "LaMP_3", "rag")));
+    assertEquals("u", ServingTopology.userOfAdapterKey("u|LaMP_3|plain"));
+  }
+
+  private static Properties props(String... kv) {
+    Properties p = new Properties();
+    for (int i = 0; i < kv.length; i += 2) {
+      p.setProperty(kv[i], kv[i + 1]);
+    }
+    return p;
+  }
+
+  private static byte[] bytes(java.nio.ByteBuffer b) {
+    assertNotNull(b);
+    byte[] out = new byte[b.remaining()];
+    b.duplicate().get(out);
+    return out;
+  }
+
+  private static int count(KeyValueStore<String, Request> store) {
+    int n = 0;
+    try (var it = store.all()) {
+      while (it.hasNext()) {
+        it.next();
+        n++;
+      }
+    }
+    return n;
+  }
+}
