@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
             + " the gold, the crowd's answer, the user's own answer, the pre-shift answer; the ceilings those answers"
             + " score), crowd_preds.json, personal_preds.json (and pre_shift_preds.json) for `oppu eval`.",
         "Preferences: movie/news: 15 latent kinds with their own vocabulary; the crowd gives kind k label k, a user"
-            + " relabels 2 of their 4 favourite kinds. Rating: a personal bias in -2..2 on the review's latent quality."
+            + " relabels their 2nd and 4th of 4 favourite kinds (after a shift: the 1st and 3rd instead). Rating: a personal bias in -2..2 on the review's latent quality."
             + " Headline/title/tweet: a personal prefix, closing word, length and case. Citation: a user cites 2"
             + " topics of their own.",
         "Activity of evaluated user i: few (8-16 items) if i%5 in {0,2}, medium (24-48) if in {1,3}, many (64-128)"

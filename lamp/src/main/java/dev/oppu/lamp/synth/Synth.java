@@ -27,7 +27,8 @@ import java.util.SplittableRandom;
  * <ul>
  *   <li>movie tagging, news categorization: items come from 15 latent kinds, each with its own vocabulary; the crowd
  *       gives kind k the task's k-th label. A user favours 4 kinds (weights .4/.3/.2/.1, 90% of their items; the
- *       rest uniform) and tags their 1st and 3rd favourite kinds with a personal label of their own;</li>
+ *       rest uniform) and tags their 2nd and 4th favourite kinds with a personal label of their own (about 37% of
+ *       their items; across the population the crowd's label stays each kind's majority);</li>
  *   <li>product rating: a review is written from a latent quality q (1-5, uniform) whose sentiment words show in the
  *       text; the crowd scores q; a user scores q + bias, clamped to 1..5, bias in -2..2 (0 with probability .2);</li>
  *   <li>news headline, scholarly title, tweet paraphrase: the crowd answer is made of the text's key words; a user has
@@ -42,8 +43,8 @@ import java.util.SplittableRandom;
  *
  * <p><b>Shift</b> ({@link Params#shift}): every evaluated user changes preference at a point in time: their history
  * holds their activity level's items before it, then {@link Params#postShiftItems} items after it, and the queries
- * follow the new preference. Classification users move their personal labels to their 2nd and 4th favourite kinds (the 1st and 3rd
- * return to the crowd's labels), raters get a bias at least 2 away,
+ * follow the new preference. Classification users move their personal labels to their 1st and 3rd favourite
+ * kinds (the 2nd and 4th return to the crowd's labels), raters get a bias at least 2 away,
  * writers a new prefix and closing, citers 2 new cited topics.
  *
  * <p><b>Dates.</b> History items are dated (ISO dates from 2021-01-01, 1 to 3 days apart); queries come after the
@@ -254,21 +255,23 @@ public final class Synth {
       for (int k = 0; k < labelOf.length; k++) {
         labelOf[k] = k;
       }
-      labelOf[fav[0]] = otherThan(r, labels.size(), fav[0]);
-      labelOf[fav[2]] = otherThan(r, labels.size(), fav[2]);
+      // the 2nd and 4th favourites (.27 + .09 of the items): enough to matter, little enough that across the
+      // population the crowd's label stays each kind's majority
+      labelOf[fav[1]] = otherThan(r, labels.size(), fav[1]);
+      labelOf[fav[3]] = otherThan(r, labels.size(), fav[3]);
       return new ClassPref(fav, labelOf);
     }
 
     @Override
     public ClassPref shift(SplittableRandom r, ClassPref old) {
-      // the personal kinds move: the 2nd and 4th favourites get new personal labels, the 1st and 3rd go back to the
-      // crowd's, so every favourite kind changes its answer while the crowd stays as right as before
+      // the personal kinds move: the 1st and 3rd favourites get personal labels, the 2nd and 4th go back to the
+      // crowd's, so every favourite kind changes its answer
       int[] fav = old.favourites();
       int[] labelOf = old.labelOf().clone();
-      labelOf[fav[0]] = fav[0];
-      labelOf[fav[2]] = fav[2];
-      labelOf[fav[1]] = otherThan(r, labels.size(), fav[1]);
-      labelOf[fav[3]] = otherThan(r, labels.size(), fav[3]);
+      labelOf[fav[1]] = fav[1];
+      labelOf[fav[3]] = fav[3];
+      labelOf[fav[0]] = otherThan(r, labels.size(), fav[0]);
+      labelOf[fav[2]] = otherThan(r, labels.size(), fav[2]);
       return new ClassPref(fav, labelOf);
     }
 

@@ -145,7 +145,7 @@ class SynthTest {
       }
     }
     double share = differ / (double) ds.queryTruth().size();
-    assertTrue(share >= 0.3, task + ": personal differs from crowd on " + share);
+    assertTrue(share >= 0.25, task + ": personal differs from crowd on " + share);
     // and knowing the user pays: the personal answers score clearly better than the crowd's
     Map<String, Map<String, Double>> c = ds.ceilings();
     String metric = LampMetrics.metricNames(task).get(0);
@@ -185,6 +185,28 @@ class SynthTest {
     double nn = LampMetrics.evaluate(task, golds, preds).get("accuracy");
     double crowd = ds.ceilings().get("crowd").get("accuracy");
     assertTrue(nn > crowd + 0.1, task + ": 1-NN over own history " + nn + " vs crowd " + crowd);
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = Task.class, names = {"MOVIE_TAGGING", "NEWS_CATEGORIZE"})
+  void crowdAnswerIsThePopulationsMajority(Task task) {
+    // among queries whose kind the crowd labels L, more users answer L than any other label
+    SynthDataset ds = Synth.generate(task, Synth.Params.defaults().withUsers(60).withTrainUsers(0));
+    Map<String, Map<String, Integer>> byCrowd = new HashMap<>();
+    for (SynthDataset.QueryTruth q : ds.queryTruth()) {
+      byCrowd.computeIfAbsent(q.crowd(), k -> new HashMap<>()).merge(q.personal(), 1, Integer::sum);
+    }
+    int checked = 0;
+    for (Map.Entry<String, Map<String, Integer>> e : byCrowd.entrySet()) {
+      int total = e.getValue().values().stream().mapToInt(Integer::intValue).sum();
+      if (total < 15) {
+        continue;
+      }
+      String top = e.getValue().entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+      assertEquals(e.getKey(), top, task + " " + e);
+      checked++;
+    }
+    assertTrue(checked >= 8, "groups checked: " + checked);
   }
 
   @ParameterizedTest
