@@ -9,6 +9,8 @@ import picocli.CommandLine.Command;
 @Command(name = "bench", description = "Run a benchmark; the last line printed is one JSON object.",
     subcommands = {
         dev.oppu.cli.bench.ModelBench.class,
+        dev.oppu.cli.bench.RetrieveBench.class,
+        dev.oppu.cli.bench.IngestBench.class,
     })
 public final class BenchCommand {
 }
