@@ -35,6 +35,50 @@ public final class CausalLm {
     }
   }
 
+  /** A right-padded training batch: ids [B, T], attention mask [B, T], labels [B, T] (-100 where ignored). */
+  public record Batch(NDArray inputIds, NDArray attentionMask, NDArray labels) implements AutoCloseable {
+    @Override
+    public void close() {
+      inputIds.close();
+      attentionMask.close();
+      labels.close();
+    }
+  }
+
+  /**
+   * Builds a batch of prompt + answer sequences (right-padded with {@code padId}) whose loss counts the answer tokens
+   * only, as OPPU trains (append the EOS to each answer before calling this).
+   */
+  public static Batch promptAnswerBatch(NDManager m, List<int[]> prompts, List<int[]> answers, int padId) {
+    int n = prompts.size();
+    if (answers.size() != n || n == 0) {
+      throw new IllegalArgumentException(n + " prompts, " + answers.size() + " answers");
+    }
+    int len = 0;
+    for (int i = 0; i < n; i++) {
+      len = Math.max(len, prompts.get(i).length + answers.get(i).length);
+    }
+    long[] ids = new long[n * len];
+    long[] mask = new long[n * len];
+    long[] labels = new long[n * len];
+    java.util.Arrays.fill(ids, padId);
+    java.util.Arrays.fill(labels, IGNORE);
+    for (int i = 0; i < n; i++) {
+      int[] p = prompts.get(i);
+      int[] a = answers.get(i);
+      for (int j = 0; j < p.length + a.length; j++) {
+        long tok = j < p.length ? p[j] : a[j - p.length];
+        ids[i * len + j] = tok;
+        mask[i * len + j] = 1;
+        if (j >= p.length) {
+          labels[i * len + j] = tok;
+        }
+      }
+    }
+    Shape s = new Shape(n, len);
+    return new Batch(m.create(ids, s), m.create(mask, s), m.create(labels, s));
+  }
+
   /**
    * Mean cross-entropy of logits [B, T, V] against labels [B, T] with the shift (scalar NDArray). NaN when no label
    * counts.

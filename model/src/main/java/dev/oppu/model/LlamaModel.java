@@ -148,8 +148,19 @@ public final class LlamaModel implements AutoCloseable {
     return s;
   }
 
-  /** Writes config.json, generation_config.json and model.safetensors (float32) in Hugging Face's layout. */
+  /** Hugging Face's default shard size limit. */
+  public static final long DEFAULT_MAX_SHARD_BYTES = 5_000_000_000L;
+
+  /**
+   * Writes config.json, generation_config.json and the float32 weights in Hugging Face's layout: model.safetensors,
+   * or shards with model.safetensors.index.json beyond 5 GB.
+   */
   public void save(Path dir) throws IOException {
+    save(dir, DEFAULT_MAX_SHARD_BYTES);
+  }
+
+  /** As {@link #save(Path)}, sharding when the weights exceed {@code maxShardBytes}. */
+  public void save(Path dir, long maxShardBytes) throws IOException {
     Files.createDirectories(dir);
     config.save(dir);
     ObjectNode gen = JSON.createObjectNode();
@@ -165,7 +176,7 @@ public final class LlamaModel implements AutoCloseable {
       gen.put("pad_token_id", config.padTokenId());
     }
     JSON.writeValue(dir.resolve("generation_config.json").toFile(), gen);
-    Safetensors.write(dir.resolve(Safetensors.SINGLE_FILE), weights, Map.of("format", "pt"));
+    Safetensors.writeCheckpoint(dir, weights, maxShardBytes);
   }
 
   public LlamaConfig config() {
@@ -307,7 +318,7 @@ public final class LlamaModel implements AutoCloseable {
     if (maskBool != null) {
       keep = keep.logicalAnd(maskBool.expandDims(1));                   // [B, T, S]
     }
-    NDArray bias = keep.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED).expandDims(1);
+    NDArray bias = keep.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED).expandDims(1); // [B|1, 1, T, S]
 
     NDArray embed = weights.get("model.embed_tokens.weight");
     NDArray h = ids.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).singletonOrThrow(); // [B, T, H]
@@ -346,13 +357,14 @@ public final class LlamaModel implements AutoCloseable {
       v = kv[1];
     }
     long s = k.getShape().get(2);
-    if (nkv != nh) { // each KV head serves nh / nkv consecutive query heads
-      int rep = nh / nkv;
-      k = k.expandDims(2).broadcast(b, nkv, rep, s, d).reshape(b, nh, s, d);
-      v = v.expandDims(2).broadcast(b, nkv, rep, s, d).reshape(b, nh, s, d);
-    }
-    NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(d))).add(bias); // [B, H, T, S]
-    NDArray out = scores.softmax(-1).matMul(v);                                                     // [B, H, T, D]
+    // Grouped-query attention without copying keys and values: query head h uses KV head h / rep (HF's repeat_kv),
+    // so the rep query heads of one KV head are stacked along the query axis.
+    int rep = nh / nkv;
+    NDArray qg = q.reshape(b, nkv, rep * t, d);                                              // [B, KV, rep*T, D]
+    NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(d)))  // [B, KV, rep*T, S]
+        .reshape(b, nkv, rep, t, s).add(bias.expandDims(1));                                 // [B, KV, rep, T, S]
+    NDArray probs = scores.softmax(-1).reshape(b, nkv, rep * t, s);
+    NDArray out = probs.matMul(v).reshape(b, nh, t, d);                                      // [B, H, T, D]
     out = out.transpose(0, 2, 1, 3).reshape(b, t, (long) nh * d);
     return proj(l, "o_proj", out, lora, training);
   }

@@ -137,6 +137,45 @@ public final class Safetensors {
         "no " + SINGLE_FILE + " or " + INDEX_FILE + " in the checkpoint directory");
   }
 
+  /**
+   * Writes a checkpoint: one {@code model.safetensors}, or (above {@code maxShardBytes}) shards named
+   * {@code model-00001-of-0000N.safetensors} plus {@code model.safetensors.index.json}, as transformers does.
+   */
+  public static void writeCheckpoint(Path dir, Map<String, NDArray> tensors, long maxShardBytes) throws IOException {
+    Files.createDirectories(dir);
+    List<Map<String, NDArray>> shards = new ArrayList<>();
+    Map<String, NDArray> current = new LinkedHashMap<>();
+    long currentBytes = 0;
+    long total = 0;
+    for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+      long size = e.getValue().size() * e.getValue().getDataType().getNumOfBytes();
+      if (!current.isEmpty() && currentBytes + size > maxShardBytes) {
+        shards.add(current);
+        current = new LinkedHashMap<>();
+        currentBytes = 0;
+      }
+      current.put(e.getKey(), e.getValue());
+      currentBytes += size;
+      total += size;
+    }
+    shards.add(current);
+    Files.deleteIfExists(dir.resolve(SINGLE_FILE));
+    Files.deleteIfExists(dir.resolve(INDEX_FILE));
+    if (shards.size() == 1) {
+      write(dir.resolve(SINGLE_FILE), current, Map.of("format", "pt"));
+      return;
+    }
+    ObjectNode index = JSON.createObjectNode();
+    index.putObject("metadata").put("total_size", total);
+    ObjectNode map = index.putObject("weight_map");
+    for (int i = 0; i < shards.size(); i++) {
+      String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+      write(dir.resolve(name), shards.get(i), Map.of("format", "pt"));
+      new TreeMap<>(shards.get(i)).keySet().forEach(k -> map.put(k, name));
+    }
+    JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve(INDEX_FILE).toFile(), index);
+  }
+
   /** Writes float32/int64/int32 tensors as safetensors with the given metadata (e.g. {@code format=pt}). */
   public static void write(Path file, Map<String, NDArray> tensors, Map<String, String> metadata)
       throws IOException {
