@@ -48,9 +48,15 @@ public final class BrokerCommand implements Callable<Integer> {
   boolean temp;
 
   @Option(names = "--broker-config", paramLabel = "FILE",
-      description = "Extra broker properties, applied over the built-in single-node settings (e.g. listeners "
-          + "with SASL/SSL, log.retention.hours).")
+      description = "Extra broker properties, applied over the built-in single-node settings (e.g. "
+          + "log.retention.hours, or the SASL/SSL settings of a secured client listener).")
   Path brokerConfig;
+
+  @Option(names = "--listener-protocol", paramLabel = "PROTOCOL", defaultValue = "PLAINTEXT",
+      description = "Security protocol of the client listener: PLAINTEXT, SASL_PLAINTEXT, SSL or SASL_SSL (default: "
+          + "${DEFAULT-VALUE}). Its settings go in --broker-config (e.g. sasl.enabled.mechanisms, listener.name."
+          + "sasl_plaintext.plain.sasl.jaas.config); this command's own client credentials in --kafka-config.")
+  String listenerProtocol;
 
   @Option(names = "--partitions", paramLabel = "N", defaultValue = "" + TopicAdmin.DEFAULT_PARTITIONS,
       description = "Partitions of the oppu topics it creates (default: ${DEFAULT-VALUE}).")
@@ -60,8 +66,9 @@ public final class BrokerCommand implements Callable<Integer> {
   boolean noTopics;
 
   @Option(names = "--kafka-config", paramLabel = "FILE",
-      description = "Properties naming the topics (oppu.topic.<key>) and the behaviors retention ("
-          + TopicAdmin.BEHAVIORS_RETENTION_PROPERTY + "), as given to the other commands.")
+      description = "The client properties file the other commands take: its client keys (security.protocol, "
+          + "sasl.*, ssl.*) are used to check readiness and create topics; oppu.topic.<key> names the topics and "
+          + TopicAdmin.BEHAVIORS_RETENTION_PROPERTY + " sets the behaviors retention.")
   Path topicConfig;
 
   private final CountDownLatch stop = new CountDownLatch(1);
@@ -71,11 +78,12 @@ public final class BrokerCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     EmbeddedKafkaBroker.Builder b = EmbeddedKafkaBroker.builder().host(host).port(port).controllerPort(controllerPort)
-        .logDir(temp ? null : logDir);
+        .logDir(temp ? null : logDir).clientListener(listenerProtocol);
     if (brokerConfig != null) {
       b.brokerProperties(ClientConfig.load(brokerConfig));
     }
     Properties topicProps = topicConfig == null ? new Properties() : ClientConfig.load(topicConfig);
+    b.clientProperties(ClientConfig.of(topicProps).common());
     EmbeddedKafkaBroker broker = b.build();
     // Ctrl-C runs shutdown hooks: stop the broker cleanly there (controlled shutdown, log dir flushed and unlocked).
     Thread hook = new Thread(() -> {

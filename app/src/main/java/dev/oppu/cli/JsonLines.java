@@ -106,9 +106,9 @@ public final class JsonLines {
     ObjectNode o = object(line, BEHAVIOR_KEYS);
     String userId = requiredText(o, "userId");
     Task task = task(o);
-    String eventId = o.has("eventId") ? requiredText(o, "eventId") : derivedId(o);
-    Instant eventTime = o.has("eventTime") ? instant(o, "eventTime") : clock.instant();
-    String itemId = o.has("itemId") && !o.get("itemId").isNull() ? scalarText(o, "itemId") : null;
+    String eventId = present(o, "eventId") ? requiredText(o, "eventId") : derivedId(o);
+    Instant eventTime = present(o, "eventTime") ? instant(o, "eventTime") : clock.instant();
+    String itemId = present(o, "itemId") ? scalarText(o, "itemId") : null;
     Map<String, String> fields = fields(o);
     try {
       task.validateItem(fields);
@@ -131,19 +131,19 @@ public final class JsonLines {
       throw new BadLineException("input: " + e.getMessage());
     }
     String mode = null;
-    if (o.has("mode") && !o.get("mode").isNull()) {
+    if (present(o, "mode")) {
       mode = mode(requiredText(o, "mode"));
     }
     Integer k = null;
-    if (o.has("k") && !o.get("k").isNull()) {
+    if (present(o, "k")) {
       JsonNode n = o.get("k");
       if (!n.canConvertToInt() || !n.isIntegralNumber() || n.asInt() < 1) {
         throw new BadLineException("k must be a positive integer, got " + n);
       }
       k = n.asInt();
     }
-    Instant requestTime = o.has("requestTime") ? instant(o, "requestTime") : clock.instant();
-    Instant deadline = o.has("deadline") && !o.get("deadline").isNull() ? instant(o, "deadline") : null;
+    Instant requestTime = present(o, "requestTime") ? instant(o, "requestTime") : clock.instant();
+    Instant deadline = present(o, "deadline") ? instant(o, "deadline") : null;
     return Request.newBuilder().setRequestId(requestId).setUserId(userId).setTask(task.id()).setInput(input)
         .setMode(mode).setK(k).setRequestTime(requestTime).setDeadline(deadline).build();
   }
@@ -171,6 +171,11 @@ public final class JsonLines {
       throw new BadLineException("unknown key(s) " + unknown + " (allowed: " + new java.util.TreeSet<>(allowed) + ")");
     }
     return (ObjectNode) n;
+  }
+
+  /** Optional keys: absent and null mean the same. */
+  private static boolean present(ObjectNode o, String key) {
+    return o.has(key) && !o.get(key).isNull();
   }
 
   private static Task task(ObjectNode o) throws BadLineException {

@@ -79,15 +79,6 @@ public final class PublishCommand implements Callable<Integer> {
   /** Files with at least this many lines get a progress bar. */
   static final long PROGRESS_MIN_LINES = 1000;
 
-  /** The outcome, for callers that run the command in-process. */
-  record Outcome(long published, List<String> bad) {}
-
-  private Outcome outcome;
-
-  Outcome outcome() {
-    return outcome;
-  }
-
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
@@ -122,7 +113,6 @@ public final class PublishCommand implements Callable<Integer> {
     bad.forEach(err::println);
     err.flush();
     if (!bad.isEmpty() && !skipBad) {
-      outcome = new Outcome(0, bad);
       throw new IllegalArgumentException(bad.size() + " bad line(s) in " + file + " (listed above); nothing "
           + "published. Fix them, or give --skip-bad to publish the " + counts[0] + " good line(s).");
     }
@@ -180,11 +170,9 @@ public final class PublishCommand implements Callable<Integer> {
       }
     }
     if (failure.get() != null) {
-      outcome = new Outcome(acked.get(), bad);
       throw new IllegalStateException("publishing to " + topic.name() + " failed after " + acked.get() + " of "
           + total + " record(s) were acknowledged: " + failure.get().getMessage(), failure.get());
     }
-    outcome = new Outcome(acked.get(), bad);
     out.printf("published %d %s to %s at %s%s%n", acked.get(), k.label, topic.name(), client.bootstrapServers(),
         bad.isEmpty() ? "" : "; skipped " + bad.size() + " bad line(s) (listed above)");
     out.flush();

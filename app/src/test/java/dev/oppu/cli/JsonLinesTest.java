@@ -42,6 +42,10 @@ class JsonLinesTest {
     assertEquals(NOW, b.getEventTime(), "no eventTime: now");
     assertNull(b.getItemId());
     assertTrue(b.getEventId().startsWith("sha256-"));
+    Behavior nulls = p.behavior("{\"eventId\":null,\"userId\":\"u1\",\"task\":\"LaMP_2M\",\"eventTime\":null,"
+        + "\"itemId\":null,\"fields\":{\"description\":\"d\",\"tag\":\"comedy\"}}");
+    assertEquals(NOW, nulls.getEventTime(), "null optional keys count as absent");
+    assertTrue(nulls.getEventId().startsWith("sha256-"));
 
     Behavior iso = p.behavior("{\"userId\":\"u\",\"task\":\"LaMP_3\",\"eventTime\":\"2024-05-01T12:00:00+02:00\","
         + "\"itemId\":42,\"fields\":{\"text\":\"great\",\"score\":5}}");

@@ -20,6 +20,7 @@ import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.AuthenticationException;
 import org.apache.kafka.common.utils.Time;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,6 +42,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
   private final int requestedControllerPort;
   private final Path requestedLogDir;
   private final Properties overrides;
+  private final String clientProtocol;
+  private final Properties clientProps;
 
   private Path logDir;
   private boolean tempLogDir;
@@ -54,6 +57,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     this.requestedControllerPort = b.controllerPort;
     this.requestedLogDir = b.logDir;
     this.overrides = b.overrides;
+    this.clientProtocol = b.clientProtocol;
+    this.clientProps = b.clientProps;
   }
 
   public static Builder builder() {
@@ -71,6 +76,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private int controllerPort = 0;
     private Path logDir;
     private final Properties overrides = new Properties();
+    private String clientProtocol = "PLAINTEXT";
+    private final Properties clientProps = new Properties();
 
     /** The host the listeners bind to and advertise (default localhost). */
     public Builder host(String host) {
@@ -104,6 +111,28 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     public Builder brokerProperty(String key, String value) {
       this.overrides.setProperty(key, value);
+      return this;
+    }
+
+    /**
+     * Security protocol of the client listener (PLAINTEXT, SASL_PLAINTEXT, SSL, SASL_SSL; default PLAINTEXT). The
+     * listener is named after it and also carries inter-broker traffic, so give the broker its SASL/SSL settings
+     * with {@link #brokerProperties} (e.g. {@code listener.name.sasl_plaintext.plain.sasl.jaas.config}) and this
+     * process's client credentials with {@link #clientProperties}. The KRaft controller listener stays PLAINTEXT
+     * on its own port.
+     */
+    public Builder clientListener(String securityProtocol) {
+      this.clientProtocol = securityProtocol.trim().toUpperCase(java.util.Locale.ROOT);
+      return this;
+    }
+
+    /** Client settings (security.protocol, sasl.*, ssl.*) for {@link #clientConfig()} and the readiness check. */
+    public Builder clientProperties(Properties props) {
+      for (String k : props.stringPropertyNames()) {
+        if (!k.equals("bootstrap.servers")) {
+          this.clientProps.setProperty(k, props.getProperty(k));
+        }
+      }
       return this;
     }
 
@@ -163,11 +192,12 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     p.setProperty("process.roles", "broker,controller");
     p.setProperty("node.id", "1");
     p.setProperty("controller.quorum.voters", "1@" + host + ":" + controllerPort);
-    p.setProperty("listeners", "PLAINTEXT://" + host + ":" + port + ",CONTROLLER://" + host + ":" + controllerPort);
-    p.setProperty("advertised.listeners", "PLAINTEXT://" + host + ":" + port);
+    String client = clientProtocol;
+    p.setProperty("listeners", client + "://" + host + ":" + port + ",CONTROLLER://" + host + ":" + controllerPort);
+    p.setProperty("advertised.listeners", client + "://" + host + ":" + port);
     p.setProperty("controller.listener.names", "CONTROLLER");
-    p.setProperty("inter.broker.listener.name", "PLAINTEXT");
-    p.setProperty("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+    p.setProperty("inter.broker.listener.name", client);
+    p.setProperty("listener.security.protocol.map", client + ":" + client + ",CONTROLLER:PLAINTEXT");
     p.setProperty("log.dirs", logDir.toString());
     // One node: every internal topic has one replica.
     p.setProperty("offsets.topic.replication.factor", "1");
@@ -215,8 +245,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
   }
 
   private void awaitReady() {
-    Properties p = new Properties();
-    p.setProperty("bootstrap.servers", bootstrapServers());
+    Properties p = clientConfig().admin();
     long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     RuntimeException last = null;
     try (Admin admin = Admin.create(p)) {
@@ -229,6 +258,11 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
           Thread.currentThread().interrupt();
           throw new IllegalStateException("interrupted while waiting for the broker", e);
         } catch (Exception e) {
+          if (e.getCause() instanceof AuthenticationException) {
+            // Wrong credentials do not fix themselves: say so now rather than after the timeout.
+            throw new IllegalStateException("the broker is up but rejects this client's credentials: "
+                + e.getCause().getMessage(), e.getCause());
+          }
           last = new IllegalStateException(e.getMessage(), e);
         }
         sleep(50);
@@ -237,7 +271,7 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     throw new IllegalStateException("the embedded broker did not become ready within 60 s", last);
   }
 
-  /** host:port of the PLAINTEXT listener. */
+  /** host:port of the client listener. */
   public String bootstrapServers() {
     if (server == null && port == 0) {
       throw new IllegalStateException("broker not started");
@@ -245,8 +279,15 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     return host + ":" + port;
   }
 
+  /** Settings for clients of this broker: its address plus the client properties given to the builder. */
   public ClientConfig clientConfig() {
-    return ClientConfig.of(bootstrapServers());
+    Properties p = new Properties();
+    p.putAll(clientProps);
+    if (!"PLAINTEXT".equals(clientProtocol)) {
+      p.putIfAbsent("security.protocol", clientProtocol);
+    }
+    p.setProperty("bootstrap.servers", bootstrapServers());
+    return ClientConfig.of(p);
   }
 
   public Path logDir() {
