@@ -124,8 +124,10 @@ public final class DemoReport {
     md.append('\n');
     if (r.replay().coverage() != null) {
       var c = r.replay().coverage();
-      md.append(String.format(Locale.ROOT, "Adapters covering the replayed history when the queries were sent: %d of"
-          + " %d (user, task, variant).%n%n", c.covered(), c.total()));
+      md.append(String.format(Locale.ROOT, "Adapters when the queries were sent, of %d (user, task, variant): %d"
+          + " trained on every replayed item; %d processed the last item but hold the newest items out for"
+          + " validation or were refused; %d not processed.%n%n", c.total(), c.covered(), c.processed() - c.covered(),
+          c.total() - c.processed()));
     }
     image(md, plots, RESULTS_PNG, "Scores per mode");
 

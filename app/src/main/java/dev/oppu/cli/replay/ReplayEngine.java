@@ -306,8 +306,9 @@ public final class ReplayEngine {
       options.log().printf("adapters: all %d (user, task, variant) adapters cover the replayed history%n", c.total());
       return;
     }
-    options.log().printf("adapters: %d of %d cover the replayed history%s; the others are answered with what they"
-        + " have (older adapter, or cold):%n", c.covered(), c.total(),
+    options.log().printf("adapters: %d of %d cover the replayed history, %d more were trained on it with the newest"
+        + " items held out or refused%s; those are answered with what they have:%n", c.covered(), c.total(),
+        c.processed() - c.covered(),
         c.timedOut() ? " when the wait timed out" : " (the system settled: its trigger policy trains no more)");
     c.uncovered().entrySet().stream().limit(10)
         .forEach(e -> options.log().printf("  %s: %s%n", e.getKey(), e.getValue()));

@@ -51,13 +51,17 @@ public final class ReplaySession implements AutoCloseable {
     }
   }
 
-  /** The outcome of waiting for adapters: how many targets are covered, and why the others are not. */
-  public record Coverage(int total, int covered, Map<String, String> uncovered, boolean timedOut) {}
+  /**
+   * The outcome of waiting for adapters: how many targets are covered (an adapter was trained on every replayed
+   * item), how many were processed (the trainer handled a trigger holding the last item: covered, or trained with
+   * the newest items held out for validation, or refused), and why the others are not covered.
+   */
+  public record Coverage(int total, int covered, int processed, Map<String, String> uncovered, boolean timedOut) {}
 
   /** The outcome of asking: the responses by request id, and the ids that got none before the timeout. */
   public record Answers(Map<String, Response> responses, List<String> missing) {}
 
-  private record AdapterSeen(long version, long coveredSeq, long publishedAt) {}
+  private record AdapterSeen(long version, long coveredSeq, long publishedAt, String triggerId) {}
 
   private final Topics topics;
   private final KafkaProducer<byte[], byte[]> producer;
@@ -68,6 +72,7 @@ public final class ReplaySession implements AutoCloseable {
 
   // Guarded by `this`; the poller notifies on each batch.
   private final Map<String, Long> seqByEvent = new HashMap<>();
+  private final Map<String, Long> triggerLastSeq = new HashMap<>();
   private final Map<String, List<AdapterSeen>> adapters = new HashMap<>();
   private final Map<String, List<TrainResult>> results = new HashMap<>();
   private final Map<String, Response> responses = new HashMap<>();
@@ -161,9 +166,12 @@ public final class ReplaySession implements AutoCloseable {
     try {
       if (topic.equals(topics.trainTriggers.name())) {
         TrainTrigger t = topics.trainTriggers.valueSerde().deserializer().deserialize(topic, r.value());
+        long last = Long.MIN_VALUE;
         for (var item : t.getHistory()) {
           seqByEvent.put(item.getEventId(), item.getSeq());
+          last = Math.max(last, item.getSeq());
         }
+        triggerLastSeq.put(t.getTriggerId(), last);
         if (!finishedTriggers.contains(t.getTriggerId())) {
           pendingTriggers.add(t.getTriggerId());
         }
@@ -171,7 +179,8 @@ public final class ReplaySession implements AutoCloseable {
       } else if (topic.equals(topics.adapters.name())) {
         AdapterVersion a = topics.adapters.valueSerde().deserializer().deserialize(topic, r.value());
         adapters.computeIfAbsent(Topics.adapterKey(a.getUserId(), a.getTask(), a.getVariant()), k -> new ArrayList<>())
-            .add(new AdapterSeen(a.getVersion(), a.getCoveredSeq(), a.getPublishedAt().toEpochMilli()));
+            .add(new AdapterSeen(a.getVersion(), a.getCoveredSeq(), a.getPublishedAt().toEpochMilli(),
+                a.getTriggerId()));
         lastTrainingActivity = System.nanoTime();
       } else if (topic.equals(topics.trainResults.name())) {
         TrainResult t = topics.trainResults.valueSerde().deserializer().deserialize(topic, r.value());
@@ -234,7 +243,7 @@ public final class ReplaySession implements AutoCloseable {
               settled++;
             } else {
               open.put(t.key(), why);
-              if (why.startsWith("refused")) {
+              if (why.startsWith(REFUSED) || why.startsWith(HELD_OUT)) {
                 settled++;
               }
             }
@@ -248,7 +257,7 @@ public final class ReplaySession implements AutoCloseable {
             if (idle && settled < targets.size()) {
               open.replaceAll((k, v) -> v + " (system idle: no training pending)");
             }
-            return new Coverage(targets.size(), covered, open, !idle && settled < targets.size());
+            return new Coverage(targets.size(), covered, settled, open, !idle && settled < targets.size());
           }
           waitQuietly(Math.min(left, Progress.TICK.toNanos()));
         }
@@ -256,7 +265,13 @@ public final class ReplaySession implements AutoCloseable {
     }
   }
 
-  /** Null when covered; otherwise why not (a refusal starts with "refused"). Caller holds the lock. */
+  private static final String REFUSED = "refused";
+  private static final String HELD_OUT = "held out";
+
+  /**
+   * Null when covered; otherwise why not. Settled cases start with {@link #REFUSED} or {@link #HELD_OUT}. Caller
+   * holds the lock.
+   */
   private String uncoveredReason(Target t) {
     Long seq = seqByEvent.get(t.lastEventId());
     if (seq == null) {
@@ -269,9 +284,15 @@ public final class ReplaySession implements AutoCloseable {
     if (best >= seq) {
       return null;
     }
+    for (AdapterSeen a : adapters.getOrDefault(t.key(), List.of())) {
+      if (triggerLastSeq.getOrDefault(a.triggerId(), Long.MIN_VALUE) >= seq) {
+        return HELD_OUT + " for validation by the trainer: the adapter covers seq " + best + " of " + seq;
+      }
+    }
     for (TrainResult r : results.getOrDefault(t.key(), List.of())) {
-      if (!r.getAccepted() && r.getCoveredSeq() >= seq) {
-        return "refused by the trainer: " + r.getReason();
+      if (!r.getAccepted() && (r.getCoveredSeq() >= seq
+          || triggerLastSeq.getOrDefault(r.getTriggerId(), Long.MIN_VALUE) >= seq)) {
+        return REFUSED + " by the trainer: " + r.getReason();
       }
     }
     return best == Long.MIN_VALUE ? "no adapter yet (last event seq " + seq + ")"
