@@ -15,6 +15,9 @@ import picocli.CommandLine.Command;
         PublishCommand.class,
         SynthCommand.class,
         ModelCommand.class,
+        PretrainCommand.class,
+        TaskAdaptCommand.class,
+        RunCommand.class,
     })
 public final class Main implements Runnable {
 

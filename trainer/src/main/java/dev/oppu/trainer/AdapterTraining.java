@@ -112,6 +112,7 @@ public final class AdapterTraining {
     if (examples.isEmpty()) {
       return Double.NaN;
     }
+    dev.oppu.trainer.optim.GradMode.off();
     double sum = 0;
     long count = 0;
     for (int i = 0; i < examples.size(); i += batchSize) {

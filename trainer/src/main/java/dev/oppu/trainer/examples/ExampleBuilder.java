@@ -39,8 +39,18 @@ public final class ExampleBuilder {
     return build(items, profile, i -> i >= fromIndex);
   }
 
+  /** RAG examples with the profile prepended too (OPPU's {@code --k} together with {@code --add_profile}). */
+  public List<TokenizedExample> buildWithProfile(List<Map<String, String>> items, String profile) {
+    return build(items, profile, i -> true, true);
+  }
+
   /** Examples for the items whose index {@code include} accepts, in history order. */
   public List<TokenizedExample> build(List<Map<String, String>> items, String profile, IntPredicate include) {
+    return build(items, profile, include, options.variant() == Variant.PAG);
+  }
+
+  private List<TokenizedExample> build(List<Map<String, String>> items, String profile, IntPredicate include,
+      boolean withProfile) {
     PrefixBm25 bm25 = new PrefixBm25();
     boolean rag = options.variant() == Variant.RAG && options.k() > 0;
     List<TokenizedExample> out = new ArrayList<>();
@@ -53,7 +63,7 @@ public final class ExampleBuilder {
             retrieved.add(cutWords(items.get(d), options.retrievedWords()));
           }
         }
-        out.add(example(item, retrieved, options.variant() == Variant.PAG ? profile : null, i));
+        out.add(example(item, retrieved, withProfile ? profile : null, i));
       }
       if (rag) {
         bm25.add(item.getOrDefault(task.inputField(), ""));

@@ -60,6 +60,7 @@ public final class AdamW implements AutoCloseable {
 
   /** Clips by global norm, applies one AdamW update and zeroes the gradients. Returns the learning rate used. */
   public double step() {
+    GradMode.off();
     double lr = learningRate(t);
     t++;
     double sq = 0;
@@ -90,7 +91,7 @@ public final class AdamW implements AutoCloseable {
         }
         NDArray denom = v.get(i).div(bc2).sqrt().addi(config.eps());
         p.subi(m.get(i).div(bc1).divi(denom).muli(lr));
-        g.subi(g); // zero: DJL accumulates gradients across collectors
+        GradMode.zeroGrad(p); // DJL accumulates gradients across collectors
       }
     }
     return lr;

@@ -1,0 +1,119 @@
+package dev.oppu.cli;
+
+import ai.djl.ndarray.NDManager;
+import dev.oppu.lamp.Task;
+import dev.oppu.lamp.data.LampFiles;
+import dev.oppu.lamp.data.UserData;
+import dev.oppu.lamp.synth.Synth;
+import dev.oppu.model.LlamaModel;
+import dev.oppu.model.TextTokenizer;
+import dev.oppu.trainer.AdapterTraining;
+import dev.oppu.trainer.LlamaLoraLm;
+import dev.oppu.trainer.TaskAdaptation;
+import dev.oppu.trainer.TrainerDefaults;
+import dev.oppu.trainer.examples.ModelTokenEncoder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code oppu adapt-task}: OPPU step 1, a task LoRA per task on the non-evaluated users' histories. */
+@Command(name = "adapt-task", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Train a task LoRA (OPPU step 1) per task on the histories of the NON-evaluated users, saved in PEFT"
+        + " layout as OUT/<LaMP id>/; the trainer and serving merge it into the base model.",
+        "Users come from --data DIR/<task_name>/train_users.json (as `oppu synth` writes), else from synthetic data"
+            + " generated in memory with the synth defaults."})
+public final class TaskAdaptCommand implements Callable<Integer> {
+
+  @Option(names = "--base-model", defaultValue = "models/default",
+      description = "base checkpoint directory, any Llama-family HF checkpoint (default ${DEFAULT-VALUE})")
+  Path base;
+
+  @Option(names = "--task", defaultValue = "all", description = "LaMP_1 ... LaMP_7, a task name, or all (default)")
+  String task;
+
+  @Option(names = "--data", description = "synthetic or LaMP data root holding <task_name>/train_users.json")
+  Path data;
+
+  @Option(names = "--out", description = "task adapter root (default: BASE/task-adapters)")
+  Path out;
+
+  @Option(names = "--k", defaultValue = "0", description = "retrieved items per example, OPPU's --k (default 0)")
+  int k;
+
+  @Option(names = "--add-profile", description = "prepend the user's profile, OPPU's --add_profile")
+  boolean addProfile;
+
+  @Option(names = "--epochs", description = "epochs (default: TrainerDefaults.task)")
+  Integer epochs;
+
+  @Option(names = "--lr", description = "learning rate (default: TrainerDefaults.task)")
+  Double lr;
+
+  @Option(names = "--max-users", description = "use at most this many non-evaluated users per task")
+  Integer maxUsers;
+
+  @Override
+  public Integer call() throws Exception {
+    Path root = out != null ? out : base.resolve("task-adapters");
+    List<Task> tasks = task.equalsIgnoreCase("all") ? List.of(Task.values()) : List.of(Task.of(task));
+    TaskAdaptation.Config d = TrainerDefaults.task(k, addProfile);
+    TaskAdaptation.Config cfg = new TaskAdaptation.Config(d.lora(), new AdapterTraining.Config(
+        epochs != null ? epochs : d.training().epochs(), d.training().batchSize(),
+        lr != null ? dev.oppu.trainer.optim.AdamW.Config.oppu(lr) : d.training().optimizer()),
+        k, addProfile, d.maxTokens(), d.retrievedWords(), d.seed());
+    try (NDManager manager = NDManager.newBaseManager()) {
+      LlamaModel model = LlamaModel.load(base, manager);
+      try (TextTokenizer tok = TextTokenizer.load(base, model.config())) {
+        ModelTokenEncoder enc = new ModelTokenEncoder(tok);
+        LlamaLoraLm lm = new LlamaLoraLm(model);
+        for (Task t : tasks) {
+          List<UserData> users = users(t);
+          if (maxUsers != null && users.size() > maxUsers) {
+            users = users.subList(0, maxUsers);
+          }
+          ProgressBar[] pb = new ProgressBar[1];
+          try {
+            TaskAdaptation.Report r = TaskAdaptation.run(lm, enc, t, users, cfg, root, (step, total, loss) -> {
+              if (pb[0] == null) {
+                pb[0] = new ProgressBarBuilder().setTaskName("adapt " + t.id()).setInitialMax(total)
+                    .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(1000).build();
+              }
+              pb[0].step();
+              pb[0].setExtraMessage(String.format(Locale.ROOT, "loss %.3f", loss));
+            });
+            if (pb[0] != null) {
+              pb[0].close();
+            }
+            System.out.printf(Locale.ROOT, "{\"task\": \"%s\", \"dir\": \"%s\", \"users\": %d, \"examples\": %d,"
+                    + " \"loss_before\": %.4f, \"loss_after\": %.4f, \"seconds\": %.1f}%n", t.id(), r.dir(), r.users(),
+                r.examples(), r.training().lossBefore(), r.training().lossAfter(), r.training().millis() / 1000.0);
+          } finally {
+            if (pb[0] != null) {
+              pb[0].close();
+            }
+          }
+        }
+      }
+    }
+    return 0;
+  }
+
+  private List<UserData> users(Task t) {
+    if (data != null) {
+      Path f = data.resolve(t.taskName()).resolve(Synth.TRAIN_USERS_FILE);
+      if (!Files.isRegularFile(f)) {
+        throw new IllegalArgumentException("no non-evaluated users for " + t.id() + ": " + f + " not found");
+      }
+      return new ArrayList<>(LampFiles.readUsers(f));
+    }
+    return Synth.generate(t, Synth.Params.defaults()).trainUsers();
+  }
+}
