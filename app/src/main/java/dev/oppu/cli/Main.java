@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
         BenchCommand.class,
         EvalCommand.class,
         ReplayCommand.class,
+        DemoCommand.class,
         BrokerCommand.class,
         PublishCommand.class,
         SynthCommand.class,
