@@ -11,7 +11,16 @@ import dev.oppu.cli.replay.ReplayResult;
 import dev.oppu.cli.replay.ResultsTable;
 import dev.oppu.lamp.Task;
 import dev.oppu.schemas.Topics;
+import dev.oppu.broker.EmbeddedKafkaBroker;
+import dev.oppu.broker.TopicAdmin;
+import dev.oppu.cli.demo.DemoSystem;
+import dev.oppu.cli.demo.InProcessSystem;
+import dev.oppu.cli.demo.ModelPrep;
+import dev.oppu.trainer.TrainerDefaults;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.Properties;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -27,6 +36,8 @@ import picocli.CommandLine.Option;
         "Replays LaMP data through a running OPPU system: publishes each user's history as behavior events in time"
             + " order, waits until the users' adapters cover it, sends every query once per mode, waits for the"
             + " answers and scores them with LaMP's metrics.",
+        "Against --bootstrap (or --kafka-config, $KAFKA_BOOTSTRAP_SERVERS) the services must be running there;"
+            + " without one, an embedded broker and the services start in this JVM with --model.",
         "Writes <out>/predictions/<mode>/<task>_outputs.json (LaMP's format), <out>/results.json"
             + " ({mode: {task: {metric: value}}}) and <out>/replay.json (counts, adaptation lag, timing)."})
 public final class ReplayCommand implements Callable<Integer> {
@@ -73,12 +84,54 @@ public final class ReplayCommand implements Callable<Integer> {
   @Option(names = "--no-progress", description = "No progress bars.")
   boolean noProgress;
 
+  @Option(names = "--model", defaultValue = "models/default", paramLabel = "DIR",
+      description = "Without a cluster (no --bootstrap, --kafka-config or $KAFKA_BOOTSTRAP_SERVERS): the base model"
+          + " of the services this command starts in-process with an embedded broker (${DEFAULT-VALUE}; its"
+          + " task-adapters/ folder is used when present).")
+  Path model;
+
+  @Option(names = "--device", defaultValue = "cpu", description = "Device of the in-process services (${DEFAULT-VALUE}).")
+  String device;
+
   @Override
-  public Integer call() {
+  public Integer call() throws Exception {
     Task t = Task.of(task);
+    ReplayData.Dataset data = LampDatasets.read(t, users, outputs);
+    boolean external = kafka.bootstrap != null || kafka.configFile != null || !kafka.extra.isEmpty()
+        || System.getenv("KAFKA_BOOTSTRAP_SERVERS") != null;
+    if (!external) {
+      return embedded(t, data);
+    }
     ClientConfig client = kafka.clientConfig();
     Topics topics = kafka.topics();
-    ReplayData.Dataset data = LampDatasets.read(t, users, outputs);
+    return replay(t, data, client, topics);
+  }
+
+  /** No cluster given: an embedded broker and the services in this JVM, as the demo runs them. */
+  private int embedded(Task t, ReplayData.Dataset data) throws Exception {
+    Progress progress = noProgress ? Progress.none() : Progress.console();
+    try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.builder().build().start()) {
+      ClientConfig client = broker.clientConfig();
+      Topics topics = Topics.from(client.raw());
+      TopicAdmin.ensureTopics(client.admin(), topics, TopicAdmin.Settings.of(2));
+      ModelPrep.Prepared prep = ModelPrep.prepare(model, List.of(t), Map.of(), device, progress, System.out);
+      prep.notes().forEach(System.out::println);
+      Properties settings = new Properties();
+      List<String> variants = Modes.variants(Modes.parse(modes));
+      settings.setProperty("oppu.ingest.variants", String.join(",", variants.isEmpty() ? List.of("plain") : variants));
+      settings.setProperty("oppu.ingest.first-min-items", "1");
+      settings.setProperty("oppu.ingest.new-items-max", "1");
+      settings.setProperty("oppu.ingest.adapter-partitions", "2");
+      Path work = Files.createTempDirectory("oppu-replay");
+      try (DemoSystem system = InProcessSystem.launcher(prep.models(), TrainerDefaults.user())
+          .start(client, topics, settings, Map.of(t, List.of()), work, progress)) {
+        System.out.println("model: " + system.modelDescription());
+        return replay(t, data, client, topics);
+      }
+    }
+  }
+
+  private int replay(Task t, ReplayData.Dataset data, ClientConfig client, Topics topics) {
     System.out.printf("replay: %s, %d users, %d history items, %d queries x %d modes -> %s%n", t.id(),
         data.users().size(), data.itemCount(), data.queryCount(), modes.size(), client.bootstrapServers());
     ReplayEngine.Options opts = ReplayEngine.Options.defaults()

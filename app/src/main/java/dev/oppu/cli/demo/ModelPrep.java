@@ -53,6 +53,11 @@ public final class ModelPrep {
       if (Files.isRegularFile(dir.resolve("adapter_model.safetensors"))) {
         continue;
       }
+      if (trainUsers.getOrDefault(t, List.of()).isEmpty()) {
+        notes.add(t.id() + ": no task adapter in " + adapters + " and no non-evaluated users to train one: the bare"
+            + " base model serves (run `oppu adapt-task` to make one)");
+        continue;
+      }
       log.println("demo: no task adapter for " + t.id() + ": training it (once; `oppu adapt-task`)");
       try (NDManager manager = NDManager.newBaseManager(TaskModels.device(device))) {
         LlamaModel model = LlamaModel.load(modelDir, manager);
