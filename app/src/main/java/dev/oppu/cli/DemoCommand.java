@@ -86,6 +86,10 @@ public final class DemoCommand implements Callable<Integer> {
       description = "Longest wait for the answers in each phase (${DEFAULT-VALUE}).")
   long answerTimeout;
 
+  @Option(names = "--free-generation",
+      description = "Label tasks generate freely instead of answering with the most likely label of their list.")
+  boolean freeGeneration;
+
   @Option(names = "--no-progress", description = "No progress bars.")
   boolean noProgress;
 
@@ -109,7 +113,7 @@ public final class DemoCommand implements Callable<Integer> {
           .start(client, topics, settings, trainUsersByTask, work, p);
     };
     DemoRunner.Options opts = new DemoRunner.Options(out, cluster, taskList, users, trainUsers, queries, shiftUsers,
-        steps, 20, seed, Modes.parse(modes), partitions, Duration.ofSeconds(adapterTimeout),
+        steps, 20, seed, Modes.parse(modes), partitions, !freeGeneration, Duration.ofSeconds(adapterTimeout),
         Duration.ofSeconds(answerTimeout), Duration.ofSeconds(30), progress, System.out);
     DemoResults r = new DemoRunner(opts, launcher).run();
     if (!prepNotes.isEmpty()) {
@@ -122,10 +126,12 @@ public final class DemoCommand implements Callable<Integer> {
     System.out.println();
     System.out.print(ResultsTable.render(merge(r)));
     if (r.shift() != null) {
-      System.out.printf(Locale.ROOT, "shift (%s): pre-shift level %.3f, recovered within 5 points after %s events"
-          + " (target %d)%n", r.shift().task(), r.shift().preShiftLevel(),
-          r.shift().recoveredAtEvents() < 0 ? "no measured step:" : r.shift().recoveredAtEvents(),
-          r.shift().recoveryTargetEvents());
+      System.out.printf(Locale.ROOT, "shift (%s): pre-shift level %.3f; continuous adapters within 5 points after %s"
+          + " events, frozen adapters %s; SPEC target (%d events): %s%n", r.shift().task(), r.shift().preShiftLevel(),
+          r.shift().recoveredAtEvents() < 0 ? "no measured number of" : r.shift().recoveredAtEvents(),
+          r.shift().frozenStaysBelow() == null ? "not measured"
+              : r.shift().frozenStaysBelow() ? "stay below" : "also within",
+          r.shift().recoveryTargetEvents(), r.shift().meetsTarget() ? "met" : "not met");
     }
     r.replay().lags().forEach((v, l) -> System.out.printf(Locale.ROOT,
         "adaptation lag (%s): p50 %d ms, p99 %d ms over %d events%n", v, l.p50Millis(), l.p99Millis(), l.covered()));

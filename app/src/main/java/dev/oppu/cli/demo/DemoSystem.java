@@ -22,6 +22,15 @@ public interface DemoSystem extends AutoCloseable {
   /** Settings that shaped the run, one line each, for the report. */
   List<String> setup();
 
+  /**
+   * Restarts the streams application with other settings (e.g. fewer adapter variants to train), keeping its state.
+   *
+   * @return false when this system cannot be reconfigured (then it keeps its settings)
+   */
+  default boolean restartStreams(Properties settings) throws Exception {
+    return false;
+  }
+
   /** Starts the services. */
   interface Launcher {
     /**

@@ -42,7 +42,10 @@ public final class InProcessSystem implements DemoSystem {
 
   private final String description;
   private final List<String> setup;
-  private final KafkaStreams streams;
+  private volatile KafkaStreams streams;
+  private ClientConfig client;
+  private Topics topics;
+  private Path work;
   private final TrainerService trainer;
   private final Thread trainerThread;
   private final AtomicReference<Throwable> trainerFailure;
@@ -92,13 +95,47 @@ public final class InProcessSystem implements DemoSystem {
     IngestConfig ingest = IngestConfig.from(settings);
     ServingConfig serving = ServingConfig.from(settings);
     setup.add(String.format(Locale.ROOT, "ingestion: variants %s, first training at %d items, retraining after %d new"
-        + " items or a shift; serving: greedy, max batch %d, at most %d new tokens", ingest.variants(),
-        ingest.firstMinItems(), ingest.newItemsMax(), serving.maxBatch(), serving.maxNewTokens()));
+        + " items or a shift; serving: greedy, %s, max batch %d, at most %d new tokens", ingest.variants(),
+        ingest.firstMinItems(), ingest.newItemsMax(), serving.constrained()
+            ? "label tasks answer with the most likely label of their list (constrained decoding)"
+            : "free generation for every task", serving.maxBatch(), serving.maxNewTokens()));
     setup.add(String.format(Locale.ROOT, "per-user training: LoRA r=%d alpha=%.0f on %s, %d epoch(s), batch %d,"
         + " replaying at most %d older items", userTraining.lora().r(), userTraining.lora().alpha(),
         userTraining.lora().targetModules(), userTraining.training().epochs(), userTraining.training().batchSize(),
         userTraining.maxReplay()));
 
+    KafkaStreams streams = startStreams(client, topics, settings, generator, work);
+
+    TrainerService trainer = new TrainerService(client, topics, trainModels, userTraining,
+        TrainerService.Settings.defaults(work.resolve("adapter-store")));
+    AtomicReference<Throwable> trainerFailure = new AtomicReference<>();
+    Thread thread = new Thread(() -> {
+      try {
+        // PyTorch's grad mode is per thread and on by default in a new one; DJL turns it off only on the thread that
+        // initialized the engine (here: main). Left on, the optimizer's in-place updates of LoRA leaves fail.
+        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        trainer.run();
+      } catch (Throwable t) {
+        trainerFailure.set(t);
+      }
+    }, "oppu-trainer");
+    thread.setDaemon(true);
+    thread.start();
+
+    String description = m.description();
+    InProcessSystem sys = new InProcessSystem(description, setup, streams, trainer, thread, trainerFailure,
+        trainModels, serveModels, tokenizer, generator);
+    sys.client = client;
+    sys.topics = topics;
+    sys.work = work;
+    return sys;
+  }
+
+  /** Starts the streams application (ingestion + serving) and waits until it runs. */
+  private static KafkaStreams startStreams(ClientConfig client, Topics topics, Properties settings,
+      ModelBatchGenerator generator, Path work) throws InterruptedException {
+    IngestConfig ingest = IngestConfig.from(settings);
+    ServingConfig serving = ServingConfig.from(settings);
     String appId = StreamsApp.APPLICATION_ID;
     Properties overrides = new Properties();
     overrides.putAll(client.streams(appId));
@@ -119,37 +156,25 @@ public final class InProcessSystem implements DemoSystem {
           .SHUTDOWN_CLIENT;
     });
     streams.start();
-
-    TrainerService trainer = new TrainerService(client, topics, trainModels, userTraining,
-        TrainerService.Settings.defaults(work.resolve("adapter-store")));
-    AtomicReference<Throwable> trainerFailure = new AtomicReference<>();
-    Thread thread = new Thread(() -> {
-      try {
-        // PyTorch's grad mode is per thread and on by default in a new one; DJL turns it off only on the thread that
-        // initialized the engine (here: main). Left on, the optimizer's in-place updates of LoRA leaves fail.
-        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
-        trainer.run();
-      } catch (Throwable t) {
-        trainerFailure.set(t);
-      }
-    }, "oppu-trainer");
-    thread.setDaemon(true);
-    thread.start();
-
     long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
     while (streams.state() != KafkaStreams.State.RUNNING) {
       if (streamsFailure.get() != null || streams.state() == KafkaStreams.State.ERROR
           || System.nanoTime() > deadline) {
-        trainer.close();
         streams.close(Duration.ofSeconds(10));
         throw new IllegalStateException("the streams application did not start: "
             + (streamsFailure.get() == null ? streams.state() : streamsFailure.get().getMessage()));
       }
       Thread.sleep(50);
     }
-    String description = m.description();
-    return new InProcessSystem(description, setup, streams, trainer, thread, trainerFailure, trainModels,
-        serveModels, tokenizer, generator);
+    return streams;
+  }
+
+  /** Restarts the streams application with new settings; its state stays in the local stores and changelogs. */
+  @Override
+  public boolean restartStreams(Properties settings) throws Exception {
+    streams.close(Duration.ofSeconds(30));
+    streams = startStreams(client, topics, settings, generator, work);
+    return true;
   }
 
   private static String shortFp(String fp) {
