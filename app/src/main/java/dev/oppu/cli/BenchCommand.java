@@ -8,6 +8,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "bench", description = "Run a benchmark; the last line printed is one JSON object.",
     subcommands = {
+        dev.oppu.cli.bench.TrainBench.class,
         dev.oppu.cli.bench.ModelBench.class,
         dev.oppu.cli.bench.RetrieveBench.class,
         dev.oppu.cli.bench.IngestBench.class,

@@ -10,7 +10,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code oppu model ...}: tools around the base model. */
-@Command(name = "model", description = "Model tools.", subcommands = {ModelCommand.Check.class})
+@Command(name = "model", subcommands = {ModelCommand.Check.class}, description = {"Model tools.",
+    "Models run in float32 on CPU (bf16/fp16 checkpoints are converted as they load): a 24 GiB machine holds "
+        + "models up to about 1B parameters (TinyLlama-1.1B takes 4.4 GB)."})
 public final class ModelCommand {
 
   /** {@code oppu model check}: our model against tensors computed by transformers and PEFT. */

@@ -179,6 +179,17 @@ public final class CausalLm {
   }
 
   /**
+   * Summed log-probability of each candidate continuation of one prompt under one adapter (or none), in one batch:
+   * for constrained decoding over a label list.
+   */
+  public static float[] candidateLogProbs(LlamaModel model, int[] prompt, List<int[]> candidates,
+      LoraAdapter adapter) {
+    List<int[]> prompts = java.util.Collections.nCopies(candidates.size(), prompt);
+    List<LoraAdapter> rows = adapter == null ? null : java.util.Collections.nCopies(candidates.size(), adapter);
+    return continuationLogProbs(model, prompts, candidates, rows);
+  }
+
+  /**
    * Log-probabilities of the labelled next tokens: {sum, count} over the batch, or per row ([B] each).
    */
   static NDArray[] sumLogProbs(NDArray logits, NDArray labels, boolean perRow) {

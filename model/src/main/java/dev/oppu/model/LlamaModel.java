@@ -295,6 +295,9 @@ public final class LlamaModel implements AutoCloseable {
     if (mask != null && (mask.getShape().get(0) != b || mask.getShape().get(1) != s)) {
       throw new IllegalArgumentException("attention mask " + mask.getShape() + " does not cover [" + b + ", " + s + "]");
     }
+    if (ids.max().toType(DataType.INT64, false).getLong() >= config.vocabSize() || ids.min().toType(DataType.INT64, false).getLong() < 0) {
+      throw new IllegalArgumentException("token ids outside the vocabulary [0, " + config.vocabSize() + ")");
+    }
     NDArray maskBool = mask == null ? null : mask.toType(DataType.BOOLEAN, false); // [B, S]
     if (pos == null) {
       if (maskBool != null) {
@@ -360,8 +363,9 @@ public final class LlamaModel implements AutoCloseable {
     // Grouped-query attention without copying keys and values: query head h uses KV head h / rep (HF's repeat_kv),
     // so the rep query heads of one KV head are stacked along the query axis.
     int rep = nh / nkv;
-    NDArray qg = q.reshape(b, nkv, rep * t, d);                                              // [B, KV, rep*T, D]
-    NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).mul((float) (1.0 / Math.sqrt(d)))  // [B, KV, rep*T, S]
+    // The 1/sqrt(d) scale goes on the queries: T x D values instead of T x S.
+    NDArray qg = q.mul((float) (1.0 / Math.sqrt(d))).reshape(b, nkv, rep * t, d);           // [B, KV, rep*T, D]
+    NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2))                                      // [B, KV, rep*T, S]
         .reshape(b, nkv, rep, t, s).add(bias.expandDims(1));                                 // [B, KV, rep, T, S]
     NDArray probs = scores.softmax(-1).reshape(b, nkv, rep * t, s);
     NDArray out = probs.matMul(v).reshape(b, nh, t, d);                                      // [B, H, T, D]

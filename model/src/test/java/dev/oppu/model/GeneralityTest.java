@@ -178,6 +178,10 @@ class GeneralityTest {
       float alone = CausalLm.continuationLogProbs(model, List.of(prompts[i]), List.of(conts.get(i)), one)[0];
       assertEquals(alone, lp[i], 1e-4);
     }
+    float[] cands = CausalLm.candidateLogProbs(model, prompts[0], List.of(conts.get(0), conts.get(3)), all7);
+    assertEquals(lp[0], cands[0], 1e-4);
+    assertEquals(CausalLm.continuationLogProbs(model, List.of(prompts[0]), List.of(conts.get(3)),
+        List.of(all7))[0], cands[1], 1e-4);
   }
 
   @Test
@@ -376,5 +380,7 @@ class GeneralityTest {
     assertThrows(java.nio.file.NoSuchFileException.class, () -> LlamaModel.load(out, manager));
     assertThrows(IllegalArgumentException.class,
         () -> new LoraConfig(8, 8, 0, List.of("lm_head"), false));
+    e = assertThrows(IllegalArgumentException.class, () -> model.forward(ids(new int[] {5, 300})));
+    assertTrue(e.getMessage().contains("vocabulary"), e.getMessage());
   }
 }

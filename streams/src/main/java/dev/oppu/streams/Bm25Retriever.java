@@ -64,15 +64,49 @@ public final class Bm25Retriever {
       return List.of();
     }
     Map<String, Integer> boosts = TextAnalysis.termFreqs(queryTerms(query));
+    int nq = boosts.size();
+    byte[][] qBytes = new byte[nq][];
+    Map<String, Integer> termIndex = new java.util.HashMap<>(nq * 2);
+    int qi = 0;
+    for (String t : boosts.keySet()) {
+      qBytes[qi] = t.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      termIndex.put(t, qi++);
+    }
     int n = (int) st.retained();
+    long first = st.firstSeq();
+    long next = st.nextSeq();
+    // Postings of each query term over the retained documents: (doc, tf, norm) triples.
+    int[][] post = new int[nq][];
+    int[] len = new int[nq];
+    for (long seg = Segments.segmentOf(first); seg <= Segments.segmentOf(next - 1); seg++) {
+      byte[] bytes = stores.postings().get(Keys.segment(prefix, seg));
+      if (bytes == null) {
+        continue;
+      }
+      Segments.lookup(bytes, qBytes, termIndex, (q, seq, tf, norm) -> {
+        if (seq < first || seq >= next) {
+          return; // evicted, or not yet committed to the statistics
+        }
+        int[] a = post[q];
+        if (a == null) {
+          a = post[q] = new int[48];
+        } else if (len[q] + 3 > a.length) {
+          a = post[q] = java.util.Arrays.copyOf(a, a.length * 2);
+        }
+        a[len[q]++] = (int) (seq - first);
+        a[len[q]++] = tf;
+        a[len[q]++] = norm;
+      });
+    }
     double[] acc = new double[n];
     boolean[] matched = new boolean[n];
     long docCount = st.docCount();
     float avgdl = (float) (st.sumTotalTermFreq() / (double) docCount);
     float[] normInverse = null;
-    for (Map.Entry<String, Integer> q : boosts.entrySet()) {
-      byte[] list = stores.postings().get(Keys.term(prefix, q.getKey()));
-      int df = Postings.size(list);
+    qi = 0;
+    for (int boost : boosts.values()) {
+      int q = qi++;
+      int df = len[q] / 3;
       if (df == 0) {
         continue;
       }
@@ -83,11 +117,12 @@ public final class Bm25Retriever {
         }
       }
       float idf = (float) Math.log(1 + (docCount - df + 0.5D) / (df + 0.5D));
-      float weight = (float) q.getValue() * idf;
-      for (int i = 0; i < df; i++) {
-        int doc = (int) (Postings.seq(list, i) - st.firstSeq());
-        float freq = Postings.tf(list, i);
-        float s = weight - weight / (1f + freq * normInverse[Postings.norm(list, i)]);
+      float weight = (float) boost * idf;
+      int[] a = post[q];
+      for (int i = 0; i < len[q]; i += 3) {
+        int doc = a[i];
+        float freq = a[i + 1];
+        float s = weight - weight / (1f + freq * normInverse[a[i + 2]]);
         acc[doc] += s;
         matched[doc] = true;
       }

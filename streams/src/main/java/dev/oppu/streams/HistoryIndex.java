@@ -17,8 +17,9 @@ import org.apache.lucene.util.SmallFloat;
 
 /**
  * Keeps one task's stores consistent: the bounded per-(user, task) history (logged) and its BM25 inverted index
- * (unlogged: postings and collection statistics). Each append costs O(terms of the new item) plus, when the bound is
- * exceeded, O(terms of the evicted item); nothing is rebuilt per event.
+ * (unlogged: segments and collection statistics). An append rewrites only the user's open segment (O(its size), one
+ * read and one write however many terms the item has); an eviction updates the statistics and drops a segment once
+ * all its documents are out. Nothing is rebuilt per event.
  */
 public final class HistoryIndex {
   static final AvroSerde<HistoryItem> ITEM_SERDE = new AvroSerde<>(HistoryItem.class);
@@ -143,33 +144,24 @@ public final class HistoryIndex {
   }
 
   private IndexStats indexDoc(byte[] prefix, long seq, TextAnalysis.Analyzed doc, IndexStats st) {
-    byte norm = SmallFloat.intToByte4(doc.normLength());
-    for (Map.Entry<String, Integer> e : TextAnalysis.termFreqs(doc.terms()).entrySet()) {
-      Bytes key = Keys.term(prefix, e.getKey());
-      postings.put(key, Postings.append(postings.get(key), seq, e.getValue(), norm));
-    }
+    Bytes key = Keys.segment(prefix, Segments.segmentOf(seq));
+    byte[] open = seq % Segments.SIZE == 0 ? null : postings.get(key);
+    Segments.Doc d = new Segments.Doc(SmallFloat.intToByte4(doc.normLength()), doc.terms().size(),
+        TextAnalysis.termFreqs(doc.terms()));
+    postings.put(key, Segments.append(open, seq, d));
     return new IndexStats(st.firstSeq(), st.nextSeq(), st.docCount() + 1, st.sumTotalTermFreq() + doc.terms().size());
   }
 
+  /** Evicts the oldest item: its length leaves the statistics; its segment goes once its last document is out. */
   private IndexStats evict(Task task, byte[] prefix, long seq, IndexStats st) {
-    Bytes key = Keys.history(prefix, seq);
-    byte[] bytes = history.get(key);
-    if (bytes == null) {
-      return st;
+    Bytes segKey = Keys.segment(prefix, Segments.segmentOf(seq));
+    byte[] seg = postings.get(segKey);
+    int length = seg == null ? 0 : Segments.length(seg, seq);
+    if ((seq + 1) % Segments.SIZE == 0) {
+      postings.delete(segKey);
     }
-    HistoryItem item = ITEM_SERDE.decode(bytes);
-    TextAnalysis.Analyzed doc = TextAnalysis.analyze(analyzer, item.getFields().get(task.inputField()));
-    for (String term : TextAnalysis.termFreqs(doc.terms()).keySet()) {
-      Bytes pk = Keys.term(prefix, term);
-      byte[] rest = Postings.remove(postings.get(pk), seq);
-      if (rest == null) {
-        postings.delete(pk);
-      } else {
-        postings.put(pk, rest);
-      }
-    }
-    history.delete(key);
-    return new IndexStats(seq + 1, st.nextSeq(), st.docCount() - 1, st.sumTotalTermFreq() - doc.terms().size());
+    history.delete(Keys.history(prefix, seq));
+    return new IndexStats(seq + 1, st.nextSeq(), st.docCount() - 1, st.sumTotalTermFreq() - length);
   }
 
   private static String taskOf(byte[] prefix) {

@@ -47,7 +47,7 @@ public final class IngestTopology {
   public static final String HISTORY_STORE = "oppu-history";
   /** Logged: user|task -> retained seq range; the truth the index is reconciled against. */
   public static final String HISTORY_META_STORE = "oppu-history-meta";
-  /** Unlogged: user|task|term -> posting list (seq, tf, norm). */
+  /** Unlogged: user|task|segment number -> index segment of 64 documents (see {@link Segments}). */
   public static final String POSTINGS_STORE = "oppu-bm25-postings";
   /** Unlogged: user|task -> seq range, docCount, sumTotalTermFreq. */
   public static final String INDEX_STATS_STORE = "oppu-bm25-stats";

@@ -25,6 +25,11 @@ public final class Keys {
     return Bytes.wrap(ByteBuffer.allocate(prefix.length + 8).put(prefix).putLong(seq).array());
   }
 
+  /** Index segment {@code segNo} of a (user, task): same layout as history keys, in the postings store. */
+  public static Bytes segment(byte[] prefix, long segNo) {
+    return history(prefix, segNo);
+  }
+
   public static Bytes term(byte[] prefix, String term) {
     byte[] t = term.getBytes(StandardCharsets.UTF_8);
     byte[] out = new byte[prefix.length + t.length];

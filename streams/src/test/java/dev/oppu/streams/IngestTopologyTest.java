@@ -56,14 +56,10 @@ class IngestTopologyTest {
         byte[] item = d.store(IngestTopology.HISTORY_STORE).get(Keys.history(prefix, seq));
         assertEquals(seq >= 2, item != null, "history seq " + seq);
       }
-      // Evicted terms are gone from the postings; shared ones keep only retained docs.
-      assertNull(d.store(IngestTopology.POSTINGS_STORE).get(Keys.term(prefix, "unique0")));
-      assertNull(d.store(IngestTopology.POSTINGS_STORE).get(Keys.term(prefix, "unique1")));
-      byte[] common = d.store(IngestTopology.POSTINGS_STORE).get(Keys.term(prefix, "common"));
-      assertEquals(3, Postings.size(common));
-      assertEquals(2, Postings.seq(common, 0));
-      assertEquals(2, Postings.tf(common, 0));
-
+      // One open segment holds all five (64 per segment); the evicted two are skipped by seq.
+      byte[] seg = d.store(IngestTopology.POSTINGS_STORE).get(Keys.segment(prefix, 0));
+      assertEquals(5, Segments.docCount(seg));
+      assertEquals(5, Segments.length(seg, 4));
       Bm25Retriever r = new Bm25Retriever(config().newAnalyzer(), 64);
       assertTrue(r.topK(d.stores(), "u1", "LaMP_2M", "unique0 unique1", 5).isEmpty());
       List<Bm25Retriever.Hit> hits = r.topK(d.stores(), "u1", "LaMP_2M", "unique4", 5);
@@ -77,6 +73,31 @@ class IngestTopologyTest {
       // Another user's and another task's data are not visible.
       assertTrue(r.topK(d.stores(), "u2", "LaMP_2M", "common", 5).isEmpty());
       assertTrue(r.topK(d.stores(), "u1", "LaMP_2N", "common", 5).isEmpty());
+    }
+  }
+
+  @Test
+  void evictedSegmentsAreDeletedAndFullOnesSealed() {
+    IngestConfig c = IngestConfig.defaults().withMaxHistory(70).withInMemoryStores(true);
+    try (Driver d = new Driver(c, stateDir)) {
+      for (int i = 0; i < 200; i++) {
+        d.send(TestData.movie("u1", "e" + i, "text number" + i + " of the history", "comedy"));
+      }
+      byte[] prefix = Keys.prefix("u1", "LaMP_2M");
+      IndexStats stats = IndexStats.decode(d.store(IngestTopology.INDEX_STATS_STORE).get(Bytes.wrap(prefix)));
+      assertEquals(new IndexStats(130, 200, 70, 70 * 5), stats);
+      List<Long> segments = new java.util.ArrayList<>();
+      try (var it = d.store(IngestTopology.POSTINGS_STORE).all()) {
+        it.forEachRemaining(kv -> segments.add(java.nio.ByteBuffer.wrap(kv.key.get(), prefix.length, 8).getLong()));
+      }
+      assertEquals(List.of(2L, 3L), segments);
+      assertEquals(1, d.store(IngestTopology.POSTINGS_STORE).get(Keys.segment(prefix, 2))[0], "sealed");
+      assertEquals(0, d.store(IngestTopology.POSTINGS_STORE).get(Keys.segment(prefix, 3))[0], "open");
+      Bm25Retriever r = new Bm25Retriever(c.newAnalyzer(), 64);
+      assertTrue(r.topK(d.stores(), "u1", "LaMP_2M", "number129", 5).isEmpty());
+      assertEquals(130L, r.topK(d.stores(), "u1", "LaMP_2M", "number130", 5).get(0).seq());
+      assertEquals(199L, r.topK(d.stores(), "u1", "LaMP_2M", "number199", 5).get(0).seq());
+      assertEquals(70, r.topK(d.stores(), "u1", "LaMP_2M", "history", 100).size());
     }
   }
 

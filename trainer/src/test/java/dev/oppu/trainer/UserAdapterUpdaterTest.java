@@ -89,10 +89,10 @@ class UserAdapterUpdaterTest {
   void aWorseHeldOutLossIsRejected() {
     // v1 knows this user's "true story" items; the update trains only on "comedy" (no replay) and is held out on
     // newer "true story" items, on which it has become worse than v1
-    UserAdapterUpdater.Settings s = TinyWorld.settings(2e-2);
+    UserAdapterUpdater.Settings s = TinyWorld.settings(1e-2);
     UserAdapterUpdater noReplay = new UserAdapterUpdater(world.lm, world.encoder, new UserAdapterUpdater.Settings(
         s.lora(), new AdapterTraining.Config(6, 8, s.training().optimizer()), s.k(), s.maxTokens(), s.retrievedWords(), 0, s.holdoutFraction(), s.holdoutMax(),
-        s.holdoutMinNew(), s.tolerance(), s.seed()));
+        s.holdoutMinNew(), 0.0, s.seed()));
     List<UserAdapterUpdater.Item> h = new java.util.ArrayList<>(TinyWorld.tagged("true story", 30, 0, 14));
     UserAdapterUpdater.Outcome v1 = noReplay.update("dave", Task.MOVIE_TAGGING, Variant.PLAIN, h, 0, null, null, 1,
         null);

@@ -45,15 +45,23 @@ public final class ModelBench implements Callable<Integer> {
       description = "also time a per-user update on the default model: 100 examples x 2 epochs of 200 tokens")
   boolean userUpdate;
 
+  @Option(names = "--threads", defaultValue = "0",
+      description = "PyTorch intra-op threads for model and baseline alike (default: DJL's choice)")
+  int threads;
+
   @Override
   public Integer call() throws Exception {
+    if (threads > 0) {
+      // Read once when the engine starts: nothing has touched DJL yet in this JVM.
+      System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
+    }
     Map<String, Object> out = new LinkedHashMap<>();
     try (NDManager m = NDManager.newBaseManager()) {
-      double matmul = matmulGflops(m);
-      System.err.printf("matmul 1024^3 float32: %.1f GFLOP/s%n", matmul);
-
       LlamaConfig def = LlamaConfig.defaultSmall();
-      double[] d = trainThroughput(m, def, batch, seq, 1, steps);
+      Baseline base = new Baseline(m);
+      double[] d = trainThroughput(m, def, batch, seq, 1, steps, base);
+      double matmul = base.gflops();
+      System.err.printf("matmul 1024^3 float32 (interleaved with the steps): %.1f GFLOP/s%n", matmul);
       double defGflops = d[0] * flopsPerToken(def, seq) / 1e9;
       System.err.printf("default model (%d params): %.0f tokens/s, %.2f GFLOP/s, %.3f s/step%n",
           def.parameterCount(), d[0], defGflops, d[1]);
@@ -70,8 +78,8 @@ public final class ModelBench implements Callable<Integer> {
       if (userUpdate) {
         // 100 examples, 2 epochs, batch 16: 7 steps per epoch (the last one holds 4 examples).
         long t0 = System.nanoTime();
-        trainThroughput(m, def, 16, 200, 0, 2 * 6);
-        trainThroughput(m, def, 4, 200, 0, 2);
+        trainThroughput(m, def, 16, 200, 0, 2 * 6, null);
+        trainThroughput(m, def, 4, 200, 0, 2, null);
         double s = (System.nanoTime() - t0) / 1e9;
         System.err.printf("per-user update, default model, 100 examples x 2 epochs x 200 tokens: %.1f s%n", s);
         out.put("user_update_s", round(s));
@@ -79,16 +87,18 @@ public final class ModelBench implements Callable<Integer> {
 
       if (smolSteps > 0) {
         LlamaConfig smol = LlamaConfig.smolLm2_135M();
-        double[] s = trainThroughput(m, smol, batch, seq, 0, smolSteps);
+        Baseline smolBase = new Baseline(m);
+        double[] s = trainThroughput(m, smol, batch, seq, 0, smolSteps, smolBase);
         double g = s[0] * flopsPerToken(smol, seq) / 1e9;
         System.err.printf("SmolLM2-135M shape (%d params): %.0f tokens/s, %.2f GFLOP/s, %.1f s/step%n",
             smol.parameterCount(), s[0], g, s[1]);
         out.put("smol_tokens_per_s", round(s[0]));
         out.put("smol_gflops", round(g));
-        out.put("smol_ratio", round(g / matmul));
+        out.put("smol_matmul_gflops", round(smolBase.gflops()));
+        out.put("smol_ratio", round(g / smolBase.gflops()));
         out.put("smol_step_s", round(s[1]));
       }
-      out.put("threads", System.getProperty("ai.djl.pytorch.num_threads", "default"));
+      out.put("threads", threads > 0 ? Integer.toString(threads) : "default");
     }
     System.out.println(new ObjectMapper().writeValueAsString(out));
     return 0;
@@ -106,32 +116,48 @@ public final class ModelBench implements Callable<Integer> {
     return 4 * matmulWeights + attention;
   }
 
-  static double matmulGflops(NDManager m) {
-    try (NDScope scope = new NDScope()) {
-      scope.suppressNotUsedWarning();
-      NDArray a = m.randomUniform(-1, 1, new Shape(1024, 1024), DataType.FLOAT32);
-      NDArray b = m.randomUniform(-1, 1, new Shape(1024, 1024), DataType.FLOAT32);
-      for (int i = 0; i < 3; i++) {
-        a.matMul(b).close();
-      }
-      int n = 20;
+  /**
+   * DJL's float32 1024^3 matmul, measured in bursts right after each measured training step, so the two share the
+   * machine's conditions (other processes, frequency) as closely as one JVM allows.
+   */
+  static final class Baseline {
+    private final NDArray a;
+    private final NDArray b;
+    private double flops;
+    private double seconds;
+
+    Baseline(NDManager m) {
+      a = m.randomUniform(-1, 1, new Shape(1024, 1024), DataType.FLOAT32);
+      b = m.randomUniform(-1, 1, new Shape(1024, 1024), DataType.FLOAT32);
+      burst(3); // warm-up, not counted
+      flops = 0;
+      seconds = 0;
+    }
+
+    void burst(int n) {
       long t0 = System.nanoTime();
       for (int i = 0; i < n; i++) {
         NDArray c = a.matMul(b);
         c.getFloat(0, 0); // force completion
         c.close();
       }
-      double s = (System.nanoTime() - t0) / 1e9;
-      return n * 2.0 * 1024 * 1024 * 1024 / s / 1e9;
+      seconds += (System.nanoTime() - t0) / 1e9;
+      flops += n * 2.0 * 1024 * 1024 * 1024;
+    }
+
+    double gflops() {
+      return flops / seconds / 1e9;
     }
   }
 
   /**
-   * Runs {@code warmup + steps} LoRA training steps (loss, gradients, an SGD update) on random tokens.
+   * Runs {@code warmup + steps} LoRA training steps (loss, gradients, an SGD update) on random tokens, each measured
+   * step followed by a baseline burst.
    *
    * @return {tokens per second, seconds per step} over the measured steps
    */
-  static double[] trainThroughput(NDManager m, LlamaConfig c, int batch, int seq, int warmup, int steps) {
+  static double[] trainThroughput(NDManager m, LlamaConfig c, int batch, int seq, int warmup, int steps,
+      Baseline baseline) {
     try (LlamaModel model = LlamaModel.random(c, 1, m);
         LoraAdapter adapter = LoraAdapter.create(c, LoraConfig.oppuUser(), 2, m)) {
       Random rnd = new Random(3);
@@ -152,6 +178,9 @@ public final class ModelBench implements Callable<Integer> {
         }
         if (step >= warmup) {
           elapsed += System.nanoTime() - t0;
+          if (baseline != null) {
+            baseline.burst(10);
+          }
         }
       }
       double s = elapsed / 1e9;

@@ -247,6 +247,16 @@ public final class LampFiles {
     return new Golds(task, outputs);
   }
 
+  /** The user with each query's gold taken from {@code golds} (id -> output) where it has one. */
+  public static UserData withGolds(UserData u, Map<String, String> golds) {
+    List<Query> qs = new ArrayList<>(u.queries().size());
+    for (Query q : u.queries()) {
+      String g = golds.get(q.id());
+      qs.add(g != null ? q.withGold(g) : q);
+    }
+    return new UserData(u.userId(), u.profile(), qs);
+  }
+
   /** True if a file's task string names {@code task} ({@code LaMP_2} of LaMP's older files fits 2N and 2M). */
   public static boolean taskMatches(String fileTask, Task task) {
     if ("LaMP_2".equalsIgnoreCase(fileTask)) {

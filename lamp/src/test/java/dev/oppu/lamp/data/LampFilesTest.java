@@ -68,6 +68,9 @@ class LampFilesTest {
     assertNull(u.queries().get(0).gold());
     assertEquals("action", u.queries().get(1).gold());
     assertEquals("comedy", u.profile().get(0).get("tag"));
+    UserData g = LampFiles.withGolds(u, Map.of("q1", "sci-fi"));
+    assertEquals("sci-fi", g.queries().get(0).gold());
+    assertEquals("action", g.queries().get(1).gold());
   }
 
   @Test

@@ -67,7 +67,8 @@ public final class AdamW implements AutoCloseable {
     for (NDArray p : params) {
       try (NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
-        sq += p.getGradient().square().sum().getFloat();
+        // float64: squares of large float32 gradients overflow and would read as a non-finite norm
+        sq += p.getGradient().toType(ai.djl.ndarray.types.DataType.FLOAT64, false).square().sum().getDouble();
       }
     }
     lastGradNorm = Math.sqrt(sq);

@@ -28,6 +28,7 @@ public final class AdapterCache implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AdapterCache.class);
 
   private final Map<String, AdapterVersion> latest = new ConcurrentHashMap<>();
+  private final Map<String, Long> deletedAt = new ConcurrentHashMap<>();
   private final KafkaConsumer<String, byte[]> consumer;
   private final Topics.Topic<String, AdapterVersion> topic;
   private final CountDownLatch caughtUp = new CountDownLatch(1);
@@ -54,6 +55,12 @@ public final class AdapterCache implements AutoCloseable {
     return latest.get(key);
   }
 
+  /** Whether the key was deleted (a tombstone read) at or after {@code sinceMillis}. */
+  public boolean deletedSince(String key, long sinceMillis) {
+    Long at = deletedAt.get(key);
+    return at != null && at >= sinceMillis;
+  }
+
   /** Records what this process just published, ahead of reading it back. */
   public void put(String key, AdapterVersion v) {
     latest.merge(key, v, (old, nu) -> nu.getVersion() >= old.getVersion() ? nu : old);
@@ -70,6 +77,7 @@ public final class AdapterCache implements AutoCloseable {
         for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
           if (r.value() == null) {
             latest.remove(r.key());
+            deletedAt.put(r.key(), System.currentTimeMillis());
             continue;
           }
           try {

@@ -98,6 +98,8 @@ public final class TrainerService implements AutoCloseable {
   private final KafkaConsumer<String, byte[]> consumer;
   private final KafkaProducer<String, byte[]> producer;
   private volatile boolean running = true;
+  // called after every optimizer step; tests use it to crash a training midway
+  volatile dev.oppu.trainer.AdapterTraining.StepListener stepListener;
 
   public TrainerService(ClientConfig clients, Topics topics, TaskModels models, UserAdapterUpdater.Settings update,
       Settings settings) {
@@ -193,6 +195,7 @@ public final class TrainerService implements AutoCloseable {
     long lastSeq = t.getHistory().stream().mapToLong(HistoryItem::getSeq).max().orElseThrow();
     long firstSeq = t.getHistory().stream().mapToLong(HistoryItem::getSeq).min().orElseThrow();
     AdapterVersion prev = cache.get(key);
+    long started = System.currentTimeMillis();
     if (prev != null && prev.getCoveredSeq() >= lastSeq) {
       stats.skipped.incrementAndGet();
       return new Result(null, result(t, false, "skipped: version " + prev.getVersion() + " already covers seq "
@@ -220,9 +223,16 @@ public final class TrainerService implements AutoCloseable {
           .toList();
       UserAdapterUpdater updater = new UserAdapterUpdater(tm.lm(), models.encoder(), updateSettings);
       UserAdapterUpdater.Outcome o = updater.update(t.getUserId(), task, variant, items, newFrom, t.getProfile(),
-          previous, version, null);
+          previous, version, stepListener);
       LOG.info("{} v{}: {} ({} items, loss {} -> {}, held-out {} -> {}, {} ms)", key, version, o.reason(),
           o.itemsTrained(), o.lossBefore(), o.lossAfter(), o.heldOutBefore(), o.heldOutAfter(), o.trainMillis());
+      if (o.accepted() && cache.deletedSince(key, started)) {
+        // the user was deleted while we trained (SPEC section 4): publish nothing of theirs
+        o.adapter().close();
+        stats.rejected.incrementAndGet();
+        return new Result(null, result(t, false, "dropped: the user's adapters were deleted during training", null,
+            firstSeq - 1, List.of()));
+      }
       if (!o.accepted()) {
         stats.rejected.incrementAndGet();
         return new Result(null, result(t, false, o.reason(), prev == null ? null : prev.getVersion(),
@@ -313,7 +323,11 @@ public final class TrainerService implements AutoCloseable {
   @Override
   public void close() throws InterruptedException {
     running = false;
-    consumer.wakeup();
+    try {
+      consumer.wakeup();
+    } catch (IllegalStateException alreadyClosed) {
+      // run() ended on its own (a fatal error) and closed the consumer
+    }
     cache.close();
   }
 }

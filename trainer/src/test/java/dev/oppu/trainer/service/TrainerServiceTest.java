@@ -99,24 +99,45 @@ class TrainerServiceTest {
         24, 20, 0.1, 2, 10, 0.5, 7);
   }
 
-  /** Runs a service, sends the triggers, and returns the train results and adapter versions seen. */
-  static List<Object> roundTrip(SharedKafka kafka, Topics topics, UserAdapterUpdater.Settings update,
-      TrainerService.Settings s, List<TrainTrigger> triggers, int expectResults) throws Exception {
-    TrainerService service = new TrainerService(kafka.clientConfig(), topics, models, update, s);
-    Thread t = new Thread(() -> {
-      try {
-        service.run();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
-    t.start();
+  static void send(SharedKafka kafka, Topics topics, List<TrainTrigger> triggers) throws Exception {
     try (KafkaProducer<String, TrainTrigger> p = new KafkaProducer<>(kafka.clientConfig().producer(),
         new StringSerializer(), topics.trainTriggers.valueSerde().serializer())) {
       for (TrainTrigger tr : triggers) {
         p.send(new ProducerRecord<>(topics.trainTriggers.name(), tr.getUserId(), tr)).get();
       }
     }
+  }
+
+  static Thread start(TrainerService service, Throwable[] crashed) {
+    Thread t = new Thread(() -> {
+      try {
+        service.run();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (Throwable e) {
+        crashed[0] = e;
+      }
+    });
+    t.start();
+    return t;
+  }
+
+  /** Runs a service, sends the triggers, and returns the train results and adapter versions seen. */
+  static List<Object> roundTrip(SharedKafka kafka, Topics topics, UserAdapterUpdater.Settings update,
+      TrainerService.Settings s, List<TrainTrigger> triggers, int expectResults) throws Exception {
+    TrainerService service = new TrainerService(kafka.clientConfig(), topics, models, update, s);
+    Thread t = start(service, new Throwable[1]);
+    send(kafka, topics, triggers);
+    try {
+      return read(kafka, topics, expectResults, 240_000);
+    } finally {
+      service.close();
+      t.join(30_000);
+    }
+  }
+
+  /** Committed train results and adapter versions, until {@code expectResults} results or the timeout. */
+  static List<Object> read(SharedKafka kafka, Topics topics, int expectResults, long timeoutMs) {
     List<Object> seen = new ArrayList<>();
     try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(kafka.clientConfig().consumer(null),
         new StringDeserializer(), new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
@@ -126,7 +147,7 @@ class TrainerServiceTest {
       }
       c.assign(parts);
       c.seekToBeginning(parts);
-      long deadline = System.currentTimeMillis() + 240_000;
+      long deadline = System.currentTimeMillis() + timeoutMs;
       int results = 0;
       while (results < expectResults && System.currentTimeMillis() < deadline) {
         for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
@@ -138,11 +159,40 @@ class TrainerServiceTest {
           }
         }
       }
-    } finally {
-      service.close();
-      t.join(30_000);
     }
     return seen;
+  }
+
+  /** A simulated crash mid-training. */
+  static final class Crash extends Error {
+    Crash() {
+      super("simulated crash");
+    }
+  }
+
+  @Test
+  void aCrashMidTrainingPublishesNothingAndTheTriggerIsRetrainedAfterARestart(SharedKafka kafka, @TempDir Path tmp)
+      throws Exception {
+    Topics topics = kafka.freshTopics("trainer-crash", 1);
+    TrainerService.Settings s = TrainerService.Settings.defaults(tmp.resolve("store"));
+    TrainerService first = new TrainerService(kafka.clientConfig(), topics, models, settings(LoraConfig.oppuUser()), s);
+    first.stepListener = (step, total, loss) -> {
+      throw new Crash();
+    };
+    Throwable[] crashed = new Throwable[1];
+    Thread t1 = start(first, crashed);
+    send(kafka, topics, List.of(trigger("c1", "u3", history(20, 8, 0), 0)));
+    t1.join(240_000);
+    assertTrue(crashed[0] instanceof Crash, "the first instance died mid-training: " + crashed[0]);
+    assertTrue(read(kafka, topics, 1, 3_000).isEmpty(), "nothing published by the crashed run");
+    first.close();
+
+    // a restarted instance (same group, same transactional id) gets the trigger again and publishes it once
+    List<Object> seen = roundTrip(kafka, topics, settings(LoraConfig.oppuUser()), s, List.of(), 1);
+    assertEquals(2, seen.size(), seen.toString());
+    assertTrue(seen.stream().anyMatch(o -> o instanceof TrainResult r && r.getTriggerId().equals("c1")
+        && r.getAccepted()), seen.toString());
+    assertTrue(seen.stream().anyMatch(o -> o instanceof AdapterVersion v && v.getVersion() == 1), seen.toString());
   }
 
   @Test

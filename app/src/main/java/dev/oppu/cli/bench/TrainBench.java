@@ -1,0 +1,171 @@
+package dev.oppu.cli.bench;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import dev.oppu.lamp.Task;
+import dev.oppu.lamp.data.HistoryItem;
+import dev.oppu.lamp.data.UserData;
+import dev.oppu.lamp.synth.Synth;
+import dev.oppu.model.LlamaConfig;
+import dev.oppu.model.LlamaModel;
+import dev.oppu.model.LoraAdapter;
+import dev.oppu.model.TextTokenizer;
+import dev.oppu.trainer.AdapterTraining;
+import dev.oppu.trainer.CausalLoss;
+import dev.oppu.trainer.LlamaLoraLm;
+import dev.oppu.trainer.TrainerDefaults;
+import dev.oppu.trainer.UserAdapterUpdater;
+import dev.oppu.trainer.examples.ExampleBuilder;
+import dev.oppu.trainer.examples.ModelTokenEncoder;
+import dev.oppu.trainer.examples.TokenizedExample;
+import dev.oppu.trainer.examples.Variant;
+import dev.oppu.trainer.optim.GradMode;
+import dev.oppu.trainer.pretrain.BpeTokenizerTrainer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code oppu bench train}: seconds per incremental per-user update (the trainer service's whole update: examples,
+ * losses, training, held-out validation) on the default model, LaMP_2M, plain variant, 2 epochs, for 50 and for 200
+ * new items plus at most 50 replayed older ones; training tokens/s over both, against the raw forward+backward tokens/s
+ * of the same model on the same examples and batches in the same JVM (so the service's overhead shows).
+ */
+@Command(name = "train", mixinStandardHelpOptions = true,
+    description = "Per-user incremental update time (50 and 200 new items) and training throughput vs raw fwd+bwd.")
+public final class TrainBench implements Callable<Integer> {
+
+  @Option(names = "--base-model", defaultValue = "models/default",
+      description = "base checkpoint (default ${DEFAULT-VALUE}; a random default-size model if it does not exist)")
+  Path base;
+
+  @Option(names = "--seed", defaultValue = "42")
+  long seed;
+
+  @Option(names = "--lr-sweep", split = ",", description = "instead of the benchmark: one 50-new-item update per"
+      + " learning rate, printing training and held-out losses (how TrainerDefaults.USER_LR was chosen)")
+  List<Double> sweep;
+
+  @Override
+  public Integer call() throws Exception {
+    // 250 LaMP_2M history items in time order: 50 older ones (covered by the previous version) + up to 200 new
+    List<Map<String, String>> pool = new ArrayList<>();
+    for (UserData u : Synth.generate(Task.MOVIE_TAGGING, Synth.Params.defaults().withSeed(seed)).trainUsers()) {
+      for (HistoryItem h : u.profile()) {
+        pool.add(h.fields());
+      }
+    }
+    if (pool.size() < 250) {
+      throw new IllegalStateException("synthetic pool too small: " + pool.size());
+    }
+    try (NDManager manager = NDManager.newBaseManager()) {
+      Path dir = base;
+      String what = "pretrained " + base;
+      if (!Files.isRegularFile(base.resolve("config.json"))) {
+        dir = Files.createTempDirectory("oppu-bench-train");
+        BpeTokenizerTrainer bpe = new BpeTokenizerTrainer(LlamaConfig.defaultSmall().vocabSize());
+        pool.forEach(f -> bpe.add(Task.MOVIE_TAGGING.renderItem(f)));
+        bpe.trainAndSave(dir);
+        LlamaModel.random(LlamaConfig.defaultSmall(), seed, manager).save(dir);
+        what = "random LlamaConfig.defaultSmall (no " + base + "; speed does not depend on the weights)";
+      }
+      LlamaModel model = LlamaModel.load(dir, manager);
+      try (TextTokenizer tok = TextTokenizer.load(dir, model.config())) {
+        ModelTokenEncoder enc = new ModelTokenEncoder(tok);
+        LlamaLoraLm lm = new LlamaLoraLm(model);
+        modelConfig = model.config();
+        UserAdapterUpdater.Settings s = TrainerDefaults.user();
+        UserAdapterUpdater updater = new UserAdapterUpdater(lm, enc, s);
+        System.out.println("model: " + what + "; batch " + s.training().batchSize() + ", epochs "
+            + s.training().epochs() + ", max tokens " + s.maxTokens());
+        if (sweep != null) {
+          for (double lr : sweep) {
+            UserAdapterUpdater.Settings t = new UserAdapterUpdater.Settings(s.lora(), new AdapterTraining.Config(
+                s.training().epochs(), s.training().batchSize(), dev.oppu.trainer.optim.AdamW.Config.oppu(lr)), s.k(),
+                s.maxTokens(), s.retrievedWords(), s.maxReplay(), 0.2, 10, 10, s.tolerance(), s.seed());
+            double[] r = run(new UserAdapterUpdater(lm, enc, t), pool, 50, "lr " + lr);
+            System.out.printf(Locale.ROOT, "{\"lr\": %s, \"loss_before\": %.4f, \"loss_after\": %.4f,"
+                + " \"held_out_before\": %.4f, \"held_out_after\": %.4f}%n", lr, r[2], r[3], r[4], r[5]);
+          }
+          return 0;
+        }
+        run(updater, pool, 20, "warm-up");
+        double[] u50 = run(updater, pool, 50, "50 new");
+        double[] u200 = run(updater, pool, 200, "200 new");
+        double tokensPerS = (u50[1] + u200[1]) / (u50[0] + u200[0]);
+
+        // raw forward+backward on the same examples and batch size (no optimizer, no evaluation, no validation)
+        List<Map<String, String>> items = pool.subList(0, 250);
+        ExampleBuilder b = new ExampleBuilder(Task.MOVIE_TAGGING, ExampleBuilder.Options.defaults(Variant.PLAIN), enc);
+        List<TokenizedExample> ex = b.build(items, null, 0);
+        double raw = rawTokensPerSecond(lm, ex, s.training().batchSize(), enc.padId(), s.lora(), seed);
+        System.out.printf(Locale.ROOT, "update 50: %.2f s, update 200: %.2f s, training %.0f tokens/s,"
+            + " raw fwd+bwd %.0f tokens/s%n", u50[0], u200[0], tokensPerS, raw);
+        System.out.printf(Locale.ROOT, "{\"bench\": \"train\", \"update_s_50\": %.3f, \"update_s_200\": %.3f,"
+                + " \"tokens_per_s\": %.1f, \"raw_tokens_per_s\": %.1f, \"ratio\": %.3f, \"threads\": %s}%n",
+            u50[0], u200[0], tokensPerS, raw, tokensPerS / raw,
+            System.getProperty("ai.djl.pytorch.num_threads", "default"));
+      }
+    }
+    return 0;
+  }
+
+  /** One update with {@code fresh} new items after 50 older ones; returns {seconds, training tokens}. */
+  private double[] run(UserAdapterUpdater updater, List<Map<String, String>> pool, int fresh, String label) {
+    List<UserAdapterUpdater.Item> h = new ArrayList<>();
+    for (int i = 0; i < 50 + fresh; i++) {
+      h.add(new UserAdapterUpdater.Item(i, i, pool.get(i)));
+    }
+    try (NDManager m = NDManager.newBaseManager();
+        LoraAdapter previous = LoraAdapter.create(modelConfig, updater.settings().lora(), seed, m)) {
+      long t0 = System.nanoTime();
+      UserAdapterUpdater.Outcome o = updater.update("bench", Task.MOVIE_TAGGING, Variant.PLAIN, h, 50, null,
+          previous, 2, null);
+      double sec = (System.nanoTime() - t0) / 1e9;
+      if (o.adapter() != null) {
+        o.adapter().close();
+      }
+      System.out.printf(Locale.ROOT, "%s: %.2f s (%d examples, %d tokens, %s)%n", label, sec, o.itemsTrained(),
+          o.tokens(), o.reason());
+      return new double[] {sec, o.tokens(), o.lossBefore(), o.lossAfter(), o.heldOutBefore(), o.heldOutAfter()};
+    }
+  }
+
+  private LlamaConfig modelConfig;
+
+  private static double rawTokensPerSecond(LlamaLoraLm lm, List<TokenizedExample> examples, int batch, int pad,
+      dev.oppu.model.LoraConfig lora, long seed) {
+    try (LoraAdapter adapter = LoraAdapter.create(lm.config(), lora, seed, lm.manager())) {
+      List<NDArray> params = new ArrayList<>(adapter.parameters().values());
+      params.forEach(p -> p.setRequiresGradient(true));
+      List<TokenizedExample> order = new ArrayList<>(examples);
+      Collections.shuffle(order, new Random(seed));
+      long tokens = 0;
+      long t0 = System.nanoTime();
+      for (int epoch = 0; epoch < 2; epoch++) {
+        for (int i = 0; i < order.size(); i += batch) {
+          List<TokenizedExample> chunk = order.subList(i, Math.min(order.size(), i + batch));
+          try (NDManager scope = lm.manager().newSubManager();
+              CausalLoss.Batch b = CausalLoss.batch(chunk, pad, scope);
+              GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            NDArray loss = CausalLoss.summedNll(lm.logits(b.tokens(), adapter, true), b).div(b.targetCount());
+            gc.backward(loss);
+          }
+          params.forEach(GradMode::zeroGrad);
+          tokens += chunk.stream().mapToInt(e -> e.tokens().length).sum();
+        }
+      }
+      return tokens / ((System.nanoTime() - t0) / 1e9);
+    }
+  }
+}

@@ -1,0 +1,47 @@
+package dev.oppu.trainer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.oppu.lamp.Task;
+import dev.oppu.lamp.data.HistoryItem;
+import dev.oppu.lamp.data.UserData;
+import dev.oppu.model.LoraAdapter;
+import dev.oppu.model.LoraConfig;
+import dev.oppu.trainer.optim.AdamW;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TaskAdaptationTest {
+
+  @Test
+  void trainsATaskLoraOnNonEvaluatedUsersWithRetrievalAndProfileAndSavesItInPeftLayout(@TempDir Path dir)
+      throws Exception {
+    try (TinyWorld w = new TinyWorld(dir.resolve("tok"))) {
+      List<UserData> users = new ArrayList<>();
+      for (int u = 0; u < 3; u++) {
+        List<HistoryItem> items = new ArrayList<>();
+        for (UserAdapterUpdater.Item it : TinyWorld.history("t" + u, 12, 50 + u)) {
+          items.add(new HistoryItem("i" + it.seq(), null, it.fields()));
+        }
+        users.add(new UserData("t" + u, items, List.of()));
+      }
+      TaskAdaptation.Config cfg = new TaskAdaptation.Config(
+          new LoraConfig(4, 8, 0.0, List.of("q_proj", "k_proj", "v_proj"), false),
+          new AdapterTraining.Config(2, 8, AdamW.Config.oppu(2e-2)), 1, true, 200, 24, 3);
+      TaskAdaptation.Report r = TaskAdaptation.run(w.lm, w.encoder, Task.MOVIE_TAGGING, users, cfg,
+          dir.resolve("adapters"), null);
+      assertEquals(36, r.examples());
+      assertTrue(r.training().lossAfter() < r.training().lossBefore(), r.training().toString());
+      assertEquals(dir.resolve("adapters").resolve("LaMP_2M"), r.dir());
+      assertTrue(Files.isRegularFile(r.dir().resolve(LoraAdapter.CONFIG_FILE)));
+      try (LoraAdapter a = LoraAdapter.loadPeft(r.dir(), w.model.config(), w.manager)) {
+        assertEquals(List.of("q_proj", "k_proj", "v_proj"), a.config().targetModules());
+      }
+    }
+  }
+}
