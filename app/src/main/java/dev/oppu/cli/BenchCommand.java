@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
         dev.oppu.cli.bench.ModelBench.class,
         dev.oppu.cli.bench.RetrieveBench.class,
         dev.oppu.cli.bench.IngestBench.class,
+        dev.oppu.cli.bench.ServeBench.class,
     })
 public final class BenchCommand {
 }

@@ -17,7 +17,8 @@ public final class ModelCommand {
 
   /** {@code oppu model check}: our model against tensors computed by transformers and PEFT. */
   @Command(name = "check", description = "Compare the model (and an adapter) with a reference safetensors file "
-      + "(input_ids, base/lora/merged_logits, labels, loss, LoRA gradients, greedy_ids); prints one JSON object.")
+      + "(input_ids, base/lora/merged_logits, labels, loss, LoRA gradients, greedy_ids; or a left-padded one with "
+      + "attention_mask, position_ids, logits, greedy_ids, lora_greedy_ids); prints one JSON object.")
   static final class Check implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Hugging Face checkpoint directory")
     Path model;

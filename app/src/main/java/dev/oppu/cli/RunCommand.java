@@ -1,11 +1,23 @@
 package dev.oppu.cli;
 
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** {@code oppu run PART}: runs one long-lived part of the system; each part is its own subcommand class. */
-@Command(name = "run", mixinStandardHelpOptions = true, description = "Run a service: trainer (streams: see its own subcommand).",
+/** {@code oppu run PART}: the long-running services. Each part is a subcommand class registered here. */
+@Command(name = "run", mixinStandardHelpOptions = true,
+    description = "Runs a service until Ctrl-C: 'streams' (ingestion + serving, one Kafka Streams application) or "
+        + "'trainer' (the adapter trainer, a separate consumer-group service).",
     subcommands = {
+        RunStreamsCommand.class,
         RunTrainer.class,
     })
-public final class RunCommand {
+public final class RunCommand implements Runnable {
+
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
 }

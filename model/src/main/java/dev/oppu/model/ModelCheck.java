@@ -49,6 +49,12 @@ public final class ModelCheck {
         throw new IllegalArgumentException(reference + ": input_ids must be [batch, length], got " + ids.getShape());
       }
       out.put("model_fingerprint", model.fingerprint());
+      if (ref.containsKey("attention_mask")) {
+        padded(model, adapter, ref, ids, out, lacks, skipped);
+        out.put("reference_lacks", lacks);
+        out.put("skipped", skipped);
+        return out;
+      }
       out.put("base_max_abs_err", logitsErr(ref, "base_logits", model.forward(ids), lacks));
       if (adapter == null) {
         skipped.addAll(List.of("lora_logits", "merged_logits", "loss", "gradients (no --adapter)"));
@@ -74,6 +80,65 @@ public final class ModelCheck {
       out.put("skipped", skipped);
     }
     return out;
+  }
+
+  /**
+   * A left-padded reference (padded_reference.safetensors): logits at real positions, greedy ids of the real tokens
+   * with and without the adapter.
+   */
+  private static void padded(LlamaModel model, LoraAdapter adapter, Map<String, NDArray> ref, NDArray ids,
+      Map<String, Object> out, List<String> lacks, List<String> skipped) {
+    NDArray mask = ref.get("attention_mask");
+    NDArray logits = model.forward(ids, mask, ref.get("position_ids"), null, null, false, false);
+    NDArray want = ref.get("logits");
+    if (want == null) {
+      lacks.add("logits");
+      out.put("base_max_abs_err", null);
+    } else {
+      NDArray real = mask.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).expandDims(-1); // [B, T, 1]
+      out.put("base_max_abs_err", (double) logits.sub(want).abs().mul(real).max().getFloat());
+    }
+    int rows = (int) ids.getShape().get(0);
+    int len = (int) ids.getShape().get(1);
+    long[] iv = ids.toLongArray();
+    long[] mv = mask.toLongArray();
+    List<int[]> prompts = new ArrayList<>();
+    for (int r = 0; r < rows; r++) {
+      List<Integer> p = new ArrayList<>();
+      for (int j = 0; j < len; j++) {
+        if (mv[r * len + j] != 0) {
+          p.add((int) iv[r * len + j]);
+        }
+      }
+      prompts.add(p.stream().mapToInt(Integer::intValue).toArray());
+    }
+    out.put("greedy_match", paddedGreedy(model, prompts, null, ref.get("greedy_ids"), len, "greedy_ids", lacks));
+    if (adapter == null) {
+      skipped.add("lora_greedy_ids (no --adapter)");
+    } else {
+      out.put("lora_greedy_match", paddedGreedy(model, prompts, java.util.Collections.nCopies(rows, adapter),
+          ref.get("lora_greedy_ids"), len, "lora_greedy_ids", lacks));
+    }
+  }
+
+  private static Object paddedGreedy(LlamaModel model, List<int[]> prompts, List<LoraAdapter> adapters,
+      NDArray want, int len, String key, List<String> lacks) {
+    if (want == null) {
+      lacks.add(key);
+      return null;
+    }
+    int total = (int) want.getShape().get(1);
+    long[] wv = want.toLongArray();
+    List<int[]> gen = new Generator(model).generate(prompts, adapters,
+        Generator.Options.greedy(total - len).withoutEosStop());
+    for (int r = 0; r < prompts.size(); r++) {
+      for (int j = 0; j < total - len; j++) {
+        if (gen.get(r)[j] != wv[r * total + len + j]) {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   private static Object logitsErr(Map<String, NDArray> ref, String key, NDArray logits, List<String> lacks) {

@@ -60,6 +60,16 @@ class ModelCheckTest {
   }
 
   @Test
+  void paddedReference() throws IOException {
+    Map<String, Object> r = ModelCheck.run(FIX.resolve("base"), FIX.resolve("adapter"),
+        FIX.resolve("padded_reference.safetensors"), 0);
+    assertTrue((Double) r.get("base_max_abs_err") < 1e-4, r.toString());
+    assertEquals(true, r.get("greedy_match"), r.toString());
+    assertEquals(true, r.get("lora_greedy_match"), r.toString());
+    assertEquals(List.of(), r.get("reference_lacks"));
+  }
+
+  @Test
   void halfPrecisionDecoding() {
     assertEquals(1f, Safetensors.halfToFloat((short) 0x3c00));
     assertEquals(-2f, Safetensors.halfToFloat((short) 0xc000));

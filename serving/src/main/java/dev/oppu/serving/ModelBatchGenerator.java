@@ -6,21 +6,19 @@ import dev.oppu.model.Generator;
 import dev.oppu.model.LlamaModel;
 import dev.oppu.model.LoraAdapter;
 import dev.oppu.model.TextTokenizer;
+import dev.oppu.model.lora.AdapterPayload;
 import dev.oppu.schemas.AdapterVersion;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
@@ -50,21 +48,25 @@ public final class ModelBatchGenerator implements BatchGenerator {
     }
   }
 
-  private final Map<Task, TaskModel> models;
+  private final Function<Task, TaskModel> models;
   private final TextTokenizer tokenizer;
   private final Options options;
 
   /** Holds, does not own, the models and the tokenizer (the caller closes them). */
   public ModelBatchGenerator(Map<Task, TaskModel> models, TextTokenizer tokenizer, Options options) {
-    this.models = new EnumMap<>(Task.class);
-    this.models.putAll(models);
+    this(new EnumMap<>(models)::get, tokenizer, options);
+  }
+
+  /** @param models the task model of a task, or null when this server does not serve it (may load lazily) */
+  public ModelBatchGenerator(Function<Task, TaskModel> models, TextTokenizer tokenizer, Options options) {
+    this.models = models;
     this.tokenizer = tokenizer;
     this.options = options;
   }
 
   @Override
   public Fingerprint fingerprint(Task task) {
-    TaskModel m = models.get(task);
+    TaskModel m = models.apply(task);
     return m == null ? null : new Fingerprint(m.baseFingerprint(), m.taskFingerprint());
   }
 
@@ -94,7 +96,7 @@ public final class ModelBatchGenerator implements BatchGenerator {
   @Override
   public LoadedAdapter load(AdapterVersion v) throws IOException {
     Task task = Task.of(v.getTask());
-    TaskModel m = models.get(task);
+    TaskModel m = models.apply(task);
     if (m == null) {
       throw new IllegalStateException("no task model for " + task.id());
     }
@@ -105,31 +107,18 @@ public final class ModelBatchGenerator implements BatchGenerator {
   }
 
   /** The verified weights of a published adapter: inline, or read from the referenced path; SHA-256 checked. */
-  static byte[] weights(AdapterVersion v) throws IOException {
-    byte[] bytes;
+  static byte[] weights(AdapterVersion v) {
+    byte[] inline = null;
     if (v.getWeights() != null) {
       ByteBuffer b = v.getWeights().duplicate();
-      bytes = new byte[b.remaining()];
-      b.get(bytes);
-    } else if (v.getWeightsPath() != null) {
-      bytes = Files.readAllBytes(Path.of(v.getWeightsPath()));
-    } else {
-      throw new IOException("adapter record carries neither weights nor a weights path");
+      inline = new byte[b.remaining()];
+      b.get(inline);
     }
-    String actual = sha256(bytes);
-    if (!actual.equalsIgnoreCase(v.getWeightsSha256())) {
-      throw new IOException("adapter weights SHA-256 mismatch: record says " + v.getWeightsSha256() + ", bytes are "
-          + actual);
-    }
-    return bytes;
+    return AdapterPayload.weights(inline, v.getWeightsPath(), v.getWeightsSha256());
   }
 
   static String sha256(byte[] bytes) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return AdapterPayload.sha256(bytes);
   }
 
   /** PEFT's two files in the in-memory form {@link LoraAdapter#fromBytes} reads. */
@@ -155,7 +144,7 @@ public final class ModelBatchGenerator implements BatchGenerator {
       byTask.computeIfAbsent(rows.get(i).task(), t -> new ArrayList<>()).add(i);
     }
     for (Map.Entry<Task, List<Integer>> e : byTask.entrySet()) {
-      TaskModel m = models.get(e.getKey());
+      TaskModel m = models.apply(e.getKey());
       if (m == null) {
         throw new IllegalStateException("no task model for " + e.getKey().id());
       }

@@ -53,6 +53,8 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
   private KeyValueStore<String, AdapterVersion> adapters;
   private UserData userData;
   private int pendingCount;
+  /** Arrival (stream time of the context's wall clock) of each pending request, in store (arrival) order. */
+  private final java.util.ArrayDeque<Long> arrivals = new java.util.ArrayDeque<>();
 
   RequestProcessor(ServingConfig config, BatchGenerator generator, AdapterCache cache, UserData.Source userData) {
     this.config = config;
@@ -74,9 +76,18 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
       while (it.hasNext()) {
         it.next();
         pendingCount++;
+        arrivals.addLast(context.currentSystemTimeMs());
       }
     }
-    context.schedule(Duration.ofMillis(config.maxWaitMs()), PunctuationType.WALL_CLOCK_TIME, now -> drain(true));
+    // A batch closes when its oldest request has waited maxWait (not on a fixed beat, which would cut a batch short
+    // for requests that just arrived); checked a few times per maxWait.
+    long beat = Math.max(1, config.maxWaitMs() / 4);
+    context.schedule(Duration.ofMillis(beat), PunctuationType.WALL_CLOCK_TIME, t -> {
+      Long oldest = arrivals.peekFirst();
+      if (oldest != null && t - oldest >= config.maxWaitMs()) {
+        drain(true);
+      }
+    });
   }
 
   @Override
@@ -109,6 +120,7 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
     long offset = meta == null ? now : meta.offset();
     pending.put(String.format("%020d", offset), request);
     pendingCount++;
+    arrivals.addLast(context.currentSystemTimeMs());
     LOG.debug("request {} of user {} waits ({} pending, mode {})", request.getRequestId(), request.getUserId(),
         pendingCount, v.mode());
     if (pendingCount >= config.maxBatch()) {
@@ -127,6 +139,7 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
       }
       if (batch.isEmpty()) {
         pendingCount = 0;
+        arrivals.clear();
         return;
       }
       serve(batch);
@@ -134,6 +147,9 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
         pending.delete(kv.key);
       }
       pendingCount -= batch.size();
+      for (int i = 0; i < batch.size() && !arrivals.isEmpty(); i++) {
+        arrivals.pollFirst();
+      }
     }
   }
 
@@ -173,7 +189,14 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
           forward(error(r, deadlineReason(r, now), now));
           continue;
         }
-        Fingerprint running = generator.fingerprint(v.task());
+        Fingerprint running;
+        try {
+          running = generator.fingerprint(v.task());
+        } catch (RuntimeException e) {
+          LOG.error("task model of {} unavailable", v.task().id(), e);
+          forward(error(r, "task model of " + v.task().id() + " unavailable: " + e.getMessage(), now));
+          continue;
+        }
         if (running == null) {
           forward(error(r, "this server has no task model for " + v.task().id(), now));
           continue;

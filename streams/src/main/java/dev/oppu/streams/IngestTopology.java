@@ -47,7 +47,7 @@ public final class IngestTopology {
   public static final String HISTORY_STORE = "oppu-history";
   /** Logged: user|task -> retained seq range; the truth the index is reconciled against. */
   public static final String HISTORY_META_STORE = "oppu-history-meta";
-  /** Unlogged: user|task|segment number -> index segment of 64 documents (see {@link Segments}). */
+  /** Unlogged: user|task|segment number -> index segment of 32 documents (see {@link Segments}). */
   public static final String POSTINGS_STORE = "oppu-bm25-postings";
   /** Unlogged: user|task -> seq range, docCount, sumTotalTermFreq. */
   public static final String INDEX_STATS_STORE = "oppu-bm25-stats";
@@ -169,6 +169,8 @@ public final class IngestTopology {
     p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class.getName());
     p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.ByteArraySerde.class.getName());
     p.put(StreamsConfig.producerPrefix(ProducerConfig.MAX_REQUEST_SIZE_CONFIG), Integer.toString(MAX_TRIGGER_BYTES));
+    // Changelogs carry item texts (history) and triggers carry whole histories: text compresses well.
+    p.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), "lz4");
     p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
     if (overrides != null) {
       p.putAll(overrides);

@@ -21,7 +21,7 @@ import java.util.TreeMap;
  * {@code [doc:2][tf:2]}.
  */
 public final class Segments {
-  public static final int SIZE = 64;
+  public static final int SIZE = 32;
 
   private Segments() {}
 
