@@ -14,13 +14,11 @@ import picocli.CommandLine.Command;
         DemoCommand.class,
         BrokerCommand.class,
         PublishCommand.class,
-        EvalCommand.class,
         SynthCommand.class,
         ModelCommand.class,
         PretrainCommand.class,
         TaskAdaptCommand.class,
         RunCommand.class,
-        ModelCommand.class,
         AskCommand.class,
     })
 public final class Main implements Runnable {
