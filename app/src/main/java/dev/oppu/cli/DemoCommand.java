@@ -43,7 +43,7 @@ public final class DemoCommand implements Callable<Integer> {
       description = "Tasks of the table (${DEFAULT-VALUE}); the shift curve uses the first classification task.")
   List<String> tasks;
 
-  @Option(names = "--users", defaultValue = "15", description = "Evaluated users per task (${DEFAULT-VALUE}).")
+  @Option(names = "--users", defaultValue = "12", description = "Evaluated users per task (${DEFAULT-VALUE}).")
   int users;
 
   @Option(names = "--queries", defaultValue = "4", description = "Queries per evaluated user (${DEFAULT-VALUE}).")
@@ -53,11 +53,11 @@ public final class DemoCommand implements Callable<Integer> {
       description = "Non-evaluated users per task: they train the task adapter when it is not cached (${DEFAULT-VALUE}).")
   int trainUsers;
 
-  @Option(names = "--shift-users", defaultValue = "6",
+  @Option(names = "--shift-users", defaultValue = "5",
       description = "Users with a planted shift for the adaptation curve; 0 skips it (${DEFAULT-VALUE}).")
   int shiftUsers;
 
-  @Option(names = "--steps", split = ",", defaultValue = "0,5,10,15,20,30",
+  @Option(names = "--steps", split = ",", defaultValue = "0,5,10,15,20",
       description = "Post-shift events per user at which the curve is measured (${DEFAULT-VALUE}).")
   List<Integer> steps;
 
