@@ -100,15 +100,16 @@ public final class TrainBench implements Callable<Integer> {
           return 0;
         }
         run(updater, pool, 20, "warm-up");
+        // the baseline runs right before each update, on that update's items: the machine's load drifts
+        ExampleBuilder b = new ExampleBuilder(Task.MOVIE_TAGGING, ExampleBuilder.Options.defaults(Variant.PLAIN), enc);
+        double[] raw50 = rawTokensPerSecond(lm, b.build(pool.subList(0, 100), null, 0), s.training().batchSize(),
+            enc.padId(), s.lora(), seed);
         double[] u50 = run(updater, pool, 50, "50 new");
+        double[] raw200 = rawTokensPerSecond(lm, b.build(pool.subList(0, 250), null, 0), s.training().batchSize(),
+            enc.padId(), s.lora(), seed);
         double[] u200 = run(updater, pool, 200, "200 new");
         double tokensPerS = (u50[1] + u200[1]) / (u50[0] + u200[0]);
-
-        // raw forward+backward on the same examples and batch size (no optimizer, no evaluation, no validation)
-        List<Map<String, String>> items = pool.subList(0, 250);
-        ExampleBuilder b = new ExampleBuilder(Task.MOVIE_TAGGING, ExampleBuilder.Options.defaults(Variant.PLAIN), enc);
-        List<TokenizedExample> ex = b.build(items, null, 0);
-        double raw = rawTokensPerSecond(lm, ex, s.training().batchSize(), enc.padId(), s.lora(), seed);
+        double raw = (raw50[1] + raw200[1]) / (raw50[0] + raw200[0]);
         System.out.printf(Locale.ROOT, "update 50: %.2f s, update 200: %.2f s, training %.0f tokens/s,"
             + " raw fwd+bwd %.0f tokens/s%n", u50[0], u200[0], tokensPerS, raw);
         System.out.printf(Locale.ROOT, "{\"bench\": \"train\", \"update_s_50\": %.3f, \"update_s_200\": %.3f,"
@@ -143,7 +144,8 @@ public final class TrainBench implements Callable<Integer> {
 
   private LlamaConfig modelConfig;
 
-  private static double rawTokensPerSecond(LlamaLoraLm lm, List<TokenizedExample> examples, int batch, int pad,
+  /** Forward+backward only, 2 epochs, same batch size: returns {seconds, tokens}. */
+  private static double[] rawTokensPerSecond(LlamaLoraLm lm, List<TokenizedExample> examples, int batch, int pad,
       dev.oppu.model.LoraConfig lora, long seed) {
     try (LoraAdapter adapter = LoraAdapter.create(lm.config(), lora, seed, lm.manager())) {
       List<NDArray> params = new ArrayList<>(adapter.parameters().values());
@@ -165,7 +167,7 @@ public final class TrainBench implements Callable<Integer> {
           tokens += chunk.stream().mapToInt(e -> e.tokens().length).sum();
         }
       }
-      return tokens / ((System.nanoTime() - t0) / 1e9);
+      return new double[] {(System.nanoTime() - t0) / 1e9, tokens};
     }
   }
 }
