@@ -9,9 +9,11 @@ import picocli.CommandLine.Command;
     subcommands = {
         CommandLine.HelpCommand.class,
         BenchCommand.class,
+        EvalCommand.class,
+        ReplayCommand.class,
+        DemoCommand.class,
         BrokerCommand.class,
         PublishCommand.class,
-        EvalCommand.class,
         SynthCommand.class,
         ModelCommand.class,
         PretrainCommand.class,

@@ -1,0 +1,155 @@
+package dev.oppu.cli;
+
+import dev.oppu.broker.ClientConfig;
+import dev.oppu.cli.demo.DemoReport;
+import dev.oppu.cli.demo.DemoResults;
+import dev.oppu.cli.demo.DemoRunner;
+import dev.oppu.cli.demo.DemoSystem;
+import dev.oppu.cli.demo.InProcessSystem;
+import dev.oppu.cli.demo.ModelPrep;
+import dev.oppu.cli.replay.Modes;
+import dev.oppu.cli.replay.Progress;
+import dev.oppu.cli.replay.ResultsTable;
+import dev.oppu.lamp.Task;
+import dev.oppu.trainer.TrainerDefaults;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code oppu demo}: SPEC section 4 end to end on embedded defaults. */
+@Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {
+        "Runs OPPU end to end: an embedded Kafka broker (unless --bootstrap), synthetic LaMP data with planted"
+            + " preferences and shifts, the default base model and task adapters (made once and cached), the streams"
+            + " application and the trainer in this JVM, the replay of every mode, and the adaptation curve after a"
+            + " planted shift.",
+        "Prints the table of modes x metrics and writes results.json, report.md, demo.json, PNG plots, predictions"
+            + " and the data to --out."})
+public final class DemoCommand implements Callable<Integer> {
+
+  @Option(names = "--out", defaultValue = "demo-out", paramLabel = "DIR", description = "Output folder (${DEFAULT-VALUE}).")
+  Path out;
+
+  @Mixin
+  KafkaOptions kafka;
+
+  @Option(names = "--tasks", split = ",", defaultValue = "LaMP_2M,LaMP_5",
+      description = "Tasks of the table (${DEFAULT-VALUE}); the shift curve uses the first classification task.")
+  List<String> tasks;
+
+  @Option(names = "--users", defaultValue = "12", description = "Evaluated users per task (${DEFAULT-VALUE}).")
+  int users;
+
+  @Option(names = "--queries", defaultValue = "4", description = "Queries per evaluated user (${DEFAULT-VALUE}).")
+  int queries;
+
+  @Option(names = "--train-users", defaultValue = "40",
+      description = "Non-evaluated users per task: they train the task adapter when it is not cached (${DEFAULT-VALUE}).")
+  int trainUsers;
+
+  @Option(names = "--shift-users", defaultValue = "5",
+      description = "Users with a planted shift for the adaptation curve; 0 skips it (${DEFAULT-VALUE}).")
+  int shiftUsers;
+
+  @Option(names = "--steps", split = ",", defaultValue = "0,5,10,15,20",
+      description = "Post-shift events per user at which the curve is measured (${DEFAULT-VALUE}).")
+  List<Integer> steps;
+
+  @Option(names = "--modes", split = ",", defaultValue = "non-personalized,RAG,PAG,OPPU,OPPU+RAG,OPPU+PAG",
+      description = "Modes to measure (default: all six).")
+  List<String> modes;
+
+  @Option(names = "--seed", defaultValue = "42", description = "Seed of the synthetic data (${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--model", defaultValue = "models/default", paramLabel = "DIR",
+      description = "Base model (Hugging Face layout); pretrained here once when missing (${DEFAULT-VALUE}).")
+  Path model;
+
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (${DEFAULT-VALUE}).")
+  String device;
+
+  @Option(names = "--partitions", defaultValue = "2", description = "Partitions per topic (${DEFAULT-VALUE}).")
+  int partitions;
+
+  @Option(names = "--adapter-timeout", defaultValue = "600", paramLabel = "SECONDS",
+      description = "Longest wait for adapters in each phase (${DEFAULT-VALUE}).")
+  long adapterTimeout;
+
+  @Option(names = "--answer-timeout", defaultValue = "300", paramLabel = "SECONDS",
+      description = "Longest wait for the answers in each phase (${DEFAULT-VALUE}).")
+  long answerTimeout;
+
+  @Option(names = "--free-generation",
+      description = "Label tasks generate freely instead of answering with the most likely label of their list.")
+  boolean freeGeneration;
+
+  @Option(names = "--no-progress", description = "No progress bars.")
+  boolean noProgress;
+
+  @Override
+  public Integer call() throws Exception {
+    long t0 = System.nanoTime();
+    List<Task> taskList = new ArrayList<>();
+    for (String t : tasks) {
+      taskList.add(Task.of(t.trim()));
+    }
+    Progress progress = noProgress ? Progress.none() : Progress.console();
+    ClientConfig cluster = externalCluster();
+    long[] prepNanos = {0};
+    List<String> prepNotes = new ArrayList<>();
+    DemoSystem.Launcher launcher = (client, topics, settings, trainUsersByTask, work, p) -> {
+      long s = System.nanoTime();
+      ModelPrep.Prepared prep = ModelPrep.prepare(model, taskList, trainUsersByTask, device, p, System.out);
+      prepNanos[0] = System.nanoTime() - s;
+      prepNotes.addAll(prep.notes());
+      return InProcessSystem.launcher(prep.models(), TrainerDefaults.user())
+          .start(client, topics, settings, trainUsersByTask, work, p);
+    };
+    DemoRunner.Options opts = new DemoRunner.Options(out, cluster, taskList, users, trainUsers, queries, shiftUsers,
+        steps, 20, seed, Modes.parse(modes), partitions, !freeGeneration, Duration.ofSeconds(adapterTimeout),
+        Duration.ofSeconds(answerTimeout), Duration.ofSeconds(30), progress, System.out);
+    DemoResults r = new DemoRunner(opts, launcher).run();
+    if (!prepNotes.isEmpty()) {
+      List<String> setup = new ArrayList<>(r.setup());
+      setup.addAll(prepNotes);
+      r = new DemoResults(r.model(), setup, r.replay(), r.ceilings(), r.byActivity(), r.shift(), r.lagsMillis(),
+          r.phaseSeconds());
+    }
+    DemoReport.write(r, out);
+    System.out.println();
+    System.out.print(ResultsTable.render(merge(r)));
+    if (r.shift() != null) {
+      System.out.printf(Locale.ROOT, "shift (%s): pre-shift level %.3f; continuous adapters within 5 points after %s"
+          + " events, frozen adapters %s; SPEC target (%d events): %s%n", r.shift().task(), r.shift().preShiftLevel(),
+          r.shift().recoveredAtEvents() < 0 ? "no measured number of" : r.shift().recoveredAtEvents(),
+          r.shift().frozenStaysBelow() == null ? "not measured"
+              : r.shift().frozenStaysBelow() ? "stay below" : "also within",
+          r.shift().recoveryTargetEvents(), r.shift().meetsTarget() ? "met" : "not met");
+    }
+    r.replay().lags().forEach((v, l) -> System.out.printf(Locale.ROOT,
+        "adaptation lag (%s): p50 %d ms, p99 %d ms over %d events%n", v, l.p50Millis(), l.p99Millis(), l.covered()));
+    System.out.printf(Locale.ROOT, "wall time %.0f s (model preparation %.0f s of it); wrote %s%n",
+        (System.nanoTime() - t0) / 1e9, prepNanos[0] / 1e9, out.resolve("report.md").toAbsolutePath());
+    return 0;
+  }
+
+  private static java.util.Map<String, java.util.Map<String, java.util.Map<String, Double>>> merge(DemoResults r) {
+    var m = new java.util.LinkedHashMap<>(r.replay().metrics());
+    m.putAll(r.ceilings());
+    return m;
+  }
+
+  /** The cluster given by --bootstrap, --kafka-config or $KAFKA_BOOTSTRAP_SERVERS; null: the embedded broker. */
+  private ClientConfig externalCluster() {
+    boolean given = kafka.bootstrap != null || kafka.configFile != null || !kafka.extra.isEmpty()
+        || System.getenv("KAFKA_BOOTSTRAP_SERVERS") != null;
+    return given ? kafka.clientConfig() : null;
+  }
+}

@@ -1,0 +1,152 @@
+package dev.oppu.cli;
+
+import dev.oppu.broker.ClientConfig;
+import dev.oppu.cli.replay.LampDatasets;
+import dev.oppu.cli.replay.Modes;
+import dev.oppu.cli.replay.Progress;
+import dev.oppu.cli.replay.ReplayData;
+import dev.oppu.cli.replay.ReplayEngine;
+import dev.oppu.cli.replay.ReplayOutput;
+import dev.oppu.cli.replay.ReplayResult;
+import dev.oppu.cli.replay.ResultsTable;
+import dev.oppu.lamp.Task;
+import dev.oppu.schemas.Topics;
+import dev.oppu.broker.EmbeddedKafkaBroker;
+import dev.oppu.broker.TopicAdmin;
+import dev.oppu.cli.demo.DemoSystem;
+import dev.oppu.cli.demo.InProcessSystem;
+import dev.oppu.cli.demo.ModelPrep;
+import dev.oppu.trainer.TrainerDefaults;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Properties;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code oppu replay}: LaMP files to behavior events and requests through a running system; LaMP's metrics per mode.
+ */
+@Command(name = "replay", mixinStandardHelpOptions = true,
+    description = {
+        "Replays LaMP data through a running OPPU system: publishes each user's history as behavior events in time"
+            + " order, waits until the users' adapters cover it, sends every query once per mode, waits for the"
+            + " answers and scores them with LaMP's metrics.",
+        "Against --bootstrap (or --kafka-config, $KAFKA_BOOTSTRAP_SERVERS) the services must be running there;"
+            + " without one, an embedded broker and the services start in this JVM with --model.",
+        "Writes <out>/predictions/<mode>/<task>_outputs.json (LaMP's format), <out>/results.json"
+            + " ({mode: {task: {metric: value}}}) and <out>/replay.json (counts, adaptation lag, timing)."})
+public final class ReplayCommand implements Callable<Integer> {
+
+  @Option(names = "--task", required = true, description = "LaMP task: LaMP_1, LaMP_2N, LaMP_2M, LaMP_3, LaMP_4,"
+      + " LaMP_5, LaMP_7 (or OPPU's task name).")
+  String task;
+
+  @Option(names = {"--users", "--questions"}, required = true, paramLabel = "FILE",
+      description = "LaMP's *_questions.json (user- or time-based split) or OPPU's processed per-user file.")
+  Path users;
+
+  @Option(names = "--outputs", paramLabel = "FILE",
+      description = "LaMP's *_outputs.json with the golds (needed for metrics unless the users file carries golds).")
+  Path outputs;
+
+  @Option(names = "--modes", split = ",", paramLabel = "MODE",
+      description = "Modes to ask, comma-separated (default: all six: ${DEFAULT-VALUE}).",
+      defaultValue = "non-personalized,RAG,PAG,OPPU,OPPU+RAG,OPPU+PAG")
+  List<String> modes;
+
+  @Option(names = "--out", defaultValue = "replay-out", paramLabel = "DIR", description = "Output folder.")
+  Path out;
+
+  @Mixin
+  KafkaOptions kafka;
+
+  @Option(names = "--adapter-timeout", defaultValue = "600", paramLabel = "SECONDS",
+      description = "How long to wait for adapters to cover the history (0: do not wait). Default ${DEFAULT-VALUE}.")
+  long adapterTimeoutSeconds;
+
+  @Option(names = "--answer-timeout", defaultValue = "300", paramLabel = "SECONDS",
+      description = "How long to wait for all answers. Default ${DEFAULT-VALUE}.")
+  long answerTimeoutSeconds;
+
+  @Option(names = "--quiet", defaultValue = "30", paramLabel = "SECONDS",
+      description = "Stop waiting for adapters once no training is pending and none finished for this long (the"
+          + " system's trigger policy, oppu.ingest.*, decides what it trains). Default ${DEFAULT-VALUE}.")
+  long quietSeconds;
+
+  @Option(names = "--k", paramLabel = "N", description = "Retrieved items for RAG modes (default: the server's).")
+  Integer k;
+
+  @Option(names = "--no-progress", description = "No progress bars.")
+  boolean noProgress;
+
+  @Option(names = "--model", defaultValue = "models/default", paramLabel = "DIR",
+      description = "Without a cluster (no --bootstrap, --kafka-config or $KAFKA_BOOTSTRAP_SERVERS): the base model"
+          + " of the services this command starts in-process with an embedded broker (${DEFAULT-VALUE}; its"
+          + " task-adapters/ folder is used when present).")
+  Path model;
+
+  @Option(names = "--device", defaultValue = "cpu", description = "Device of the in-process services (${DEFAULT-VALUE}).")
+  String device;
+
+  @Override
+  public Integer call() throws Exception {
+    Task t = Task.of(task);
+    ReplayData.Dataset data = LampDatasets.read(t, users, outputs);
+    boolean external = kafka.bootstrap != null || kafka.configFile != null || !kafka.extra.isEmpty()
+        || System.getenv("KAFKA_BOOTSTRAP_SERVERS") != null;
+    if (!external) {
+      return embedded(t, data);
+    }
+    ClientConfig client = kafka.clientConfig();
+    Topics topics = kafka.topics();
+    return replay(t, data, client, topics);
+  }
+
+  /** No cluster given: an embedded broker and the services in this JVM, as the demo runs them. */
+  private int embedded(Task t, ReplayData.Dataset data) throws Exception {
+    Progress progress = noProgress ? Progress.none() : Progress.console();
+    try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.builder().build().start()) {
+      ClientConfig client = broker.clientConfig();
+      Topics topics = Topics.from(client.raw());
+      TopicAdmin.ensureTopics(client.admin(), topics, TopicAdmin.Settings.of(2));
+      ModelPrep.Prepared prep = ModelPrep.prepare(model, List.of(t), Map.of(), device, progress, System.out);
+      prep.notes().forEach(System.out::println);
+      Properties settings = new Properties();
+      List<String> variants = Modes.variants(Modes.parse(modes));
+      settings.setProperty("oppu.ingest.variants", String.join(",", variants.isEmpty() ? List.of("plain") : variants));
+      settings.setProperty("oppu.ingest.first-min-items", "1");
+      settings.setProperty("oppu.ingest.new-items-max", "1");
+      settings.setProperty("oppu.ingest.adapter-partitions", "2");
+      Path work = Files.createTempDirectory("oppu-replay");
+      try (DemoSystem system = InProcessSystem.launcher(prep.models(), TrainerDefaults.user())
+          .start(client, topics, settings, Map.of(t, List.of()), work, progress)) {
+        System.out.println("model: " + system.modelDescription());
+        return replay(t, data, client, topics);
+      }
+    }
+  }
+
+  private int replay(Task t, ReplayData.Dataset data, ClientConfig client, Topics topics) {
+    System.out.printf("replay: %s, %d users, %d history items, %d queries x %d modes -> %s%n", t.id(),
+        data.users().size(), data.itemCount(), data.queryCount(), modes.size(), client.bootstrapServers());
+    ReplayEngine.Options opts = ReplayEngine.Options.defaults()
+        .withModes(Modes.parse(modes))
+        .withTimeouts(Duration.ofSeconds(adapterTimeoutSeconds), Duration.ofSeconds(answerTimeoutSeconds))
+        .withProgress(noProgress ? Progress.none() : Progress.console(), System.out);
+    opts = opts.withK(k).withQuiet(Duration.ofSeconds(quietSeconds));
+    ReplayResult r = new ReplayEngine(client, topics, opts).run(List.of(data));
+    ReplayOutput.write(r, out);
+    System.out.print(ResultsTable.render(r.metrics()));
+    r.lags().forEach((v, lag) -> System.out.printf("adaptation lag (%s): p50 %d ms, p99 %d ms over %d of %d events%n",
+        v, lag.p50Millis(), lag.p99Millis(), lag.covered(), lag.events()));
+    System.out.println("wrote " + out.toAbsolutePath());
+    boolean complete = r.stats().values().stream().flatMap(m -> m.values().stream())
+        .allMatch(ReplayResult.Stats::complete);
+    return complete ? 0 : 1;
+  }
+}
