@@ -32,11 +32,15 @@ public final class StreamsApp {
   /**
    * StreamsConfig of the application: ingestion's (exactly-once v2, earliest reset, large producer requests), then
    * {@code overrides}. The wall-clock punctuation that closes a micro-batch runs between polls: the poll timeout is
-   * capped at the batch wait so a lone request is not held for the default 100 ms beyond it.
+   * capped at the batch wait so a lone request is not held for the default 100 ms beyond it. Transactions may last
+   * minutes, since a generation batch runs inside one.
    */
   public static Properties config(String applicationId, String bootstrap, ServingConfig serving, Properties overrides) {
     Properties base = new Properties();
     base.put(org.apache.kafka.streams.StreamsConfig.POLL_MS_CONFIG, Long.toString(Math.min(100, serving.maxWaitMs())));
+    // Serving generates inside the exactly-once transaction; on a busy CPU one batch can outlast Streams' 10 s
+    // transaction timeout, and the thread is then fenced and retries the same batch forever. Allow minutes.
+    base.put(org.apache.kafka.streams.StreamsConfig.producerPrefix("transaction.timeout.ms"), "300000");
     if (overrides != null) {
       base.putAll(overrides);
     }

@@ -141,9 +141,6 @@ public final class InProcessSystem implements DemoSystem {
     overrides.putAll(client.streams(appId));
     overrides.put(StreamsConfig.STATE_DIR_CONFIG, work.resolve("streams-state").toString());
     overrides.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
-    // Serving generates inside the exactly-once transaction; on a busy CPU one batch can outlast Streams' 10 s
-    // transaction timeout, and the thread is then fenced and retries the same batch forever. Allow minutes.
-    overrides.put(StreamsConfig.producerPrefix("transaction.timeout.ms"), "300000");
     for (String k : settings.stringPropertyNames()) {
       if (!k.startsWith("oppu.")) {
         overrides.put(k, settings.getProperty(k));
