@@ -57,6 +57,13 @@ public final class TaskAdaptCommand implements Callable<Integer> {
   @Option(names = "--lr", description = "learning rate (default: TrainerDefaults.task)")
   Double lr;
 
+  @Option(names = "--mixed", description = "each item trains one example, rotating plain / k retrieved (k >= 1) /"
+      + " profile prompts, so one task model serves all six modes")
+  boolean mixed;
+
+  @Option(names = "--batch", description = "batch size (default: TrainerDefaults.task)")
+  Integer batch;
+
   @Option(names = "--max-users", description = "use at most this many non-evaluated users per task")
   Integer maxUsers;
 
@@ -66,9 +73,9 @@ public final class TaskAdaptCommand implements Callable<Integer> {
     List<Task> tasks = task.equalsIgnoreCase("all") ? List.of(Task.values()) : List.of(Task.of(task));
     TaskAdaptation.Config d = TrainerDefaults.task(k, addProfile);
     TaskAdaptation.Config cfg = new TaskAdaptation.Config(d.lora(), new AdapterTraining.Config(
-        epochs != null ? epochs : d.training().epochs(), d.training().batchSize(),
+        epochs != null ? epochs : d.training().epochs(), batch != null ? batch : d.training().batchSize(),
         lr != null ? dev.oppu.trainer.optim.AdamW.Config.oppu(lr) : d.training().optimizer()),
-        k, addProfile, d.maxTokens(), d.retrievedWords(), d.seed());
+        k, addProfile, d.maxTokens(), d.retrievedWords(), d.seed(), mixed);
     try (NDManager manager = NDManager.newBaseManager()) {
       LlamaModel model = LlamaModel.load(base, manager);
       try (TextTokenizer tok = TextTokenizer.load(base, model.config())) {

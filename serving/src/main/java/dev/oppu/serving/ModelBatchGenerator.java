@@ -93,6 +93,11 @@ public final class ModelBatchGenerator implements BatchGenerator {
     }
   }
 
+  /** An adapter trained in this process (offline evaluation), for rows of {@code task}; closing it closes {@code lora}. */
+  public static LoadedAdapter loaded(LoraAdapter lora, Task task) {
+    return new ModelAdapter(lora, task);
+  }
+
   @Override
   public LoadedAdapter load(AdapterVersion v) throws IOException {
     Task task = Task.of(v.getTask());

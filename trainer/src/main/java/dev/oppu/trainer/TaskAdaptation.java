@@ -23,9 +23,25 @@ import java.util.Map;
  */
 public final class TaskAdaptation {
 
-  /** OPPU's task-LoRA recipe: q, k, v projections; our defaults scale r and lr to the small model (TRAINING.md). */
+  /**
+   * OPPU's task-LoRA recipe: q, k, v projections; our defaults scale r and lr to the small model (TRAINING.md).
+   *
+   * @param mixed each item gives one example in one of three forms, rotating: the bare prompt, with {@code k} items
+   *     retrieved, with the profile. OPPU trains one task LoRA per setting; here one task model serves all six modes,
+   *     so it must have seen every prompt form (a model never shown retrieved items cannot use them).
+   */
   public record Config(LoraConfig lora, AdapterTraining.Config training, int k, boolean addProfile, int maxTokens,
-      int retrievedWords, long seed) {}
+      int retrievedWords, long seed, boolean mixed) {
+
+    public Config(LoraConfig lora, AdapterTraining.Config training, int k, boolean addProfile, int maxTokens,
+        int retrievedWords, long seed) {
+      this(lora, training, k, addProfile, maxTokens, retrievedWords, seed, false);
+    }
+
+    public Config withTraining(AdapterTraining.Config t) {
+      return new Config(lora, t, k, addProfile, maxTokens, retrievedWords, seed, mixed);
+    }
+  }
 
   /** The outcome and where the adapter went. */
   public record Report(Path dir, int users, int examples, AdapterTraining.Result training) {}
@@ -36,7 +52,10 @@ public final class TaskAdaptation {
       AdapterTraining.StepListener listener) throws IOException {
     Variant variant = cfg.k() > 0 ? Variant.RAG : cfg.addProfile() ? Variant.PAG : Variant.PLAIN;
     List<TokenizedExample> examples = new ArrayList<>();
-    for (UserData u : users) {
+    if (cfg.mixed()) {
+      examples = mixedExamples(encoder, task, users, cfg);
+    }
+    for (UserData u : cfg.mixed() ? List.<UserData>of() : users) {
       List<Map<String, String>> items = u.profile().stream().map(HistoryItem::fields).toList();
       String profile = cfg.addProfile() ? Profiles.fromHistory(task, items) : null;
       // RAG and a profile may both be asked for: retrieval via the options, the profile via the PAG branch
@@ -57,5 +76,26 @@ public final class TaskAdaptation {
       adapter.savePeft(dir);
       return new Report(dir, users.size(), examples.size(), r);
     }
+  }
+
+  /** One example per item, its form rotating over plain, RAG (k >= 1) and PAG, offset per user. */
+  private static List<TokenizedExample> mixedExamples(TokenEncoder encoder, Task task, List<UserData> users,
+      Config cfg) {
+    int k = Math.max(1, cfg.k());
+    List<TokenizedExample> out = new ArrayList<>();
+    for (int u = 0; u < users.size(); u++) {
+      List<Map<String, String>> items = users.get(u).profile().stream().map(HistoryItem::fields).toList();
+      String profile = Profiles.fromHistory(task, items);
+      List<List<TokenizedExample>> forms = new ArrayList<>();
+      for (Variant v : Variant.values()) {
+        ExampleBuilder.Options o = new ExampleBuilder.Options(v, v == Variant.RAG ? k : 0, cfg.maxTokens(),
+            cfg.retrievedWords());
+        forms.add(new ExampleBuilder(task, o, encoder).build(items, profile, 0));
+      }
+      for (int i = 0; i < items.size(); i++) {
+        out.add(forms.get((i + u) % forms.size()).get(i));
+      }
+    }
+    return out;
   }
 }

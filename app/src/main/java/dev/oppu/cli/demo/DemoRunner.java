@@ -128,8 +128,6 @@ public final class DemoRunner {
         ShiftExperiment shift = null;
         if (shiftData != null) {
           shift = new ShiftExperiment(shiftData);
-          publish.add(shift.preShift());
-          publish.add(shift.twins());
           setup.add(String.format(Locale.ROOT, "shift curve: %s, %d users with a planted shift (+ their frozen"
               + " twins), %d post-shift events each, measured at %s events", shift.task().id(),
               shiftData.shifted().users().size(), shift.maxPostShiftEvents(), o.steps()));
@@ -151,6 +149,8 @@ public final class DemoRunner {
               setup.add("shift curve phase: the streams application restarted to train only the plain variant"
                   + " (the one OPPU mode serves with)");
             }
+            o.log().println("demo: shifted users' pre-shift histories and their frozen twins");
+            shift.prepare(session, o.adapterTimeout(), o.quiet(), o.progress(), o.log());
             o.log().println("demo: post-shift events in steps");
             curve = shift.run(session, o.steps(), o.recoveryTarget(), o.adapterTimeout(), o.quiet(),
                 o.answerTimeout(), o.progress(), o.log(), shiftLags);

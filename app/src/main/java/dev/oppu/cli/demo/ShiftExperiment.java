@@ -61,6 +61,23 @@ public final class ShiftExperiment {
     return new ReplayData.Dataset(task(), out);
   }
 
+  /**
+   * Publishes the users' pre-shift histories and the twins', and waits until their plain adapters cover them. Run it
+   * after the main table, with only the plain variant trained: the curve measures OPPU alone, so the shifted users
+   * and twins need no rag or pag adapters.
+   */
+  public ReplaySession.Coverage prepare(ReplaySession session, Duration adapterTimeout, Duration quiet,
+      Progress progress, PrintStream log) {
+    List<ReplayData.Dataset> both = List.of(preShift(), twins());
+    List<Behavior> events = ReplayEngine.events(both, System.currentTimeMillis());
+    session.publish(events, progress);
+    ReplaySession.Coverage c = session.awaitCoverage(ReplayEngine.targets(both, List.of("plain"), events),
+        adapterTimeout, quiet, progress);
+    log.printf("shift: %d of %d pre-shift adapters (users and frozen twins) cover their history%n", c.covered(),
+        c.total());
+    return c;
+  }
+
   public int maxPostShiftEvents() {
     return splits.stream().mapToInt(s -> s.post().size()).min().orElse(0);
   }
