@@ -2,11 +2,9 @@ package dev.oppu.cli;
 
 import dev.oppu.broker.TopicAdmin;
 import dev.oppu.model.lora.AdapterPayload;
-import dev.oppu.trainer.AdapterTraining;
 import dev.oppu.trainer.TaskModels;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
-import dev.oppu.trainer.optim.AdamW;
 import dev.oppu.trainer.service.TrainerService;
 import java.nio.file.Path;
 import java.util.List;
@@ -46,11 +44,8 @@ public final class RunTrainer implements Callable<Integer> {
   @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or gpu (default ${DEFAULT-VALUE})")
   String device;
 
-  @Option(names = "--epochs", description = "epochs per update (default 2)")
-  Integer epochs;
-
-  @Option(names = "--lr", description = "learning rate (default " + TrainerDefaults.USER_LR + ")")
-  Double lr;
+  @Mixin
+  AdapterTrainingOptions training;
 
   @Option(names = "--max-replay", description = "older items replayed per update (default 50)")
   Integer maxReplay;
@@ -64,9 +59,8 @@ public final class RunTrainer implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     UserAdapterUpdater.Settings d = TrainerDefaults.user();
-    UserAdapterUpdater.Settings s = new UserAdapterUpdater.Settings(d.lora(),
-        new AdapterTraining.Config(epochs != null ? epochs : d.training().epochs(), d.training().batchSize(),
-            lr != null ? AdamW.Config.oppu(lr) : d.training().optimizer()),
+    UserAdapterUpdater.Settings s = new UserAdapterUpdater.Settings(training.lora(d.lora()),
+        training.training(d.training()),
         k != null ? k : d.k(), d.maxTokens(), d.retrievedWords(), maxReplay != null ? maxReplay : d.maxReplay(),
         d.holdoutFraction(), d.holdoutMax(), d.holdoutMinNew(), d.tolerance(), d.seed());
     if (createTopics) {

@@ -7,7 +7,6 @@ import dev.oppu.lamp.data.UserData;
 import dev.oppu.lamp.synth.Synth;
 import dev.oppu.model.LlamaModel;
 import dev.oppu.model.TextTokenizer;
-import dev.oppu.trainer.AdapterTraining;
 import dev.oppu.trainer.LlamaLoraLm;
 import dev.oppu.trainer.TaskAdaptation;
 import dev.oppu.trainer.TrainerDefaults;
@@ -22,6 +21,7 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code oppu adapt-task}: OPPU step 1, a task LoRA per task on the non-evaluated users' histories. */
@@ -51,18 +51,12 @@ public final class TaskAdaptCommand implements Callable<Integer> {
   @Option(names = "--add-profile", description = "prepend the user's profile, OPPU's --add_profile")
   boolean addProfile;
 
-  @Option(names = "--epochs", description = "epochs (default: TrainerDefaults.task)")
-  Integer epochs;
-
-  @Option(names = "--lr", description = "learning rate (default: TrainerDefaults.task)")
-  Double lr;
+  @Mixin
+  AdapterTrainingOptions training;
 
   @Option(names = "--mixed", description = "each item trains one example, rotating plain / k retrieved (k >= 1) /"
       + " profile prompts, so one task model serves all six modes")
   boolean mixed;
-
-  @Option(names = "--batch", description = "batch size (default: TrainerDefaults.task)")
-  Integer batch;
 
   @Option(names = "--max-users", description = "use at most this many non-evaluated users per task")
   Integer maxUsers;
@@ -72,9 +66,7 @@ public final class TaskAdaptCommand implements Callable<Integer> {
     Path root = out != null ? out : base.resolve("task-adapters");
     List<Task> tasks = task.equalsIgnoreCase("all") ? List.of(Task.values()) : List.of(Task.of(task));
     TaskAdaptation.Config d = TrainerDefaults.task(k, addProfile);
-    TaskAdaptation.Config cfg = new TaskAdaptation.Config(d.lora(), new AdapterTraining.Config(
-        epochs != null ? epochs : d.training().epochs(), batch != null ? batch : d.training().batchSize(),
-        lr != null ? dev.oppu.trainer.optim.AdamW.Config.oppu(lr) : d.training().optimizer()),
+    TaskAdaptation.Config cfg = new TaskAdaptation.Config(training.lora(d.lora()), training.training(d.training()),
         k, addProfile, d.maxTokens(), d.retrievedWords(), d.seed(), mixed);
     try (NDManager manager = NDManager.newBaseManager()) {
       LlamaModel model = LlamaModel.load(base, manager);

@@ -21,7 +21,6 @@ import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
 import dev.oppu.trainer.examples.PrefixBm25;
 import dev.oppu.trainer.examples.Variant;
-import dev.oppu.trainer.optim.AdamW;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -69,20 +68,8 @@ public final class PersonalizeBench implements Callable<Integer> {
   @Option(names = "--modes", split = ",", defaultValue = "non-personalized,RAG,PAG,OPPU,OPPU+RAG,OPPU+PAG")
   List<String> modes;
 
-  @Option(names = "--epochs", description = "per-user epochs (default: TrainerDefaults.user)")
-  Integer epochs;
-
-  @Option(names = "--batch", description = "per-user batch size (default: TrainerDefaults.user)")
-  Integer batch;
-
-  @Option(names = "--lr", description = "per-user learning rate (default: TrainerDefaults.user)")
-  Double lr;
-
-  @Option(names = "--r", description = "per-user LoRA rank, alpha = r (default: TrainerDefaults.user)")
-  Integer rank;
-
-  @Option(names = "--targets", split = ",", description = "per-user LoRA target modules (default: q_proj,v_proj)")
-  List<String> targets;
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.AdapterTrainingOptions training;
 
   @Option(names = "--k", defaultValue = "1", description = "retrieved items for RAG modes and rag adapters (${DEFAULT-VALUE})")
   int k;
@@ -210,15 +197,8 @@ public final class PersonalizeBench implements Callable<Integer> {
 
   private UserAdapterUpdater.Settings settings() {
     UserAdapterUpdater.Settings d = TrainerDefaults.user();
-    LoraConfig l = d.lora();
-    if (rank != null || targets != null) {
-      int r = rank != null ? rank : l.r();
-      l = new LoraConfig(r, rank != null ? r : l.alpha(), l.dropout(), targets != null ? targets : l.targetModules(),
-          l.useRslora());
-    }
-    AdapterTraining.Config t = d.training();
-    t = new AdapterTraining.Config(epochs != null ? epochs : t.epochs(), batch != null ? batch : t.batchSize(),
-        lr != null ? AdamW.Config.oppu(lr) : t.optimizer());
+    LoraConfig l = training.lora(d.lora());
+    AdapterTraining.Config t = training.training(d.training());
     return new UserAdapterUpdater.Settings(l, t, k, d.maxTokens(), d.retrievedWords(), d.maxReplay(),
         d.holdoutFraction(), d.holdoutMax(), d.holdoutMinNew(), d.tolerance(), d.seed());
   }

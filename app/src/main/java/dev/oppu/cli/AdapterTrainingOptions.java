@@ -1,0 +1,43 @@
+package dev.oppu.cli;
+
+import dev.oppu.model.LoraConfig;
+import dev.oppu.trainer.AdapterTraining;
+import dev.oppu.trainer.optim.AdamW;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/**
+ * LoRA and optimizer overrides shared by the commands that train adapters ({@code adapt-task}, {@code run trainer},
+ * {@code bench personalize}); each command supplies its own defaults ({@link dev.oppu.trainer.TrainerDefaults}).
+ */
+public final class AdapterTrainingOptions {
+
+  @Option(names = "--epochs", description = "epochs per training run (default: the command's)")
+  Integer epochs;
+
+  @Option(names = "--batch", description = "batch size (default: the command's)")
+  Integer batch;
+
+  @Option(names = "--lr", description = "peak learning rate (default: the command's)")
+  Double lr;
+
+  @Option(names = "--r", description = "LoRA rank; alpha is set equal to it (default: the command's)")
+  Integer rank;
+
+  @Option(names = "--targets", split = ",", description = "LoRA target modules, e.g. q_proj,v_proj (default: the command's)")
+  List<String> targets;
+
+  public LoraConfig lora(LoraConfig d) {
+    if (rank == null && targets == null) {
+      return d;
+    }
+    int r = rank != null ? rank : d.r();
+    return new LoraConfig(r, rank != null ? r : d.alpha(), d.dropout(), targets != null ? targets : d.targetModules(),
+        d.useRslora());
+  }
+
+  public AdapterTraining.Config training(AdapterTraining.Config d) {
+    return new AdapterTraining.Config(epochs != null ? epochs : d.epochs(), batch != null ? batch : d.batchSize(),
+        lr != null ? AdamW.Config.oppu(lr) : d.optimizer());
+  }
+}
