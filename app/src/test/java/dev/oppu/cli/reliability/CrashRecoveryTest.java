@@ -296,7 +296,8 @@ class CrashRecoveryTest {
       // Quiescence: every request answered, every behavior in the history, every trigger trained on.
       String historyChangelog = appId + "-" + IngestTopology.HISTORY_STORE + "-changelog";
       AvroSerde<dev.oppu.schemas.HistoryItem> itemSerde = new AvroSerde<>(dev.oppu.schemas.HistoryItem.class);
-      await("the replay is fully processed", () -> {
+      java.util.concurrent.atomic.AtomicReference<String> progress = new java.util.concurrent.atomic.AtomicReference<>();
+      await(() -> "the replay is fully processed (" + progress.get() + ")", () -> {
         try {
           streams.assertAlive();
           trainer.assertAlive();
@@ -316,8 +317,13 @@ class CrashRecoveryTest {
             trained.add(topics.trainResults.valueSerde().deserializer().deserialize(r.topic(), r.value())
                 .getTriggerId());
           }
+          Set<String> untrained = new java.util.HashSet<>(triggered);
+          untrained.removeAll(trained);
+          progress.set(String.format(java.util.Locale.ROOT, "%d/%d requests answered, %d/%d behaviors stored, "
+              + "%d triggers, %d without a result", answered.size(), requests.size(), stored, published.size(),
+              triggered.size(), untrained.size()));
           return answered.size() == requests.size() && stored >= published.size() && !triggered.isEmpty()
-              && trained.containsAll(triggered);
+              && untrained.isEmpty();
         } catch (IOException e) {
           throw new java.io.UncheckedIOException(e);
         }
@@ -582,10 +588,14 @@ class CrashRecoveryTest {
   }
 
   static void await(String what, BooleanSupplier condition) throws InterruptedException {
+    await(() -> what, condition);
+  }
+
+  static void await(java.util.function.Supplier<String> what, BooleanSupplier condition) throws InterruptedException {
     long giveUp = System.nanoTime() + PATIENCE.toNanos();
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > giveUp) {
-        throw new AssertionError("timed out waiting until " + what);
+        throw new AssertionError("timed out waiting until " + what.get());
       }
       Thread.sleep(250);
     }
