@@ -100,7 +100,7 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
       }
       request = requestSerde.decode(record.value());
     } catch (SerializationException e) {
-      deadLetter(record, meta, "undecodable request: " + e.getMessage());
+      deadLetter(record, meta, "undecodable request: " + e.getMessage(), record.key());
       return;
     }
     Validated v;
@@ -108,7 +108,9 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
       v = validator.validate(record.key(), request);
     } catch (BadRequestException e) {
       forward(error(request, e.getMessage(), now()));
-      deadLetter(record, meta, "bad request: " + e.getMessage());
+      // keyed by the user whose request it is, even when the record key names someone else
+      deadLetter(record, meta, "bad request: " + e.getMessage(),
+          request.getUserId() == null || request.getUserId().isBlank() ? record.key() : request.getUserId());
       return;
     }
     long now = now();
@@ -337,7 +339,7 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
   }
 
   private void deadLetter(org.apache.kafka.streams.processor.api.Record<String, byte[]> record, RecordMetadata meta,
-      String reason) {
+      String reason, String owner) {
     LOG.warn("dead letter from {}: {}", meta == null ? "?" : meta.topic() + "-" + meta.partition() + "@"
         + meta.offset(), reason);
     DeadLetter dl = DeadLetter.newBuilder()
@@ -349,8 +351,7 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
         .setReason(reason)
         .setTime(Instant.ofEpochMilli(now()))
         .build();
-    context.forward(new org.apache.kafka.streams.processor.api.Record<>(record.key(), dl,
-        now()));
+    context.forward(new org.apache.kafka.streams.processor.api.Record<>(owner, dl, now()));
   }
 
   /**

@@ -14,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.oppu.lamp.Task;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.AvroSerde;
+import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
@@ -312,6 +313,52 @@ class ServingTopologyTest {
     // and processing continues
     send(request("good", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU"));
     assertEquals("task-model", responses.readValue().getOutput());
+  }
+
+  private record Bad(String key, byte[] value, String owner, String reason) {}
+
+  @Test
+  void eachBadRequestIsDeadLetteredUnderItsOwnUserWithOnlyItsBytesAndTheNextIsAnswered() {
+    start(ServingConfig.from(props("oppu.serving.max.input.chars", "200")).withMaxBatch(1));
+    users.add("u2", "h1", item(Task.NEWS_HEADLINE, "another user's private history", "secret title"));
+    Behavior behavior = Behavior.newBuilder().setEventId("e").setUserId("u1").setTask(Task.NEWS_HEADLINE.id())
+        .setEventTime(Instant.now()).setFields(item(Task.NEWS_HEADLINE, "a story", "a title")).build();
+    Request unknownTask = request("t", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU");
+    unknownTask.setTask("LaMP_9");
+    List<Bad> cases = List.of(
+        new Bad("u1", "not avro".getBytes(StandardCharsets.UTF_8), "u1", "undecodable"),
+        new Bad("u1", new AvroSerde<>(Behavior.class).encode(behavior), "u1", "undecodable"), // wrong schema
+        new Bad("", requestSerde.encode(request("m", "", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU")),
+            "", "missing userId"),
+        // u1's request under u2's key: it belongs to u1, never to u2
+        new Bad("u2", requestSerde.encode(request("w", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"),
+            "OPPU")), "u1", "is not the request's userId"),
+        new Bad("u1", requestSerde.encode(unknownTask), "u1", "unknown task"),
+        new Bad("u1", requestSerde.encode(request("n", "u1", Task.NEWS_HEADLINE, "a story about x", "OPPU")), "u1",
+            "lacks its marker"),
+        new Bad("u1", requestSerde.encode(request("o", "u1", Task.NEWS_HEADLINE,
+            input(Task.NEWS_HEADLINE, "w ".repeat(200)), "OPPU")), "u1", "exceeds the limit"),
+        new Bad("u1", requestSerde.encode(request("e", "u1", Task.NEWS_HEADLINE, " ", "OPPU")), "u1",
+            "missing input"));
+    int n = 0;
+    for (Bad bad : cases) {
+      requests.pipeInput(bad.key(), bad.value());
+      var dls = deadLetters.readKeyValuesToList();
+      assertEquals(1, dls.size(), bad.reason());
+      assertEquals(bad.owner(), dls.get(0).key, bad.reason());
+      assertArrayEquals(bad.value(), bytes(dls.get(0).value.getValue()), bad.reason());
+      assertTrue(dls.get(0).value.getReason().contains(bad.reason()), dls.get(0).value.getReason());
+      for (var error : responses.readKeyValuesToList()) { // a decodable bad request is told why, as its own user
+        assertEquals(bad.owner(), error.key);
+        assertNotNull(error.value.getError());
+      }
+      // the topology goes on: another user's next request is answered
+      send(request("good-" + n, "u2", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU"));
+      Response ok = responses.readValue();
+      assertEquals("good-" + n++, ok.getRequestId());
+      assertNull(ok.getError());
+      assertNotNull(ok.getOutput());
+    }
   }
 
   @Test

@@ -97,7 +97,7 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
         throw new LampInputException("field '" + task.inputField() + "' has no indexable terms");
       }
     } catch (LampInputException e) {
-      dead(rec, e.getMessage());
+      dead(rec, e.getMessage(), owner(b, rec.key()));
       return;
     }
     if (isDuplicate(b.getUserId(), b.getEventId(), rec.timestamp())) {
@@ -161,8 +161,20 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
   }
 
   private void dead(Record<byte[], byte[]> rec, String reason) {
+    dead(rec, reason, rec.key() == null ? null : new String(rec.key(), StandardCharsets.UTF_8));
+  }
+
+  private void dead(Record<byte[], byte[]> rec, String reason, String owner) {
     deadLetters.record();
-    context().forward(DeadLetters.of(context(), rec, reason));
+    context().forward(DeadLetters.of(context(), rec, reason, owner));
+  }
+
+  /** Whose data a refused behavior is: its userId when it has one, else whoever the record key names. */
+  private static String owner(Behavior b, byte[] key) {
+    if (!blank(b.getUserId()) && b.getUserId().indexOf('\u0000') < 0) {
+      return b.getUserId();
+    }
+    return key == null ? null : new String(key, StandardCharsets.UTF_8);
   }
 
   @Override

@@ -13,8 +13,18 @@ import org.apache.kafka.streams.processor.api.RecordMetadata;
 final class DeadLetters {
   private DeadLetters() {}
 
+  /** A dead letter keyed like its input. */
   static Record<String, SpecificRecord> of(ProcessorContext<String, SpecificRecord> ctx, Record<byte[], byte[]> in,
       String reason) {
+    return of(ctx, in, reason, in.key() == null ? null : new String(in.key(), StandardCharsets.UTF_8));
+  }
+
+  /**
+   * @param owner the user whose data the input is (the dead letter's key): the decoded userId when there is one,
+   *     so a record keyed by one user but carrying another's behavior never lands among the first user's records
+   */
+  static Record<String, SpecificRecord> of(ProcessorContext<String, SpecificRecord> ctx, Record<byte[], byte[]> in,
+      String reason, String owner) {
     RecordMetadata md = ctx.recordMetadata().orElse(null);
     DeadLetter dl = DeadLetter.newBuilder()
         .setSourceTopic(md == null ? "" : md.topic())
@@ -25,8 +35,7 @@ final class DeadLetters {
         .setReason(reason)
         .setTime(Instant.ofEpochMilli(in.timestamp()))
         .build();
-    // Keyed like the input (the user id), so a user's dead letters stay with the user.
-    String key = in.key() == null ? null : new String(in.key(), StandardCharsets.UTF_8);
-    return new Record<>(key, dl, in.timestamp());
+    // Keyed by the owning user, so a user's dead letters stay with the user (export, deletion).
+    return new Record<>(owner, dl, in.timestamp());
   }
 }

@@ -149,15 +149,22 @@ class IngestTopologyTest {
   // ---- dead letters, one case each; processing continues after each ----
 
   private void assertDeadLetter(byte[] key, byte[] value, String reasonPart) {
+    assertDeadLetter(key, value, reasonPart, key == null ? null : new String(key, StandardCharsets.UTF_8));
+  }
+
+  /** {@code owner}: the key the dead letter must have (the user whose data the input is). */
+  private void assertDeadLetter(byte[] key, byte[] value, String reasonPart, String owner) {
     try (Driver d = new Driver(config(), stateDir)) {
+      d.send(TestData.movie("u9", "other", "another user's secret movie", "drama")); // someone else's history
       d.rawBehaviors.pipeInput(new TestRecord<>(key, value, Instant.ofEpochMilli(d.now())));
       List<KeyValue<String, DeadLetter>> dls = d.deadLetters.readKeyValuesToList();
       assertEquals(1, dls.size(), "one dead letter");
+      assertEquals(owner, dls.get(0).key, "keyed by the user whose data it is");
       DeadLetter dl = dls.get(0).value;
       assertTrue(dl.getReason().contains(reasonPart), "reason '" + dl.getReason() + "' lacks '" + reasonPart + "'");
       assertEquals(d.topics.behaviors.name(), dl.getSourceTopic());
       assertEquals(0, dl.getPartition());
-      assertEquals(0L, dl.getOffset());
+      assertEquals(1L, dl.getOffset());
       assertArrayEquals(value, dl.getValue() == null ? null : bytes(dl.getValue()));
       assertArrayEquals(key, dl.getKey() == null ? null : bytes(dl.getKey()));
       assertEquals(1.0, d.metric(IngestTopology.METRIC_DEAD_LETTERS));
@@ -249,7 +256,19 @@ class IngestTopologyTest {
 
   @Test
   void keyIsNotTheUser() {
-    assertDeadLetter(key("u2"), BEHAVIOR.encode(TestData.movie("u1", "e", "a movie", "comedy")), "keyed by user");
+    // u1's behavior under u2's key: the dead letter goes with u1, whose data it holds, never with u2
+    assertDeadLetter(key("u2"), BEHAVIOR.encode(TestData.movie("u1", "e", "a movie", "comedy")), "keyed by user",
+        "u1");
+  }
+
+  @Test
+  void missingUserId() {
+    assertDeadLetter(TestData.movie("", "e", "a movie", "comedy"), "userId");
+  }
+
+  @Test
+  void missingUserIdAndKey() {
+    assertDeadLetter(null, BEHAVIOR.encode(TestData.movie(" ", "e", "a movie", "comedy")), "userId");
   }
 
   @Test

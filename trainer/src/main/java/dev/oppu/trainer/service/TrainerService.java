@@ -222,6 +222,9 @@ public final class TrainerService implements AutoCloseable {
           .map(h -> new UserAdapterUpdater.Item(h.getSeq(), h.getArrivalTime().toEpochMilli(), h.getFields()))
           .toList();
       UserAdapterUpdater updater = new UserAdapterUpdater(tm.lm(), models.encoder(), updateSettings);
+      // an operator (and the crash-recovery test) can tell a run in progress from an idle trainer
+      LOG.info("{} v{}: training started (trigger {}, {} items, new from seq {})", key, version, t.getTriggerId(),
+          items.size(), newFrom);
       UserAdapterUpdater.Outcome o = updater.update(t.getUserId(), task, variant, items, newFrom, t.getProfile(),
           previous, version, stepListener);
       LOG.info("{} v{}: {} ({} items, loss {} -> {}, held-out {} -> {}, {} ms)", key, version, o.reason(),
