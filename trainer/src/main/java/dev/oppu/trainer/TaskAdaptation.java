@@ -79,7 +79,7 @@ public final class TaskAdaptation {
   }
 
   /** One example per item, its form rotating over plain, RAG (k >= 1) and PAG, offset per user. */
-  private static List<TokenizedExample> mixedExamples(TokenEncoder encoder, Task task, List<UserData> users,
+  static List<TokenizedExample> mixedExamples(TokenEncoder encoder, Task task, List<UserData> users,
       Config cfg) {
     int k = Math.max(1, cfg.k());
     List<TokenizedExample> out = new ArrayList<>();

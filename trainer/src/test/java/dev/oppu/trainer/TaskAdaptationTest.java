@@ -44,4 +44,43 @@ class TaskAdaptationTest {
       }
     }
   }
+
+  @Test
+  void mixedAdaptationRotatesPlainRagAndProfileFormsOneExamplePerItem(@TempDir Path dir) throws Exception {
+    try (TinyWorld w = new TinyWorld(dir.resolve("tok"))) {
+      List<UserData> users = new ArrayList<>();
+      for (int u = 0; u < 2; u++) {
+        List<HistoryItem> items = new ArrayList<>();
+        for (UserAdapterUpdater.Item it : TinyWorld.history("m" + u, 7, 70 + u)) {
+          items.add(new HistoryItem("i" + it.seq(), null, it.fields()));
+        }
+        users.add(new UserData("m" + u, items, List.of()));
+      }
+      TaskAdaptation.Config cfg = new TaskAdaptation.Config(
+          new LoraConfig(4, 8, 0.0, List.of("q_proj", "v_proj"), false),
+          new AdapterTraining.Config(1, 4, AdamW.Config.oppu(2e-2)), 1, false, 200, 24, 3, true);
+      List<dev.oppu.trainer.examples.TokenizedExample> mixed =
+          TaskAdaptation.mixedExamples(w.encoder, Task.MOVIE_TAGGING, users, cfg);
+      assertEquals(14, mixed.size());
+      for (int u = 0; u < 2; u++) {
+        List<java.util.Map<String, String>> items =
+            users.get(u).profile().stream().map(HistoryItem::fields).toList();
+        String profile = dev.oppu.lamp.Profiles.fromHistory(Task.MOVIE_TAGGING, items);
+        dev.oppu.trainer.examples.Variant[] forms = dev.oppu.trainer.examples.Variant.values();
+        for (int i = 0; i < items.size(); i++) {
+          dev.oppu.trainer.examples.Variant v = forms[(i + u) % 3];
+          var o = new dev.oppu.trainer.examples.ExampleBuilder.Options(v,
+              v == dev.oppu.trainer.examples.Variant.RAG ? 1 : 0, 200, 24);
+          var expected = new dev.oppu.trainer.examples.ExampleBuilder(Task.MOVIE_TAGGING, o, w.encoder)
+              .build(items, profile, 0).get(i);
+          org.junit.jupiter.api.Assertions.assertArrayEquals(expected.tokens(), mixed.get(u * 7 + i).tokens(),
+              "user " + u + " item " + i + " form " + v);
+        }
+      }
+      TaskAdaptation.Report r = TaskAdaptation.run(w.lm, w.encoder, Task.MOVIE_TAGGING, users, cfg,
+          dir.resolve("adapters"), null);
+      assertEquals(14, r.examples());
+      assertTrue(r.training().finite());
+    }
+  }
 }
