@@ -163,6 +163,21 @@ class UserCommandTest {
 
   private static Map<String, List<String>> storeKeys(KafkaStreams streams, List<String> stores,
       Function<Object, byte[]> keyBytes) {
+    long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (true) {
+      try {
+        return storeKeysOnce(streams, stores, keyBytes);
+      } catch (InvalidStateStoreException e) { // rebalancing or restoring: retry
+        if (System.nanoTime() > giveUp) {
+          throw e;
+        }
+        sleep(100);
+      }
+    }
+  }
+
+  private static Map<String, List<String>> storeKeysOnce(KafkaStreams streams, List<String> stores,
+      Function<Object, byte[]> keyBytes) {
     Map<String, List<String>> out = new TreeMap<>();
     for (String s : stores) {
       List<String> keys = new ArrayList<>();
@@ -265,6 +280,10 @@ class UserCommandTest {
         LoraAdapter annRatings = lora(2, m);
         LoraAdapter bobMovies = lora(3, m)) {
       streams.start();
+      long running = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (streams.state() != KafkaStreams.State.RUNNING && System.nanoTime() < running) {
+        sleep(100);
+      }
       // ann's data; "anna" shares her id as a prefix, bob is someone else: both must be untouched
       try (KafkaProducer<String, Behavior> p = new KafkaProducer<>(kafka.clientConfig().producer(),
           Serdes.String().serializer(), topics.behaviors.valueSerde().serializer())) {
@@ -347,6 +366,11 @@ class UserCommandTest {
       Run delete = user(concat(new String[] {"delete", "--user", "ann", "--adapter-store", store.toString()}, conn));
       assertEquals(0, delete.code(), delete.out() + delete.err());
       assertTrue(delete.out().contains("user ann deleted"), delete.out());
+      // what the CLI saw of ann before: her history, range, dedup and train-state changelog entries and 2 adapters
+      for (String seen : List.of(IngestTopology.HISTORY_STORE + "-changelog=5", IngestTopology.DEDUP_STORE
+          + "-changelog=5", IngestTopology.TRAIN_STATE_STORE + "-changelog=2", topics.adapters.name() + "=2")) {
+        assertTrue(delete.out().contains(seen), seen + " in " + delete.out());
+      }
       assertFalse(Files.exists(stored), "the user's stored adapter file is removed");
 
       // Interactive queries: nothing of ann in any store; anna's and bob's keys as before. Changelog tombstones
