@@ -96,8 +96,9 @@ final class AdapterProcessors {
       if (fence != null) {
         UserDeletions.Fence f = fence.fenced().get(a.getTriggerId());
         if (a.getVersion() >= 0 && f != null) {
+          // stamped with the deletion's time: the trainer compares it with trigger creation times
           context().forward(new Record<>(a.getUserId(), deletedMarker(a.getUserId(), a.getTask(), a.getVariant()),
-              rec.timestamp()));
+              fence.deletedAt()));
           UserDeletions.save(stores.deletions, a.getUserId(), fence.with(a.getTriggerId(),
               new UserDeletions.Fence(f.versionAtDeletion(), f.resultSeen(), f.published(), true)));
           return;

@@ -121,11 +121,14 @@ final class Triggers {
   void onAdapter(AdapterVersion a) {
     Task task = Task.of(a.getTask());
     Bytes key = stateKey(a.getUserId(), task.id(), a.getVariant());
-    TrainState st = TrainState.decode(state.get(key));
+    byte[] stored = state.get(key);
+    TrainState st = TrainState.decode(stored);
     if (a.getVersion() < 0) {
       TrainState next = new TrainState(st.pendingTriggerId(), -1, -1, Map.of(), st.lastTriggerSeq(), st.lastRejected());
       if (next.equals(TrainState.NONE)) {
-        state.delete(key); // nothing left to remember (a deleted user's adapters): no entry, not an empty one
+        if (stored != null) {
+          state.delete(key); // nothing left to remember (a deleted user's adapters): no entry, not an empty one
+        }
       } else {
         state.put(key, next.encode());
       }
