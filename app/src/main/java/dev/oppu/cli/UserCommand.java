@@ -194,8 +194,8 @@ public final class UserCommand implements Runnable {
           + "answers the user's waiting requests with an error and drops its caches; a training under way for the"
           + " user publishes nothing (or is tombstoned again and never served). Then waits until no record of the "
           + "user is left in the compacted topics, and removes the user's adapter files from --adapter-store.",
-          "The raw behaviors, requests, responses and dead-letters topics are not compacted: they keep the user's "
-              + "records until their retention expires (see the README).",
+          "The raw topics (behaviors, requests, responses, train-triggers, train-results, dead-letters) are not "
+              + "compacted: they keep the user's records until their retention expires (see the README).",
           "Exit code 0 when the deletion was applied, 2 on bad input, 3 when it was not confirmed within "
               + "--timeout-ms (is 'oppu run streams' running?).", ""})
   static final class Delete implements Callable<Integer> {
