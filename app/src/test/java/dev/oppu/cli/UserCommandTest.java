@@ -426,6 +426,101 @@ class UserCommandTest {
   }
 
   @Test
+  void aTrainingUnderWayAtTheDeletionIsFencedAndWhatItPublishesIsTombstoned(SharedKafka kafka) throws Exception {
+    Topics topics = kafka.freshTopics("user-fence", 2);
+    Path cfg = dir.resolve("fence.properties");
+    Properties names = new Properties();
+    for (Topics.Topic<String, ?> t : topics.all()) {
+      names.setProperty(Topics.PREFIX + t.key(), t.name());
+    }
+    try (var w = Files.newBufferedWriter(cfg)) {
+      names.store(w, null);
+    }
+    String app = "user-fence-" + Long.toHexString(System.nanoTime());
+    ServingConfig serving = ServingConfig.defaults();
+    IngestConfig ingest = IngestConfig.defaults().withAdapterPartitions(2).withTriggers(2, 1000, 5, 5, 0.4);
+    Properties o = kafka.clientConfig().streams(app);
+    o.put(StreamsConfig.STATE_DIR_CONFIG, dir.resolve("fence-state").toString());
+    o.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
+    o.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, "0");
+    String fenceLog = app + "-" + IngestTopology.USER_DELETIONS_STORE + "-changelog";
+    String key = Topics.adapterKey("ann", "LaMP_2M", "plain");
+    try (NDManager m = NDManager.newBaseManager();
+        AdapterCache cache = new AdapterCache(16, 1 << 24);
+        KafkaStreams streams = new KafkaStreams(StreamsApp.topology(topics, ingest, serving, new NoModel(), cache,
+            GivenProfiles.none()), StreamsApp.config(app, kafka.bootstrapServers(), serving, o));
+        LoraAdapter late = lora(4, m)) {
+      streams.start();
+      try (KafkaProducer<String, Behavior> p = new KafkaProducer<>(kafka.clientConfig().producer(),
+          Serdes.String().serializer(), topics.behaviors.valueSerde().serializer())) {
+        for (String u : List.of("ann", "bob")) {
+          for (int i = 0; i < 2; i++) {
+            p.send(new ProducerRecord<>(topics.behaviors.name(), u, behavior(u, u + "-m" + i, Task.MOVIE_TAGGING,
+                Map.of("description", "a film about robots " + i, "tag", "comedy")))).get();
+          }
+        }
+      }
+      // The first trigger of each user: the trainer (not running here) would be training ann's.
+      Map<String, String> triggers = new HashMap<>();
+      try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(kafka.clientConfig().consumer(null),
+          Serdes.String().deserializer(), new ByteArrayDeserializer())) {
+        List<TopicPartition> parts = c.partitionsFor(topics.trainTriggers.name()).stream()
+            .map(pi -> new TopicPartition(pi.topic(), pi.partition())).toList();
+        c.assign(parts);
+        c.seekToBeginning(parts);
+        long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (triggers.size() < 2 && System.nanoTime() < giveUp) {
+          for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+            triggers.put(r.key(), topics.trainTriggers.valueSerde().deserializer().deserialize(r.topic(), r.value())
+                .getTriggerId());
+          }
+        }
+      }
+      assertEquals(2, triggers.size(), triggers.toString());
+
+      Run delete = user("delete", "--user", "ann", "--bootstrap", kafka.bootstrapServers(), "--kafka-config",
+          cfg.toString(), "--application-id", app, "--timeout-ms", "90000", "--adapter-store",
+          dir.resolve("store").toString());
+      assertEquals(0, delete.code(), delete.out() + delete.err());
+      assertTrue(delete.out().contains("fenced"), delete.out());
+
+      // The training finishes after the deletion and publishes its adapter and result in one transaction.
+      AdapterVersion racing = adapter("ann", Task.MOVIE_TAGGING, "plain", triggers.get("ann"), late, 1 << 20, null);
+      try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.clientConfig().producer(),
+          Serdes.String().serializer(), Serdes.ByteArray().serializer())) {
+        p.send(new ProducerRecord<>(topics.adapters.name(), key,
+            topics.adapters.valueSerde().serializer().serialize(null, racing))).get();
+        p.send(new ProducerRecord<>(topics.trainResults.name(), "ann", topics.trainResults.valueSerde().serializer()
+            .serialize(null, dev.oppu.schemas.TrainResult.newBuilder().setTriggerId(triggers.get("ann"))
+                .setUserId("ann").setTask("LaMP_2M").setVariant("plain").setAccepted(true).setReason("published")
+                .setVersion(3L).setCoveredSeq(1).setFinishedAt(Instant.now()).build()))).get();
+      }
+      // Until the racing adapter is tombstoned again and the fence has ended (its training answered).
+      Map<String, Map<Bytes, byte[]>> latest = null;
+      long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+      boolean clean = false;
+      while (!clean && System.nanoTime() < giveUp) {
+        sleep(300);
+        latest = latest(kafka, List.of(topics.adapters.name(), fenceLog,
+            app + "-" + ServingTopology.ADAPTER_STORE + "-changelog",
+            app + "-" + IngestTopology.TRAIN_STATE_STORE + "-changelog"));
+        clean = latest.entrySet().stream().allMatch(t -> t.getValue().entrySet().stream()
+            .noneMatch(kv -> belongs("ann", t.getKey(), unprefixed(kv.getKey()), kv.getValue())));
+      }
+      assertTrue(clean, "records of ann left: " + latest.entrySet().stream().map(t -> t.getKey() + "="
+          + t.getValue().keySet().stream().map(k -> new String(unprefixed(k), StandardCharsets.UTF_8)).toList())
+          .toList());
+      List<String> trainState = storeKeys(streams, List.of(IngestTopology.TRAIN_STATE_STORE), k -> ((Bytes) k).get())
+          .get(IngestTopology.TRAIN_STATE_STORE);
+      assertEquals(1, trainState.size(), "only bob's pending training: " + trainState);
+      assertTrue(trainState.get(0).startsWith("bob\u0000"));
+      assertTrue(storeKeys(streams, List.of(ServingTopology.ADAPTER_STORE, IngestTopology.USER_DELETIONS_STORE),
+          k -> k instanceof Bytes b ? b.get() : k.toString().getBytes(StandardCharsets.UTF_8)).values().stream()
+          .allMatch(List::isEmpty));
+    }
+  }
+
+  @Test
   void badInputIsAClearError(SharedKafka kafka) {
     Run r = user("delete", "--user", " ", "--bootstrap", kafka.bootstrapServers());
     assertEquals(2, r.code());
