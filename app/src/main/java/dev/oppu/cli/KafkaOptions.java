@@ -25,7 +25,7 @@ public final class KafkaOptions {
   @Option(names = "--kafka-config", paramLabel = "FILE",
       description = "Kafka client properties file: security.protocol, sasl.*, ssl.*, any producer/consumer/admin/"
           + "streams key; plus oppu.topic.<key>=NAME to rename a topic (keys: behaviors, requests, responses, "
-          + "dead-letters, train-triggers, train-results, adapters), " + TopicAdmin.BEHAVIORS_RETENTION_PROPERTY
+          + "dead-letters, train-triggers, train-results, adapters, user-commands), " + TopicAdmin.BEHAVIORS_RETENTION_PROPERTY
           + " (behaviors topic retention, default 7 days) and " + TopicAdmin.REPLICATION_PROPERTY + ".")
   Path configFile;
 

@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
         TaskAdaptCommand.class,
         RunCommand.class,
         AskCommand.class,
+        UserCommand.class,
     })
 public final class Main implements Runnable {
 

@@ -143,6 +143,12 @@ public final class TopicAdmin {
       LOG.warn("topics {} ({} partitions) and {} ({} partitions) are not co-partitioned; Streams will refuse them",
           topics.behaviors.name(), b, topics.requests.name(), r);
     }
+    // A user's delete command must reach the stream task that holds the user's state.
+    int u = partitions.get(topics.userCommands.name());
+    if (b != u) {
+      LOG.warn("topics {} ({} partitions) and {} ({} partitions) are not co-partitioned; a user's deletion would "
+          + "miss the task holding the user's data", topics.behaviors.name(), b, topics.userCommands.name(), u);
+    }
     Map<String, Integer> differing = new LinkedHashMap<>();
     partitions.forEach((name, n) -> {
       if (!created.contains(name) && n != settings.partitions()) {

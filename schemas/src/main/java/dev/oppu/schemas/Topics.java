@@ -31,6 +31,11 @@ public final class Topics {
   public final Topic<String, TrainResult> trainResults;
   /** Compacted, keyed by {@code userId|task|variant}: the latest adapter of each. */
   public final Topic<String, AdapterVersion> adapters;
+  /**
+   * Keyed by user id, co-partitioned with behaviors: data-ownership commands (delete). Not compacted: a command
+   * carries only the user id and leaves with the topic's retention.
+   */
+  public final Topic<String, UserCommand> userCommands;
 
   public static final String PREFIX = "oppu.topic.";
 
@@ -42,6 +47,8 @@ public final class Topics {
     trainTriggers = new Topic<>("train-triggers", names.get("train-triggers"), KEY, new AvroSerde<>(TrainTrigger.class), false);
     trainResults = new Topic<>("train-results", names.get("train-results"), KEY, new AvroSerde<>(TrainResult.class), false);
     adapters = new Topic<>("adapters", names.get("adapters"), KEY, new AvroSerde<>(AdapterVersion.class), true);
+    userCommands = new Topic<>("user-commands", names.get("user-commands"), KEY, new AvroSerde<>(UserCommand.class),
+        false);
   }
 
   /** Default names ({@code oppu.behaviors}, ...). */
@@ -59,14 +66,25 @@ public final class Topics {
   }
 
   public static final List<String> KEYS =
-      List.of("behaviors", "requests", "responses", "dead-letters", "train-triggers", "train-results", "adapters");
+      List.of("behaviors", "requests", "responses", "dead-letters", "train-triggers", "train-results", "adapters",
+          "user-commands");
 
   public List<Topic<String, ?>> all() {
-    return List.of(behaviors, requests, responses, deadLetters, trainTriggers, trainResults, adapters);
+    return List.of(behaviors, requests, responses, deadLetters, trainTriggers, trainResults, adapters, userCommands);
   }
 
   /** Adapter topic key: one adapter per (user, task, variant). */
   public static String adapterKey(String userId, String task, String variant) {
     return userId + "|" + task + "|" + variant;
+  }
+
+  /** The user id of an adapter key {@code user|task|variant} (user ids may contain '|': split from the right). */
+  public static String userOfAdapterKey(String adapterKey) {
+    int last = adapterKey.lastIndexOf('|');
+    int prev = last <= 0 ? -1 : adapterKey.lastIndexOf('|', last - 1);
+    if (prev < 0) {
+      throw new IllegalArgumentException("not an adapter key (user|task|variant): " + adapterKey);
+    }
+    return adapterKey.substring(0, prev);
   }
 }

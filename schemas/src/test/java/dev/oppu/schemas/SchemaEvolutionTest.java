@@ -60,7 +60,7 @@ class SchemaEvolutionTest {
   void everyCurrentSchemaHasAKeptFirstVersion() throws Exception {
     List<String> kept = keptVersions().filter(k -> k.version().equals("v1")).map(Kept::name).toList();
     for (String name : List.of("AdapterVersion", "Behavior", "DeadLetter", "Request", "Response", "TrainResult",
-        "TrainTrigger")) {
+        "TrainTrigger", "UserCommand")) {
       assertTrue(kept.contains(name), "no kept v1 of " + name);
     }
   }

@@ -35,9 +35,11 @@ final class AdapterMaterializer implements Processor<String, AdapterVersion, Voi
     }
     AdapterVersion v = record.value();
     if (v == null) {
-      store.delete(key);
       cache.invalidate(key);
-      LOG.info("adapter {} deleted", key);
+      if (store.get(key) != null) { // a user deletion tombstones every key the user could have: most are absent
+        store.delete(key);
+        LOG.info("adapter {} deleted", key);
+      }
       return;
     }
     if (!key.equals(dev.oppu.schemas.Topics.adapterKey(v.getUserId(), v.getTask(), v.getVariant()))) {

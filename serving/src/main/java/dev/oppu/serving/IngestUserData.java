@@ -9,6 +9,8 @@ import dev.oppu.streams.IndexStats;
 import dev.oppu.streams.IngestConfig;
 import dev.oppu.streams.IngestTopology;
 import dev.oppu.streams.Keys;
+import dev.oppu.streams.UserDeletions;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,18 +41,23 @@ public final class IngestUserData implements UserData.Source {
 
   @Override
   public String[] storeNames() {
-    return IngestTopology.RETRIEVAL_STORES.clone();
+    String[] r = IngestTopology.RETRIEVAL_STORES;
+    String[] out = java.util.Arrays.copyOf(r, r.length + 1);
+    out[r.length] = IngestTopology.USER_DELETIONS_STORE;
+    return out;
   }
 
   @Override
   public UserData open(ProcessorContext<?, ?> context) {
-    return new Reader(IngestTopology.processorStores(context), ingest.newAnalyzer(), ingest.maxQueryTerms(), given);
+    return new Reader(IngestTopology.processorStores(context), context.getStateStore(IngestTopology.USER_DELETIONS_STORE),
+        ingest.newAnalyzer(), ingest.maxQueryTerms(), given);
   }
 
   private record CachedProfile(IndexStats range, String text) {}
 
   private static final class Reader implements UserData {
     private final Bm25Retriever.IndexStores stores;
+    private final ReadOnlyKeyValueStore<Bytes, byte[]> deletions;
     private final Bm25Retriever retriever;
     private final GivenProfiles given;
     private final Map<String, CachedProfile> profiles = new LinkedHashMap<>(256, 0.75f, true) {
@@ -60,8 +67,10 @@ public final class IngestUserData implements UserData.Source {
       }
     };
 
-    Reader(Bm25Retriever.IndexStores stores, Analyzer analyzer, int maxQueryTerms, GivenProfiles given) {
+    Reader(Bm25Retriever.IndexStores stores, ReadOnlyKeyValueStore<Bytes, byte[]> deletions, Analyzer analyzer,
+        int maxQueryTerms, GivenProfiles given) {
       this.stores = stores;
+      this.deletions = deletions;
       this.retriever = new Bm25Retriever(analyzer, maxQueryTerms);
       this.given = given;
     }
@@ -98,6 +107,17 @@ public final class IngestUserData implements UserData.Source {
       String text = Profiles.fromHistory(task, items(userId, task, range));
       profiles.put(key, new CachedProfile(range, text));
       return text;
+    }
+
+    @Override
+    public boolean adapterRevoked(String userId, String triggerId) {
+      return UserDeletions.fenced(deletions, userId, triggerId);
+    }
+
+    @Override
+    public void forget(String userId) {
+      // built profiles hold text of the user's history; a returning user's new range could even match a cached one
+      profiles.keySet().removeIf(k -> k.startsWith(userId + '\u0000'));
     }
 
     private IndexStats range(String userId, String task) {

@@ -7,6 +7,9 @@ import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
 import dev.oppu.schemas.Topics;
+import dev.oppu.schemas.UserAction;
+import dev.oppu.schemas.UserCommand;
+import org.apache.kafka.common.serialization.StringSerializer;
 import dev.oppu.serving.BatchGenerator.Fingerprint;
 import dev.oppu.serving.BatchGenerator.Row;
 import dev.oppu.serving.RequestValidator.Validated;
@@ -34,10 +37,12 @@ import org.slf4j.LoggerFactory;
  * (each row with its user's adapter), answered, and deleted from the store. Under exactly_once_v2 the store's changelog
  * and the responses commit in one transaction, so a request waiting in a batch survives a hard kill and is answered
  * exactly once after the restart. Bad requests get an error response and a dead letter carrying their own bytes.
+ * A {@link UserCommand} (delete) arriving among the requests drops the user's waiting requests (each answered with an
+ * error), the user's adapters in the local store and the loaded-adapter cache, and what the reader caches about them.
  *
  * <p>Outputs are {@link Response} and {@link DeadLetter} records; the topology routes them to their topics.
  */
-final class RequestProcessor implements Processor<String, byte[], String, SpecificRecord> {
+final class RequestProcessor implements Processor<String, Object, String, SpecificRecord> {
   private static final Logger LOG = LoggerFactory.getLogger(RequestProcessor.class);
 
   private final ServingConfig config;
@@ -91,7 +96,60 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
   }
 
   @Override
-  public void process(org.apache.kafka.streams.processor.api.Record<String, byte[]> record) {
+  public void process(org.apache.kafka.streams.processor.api.Record<String, Object> in) {
+    if (in.value() instanceof UserCommand cmd) {
+      if (cmd.getAction() == UserAction.DELETE) {
+        forget(cmd.getUserId());
+      }
+      return;
+    }
+    onRequest(in.withValue((byte[]) in.value()));
+  }
+
+  /** A deleted user: nothing of theirs stays in this processor's stores or caches. */
+  private void forget(String userId) {
+    long now = now();
+    List<String> keys = new ArrayList<>();
+    List<Long> kept = new ArrayList<>();
+    List<Long> arrived = new ArrayList<>(arrivals);
+    int i = 0;
+    try (KeyValueIterator<String, Request> it = pending.all()) {
+      while (it.hasNext()) {
+        KeyValue<String, Request> kv = it.next();
+        if (userId.equals(kv.value.getUserId())) {
+          keys.add(kv.key);
+          forward(error(kv.value, "the user's data was deleted before this request was answered", now));
+        } else if (i < arrived.size()) {
+          kept.add(arrived.get(i));
+        }
+        i++;
+      }
+    }
+    for (String k : keys) {
+      pending.delete(k);
+    }
+    pendingCount -= keys.size();
+    arrivals.clear();
+    arrivals.addAll(kept);
+    List<String> adapterKeys = new ArrayList<>();
+    try (KeyValueIterator<String, AdapterVersion> it = adapters.prefixScan(userId + "|", new StringSerializer())) {
+      while (it.hasNext()) {
+        String k = it.next().key;
+        if (userId.equals(Topics.userOfAdapterKey(k))) { // not a user whose id merely starts with "userId|"
+          adapterKeys.add(k);
+        }
+      }
+    }
+    for (String k : adapterKeys) {
+      adapters.delete(k);
+      cache.invalidate(k);
+    }
+    userData.forget(userId);
+    LOG.info("user deleted: {} waiting request(s) answered with an error, {} adapter(s) dropped", keys.size(),
+        adapterKeys.size());
+  }
+
+  private void onRequest(org.apache.kafka.streams.processor.api.Record<String, byte[]> record) {
     RecordMetadata meta = context.recordMetadata().orElse(null);
     Request request;
     try {
@@ -251,6 +309,10 @@ final class RequestProcessor implements Processor<String, byte[], String, Specif
     }
     if (!userId.equals(av.getUserId())) { // never another user's adapter, whatever the store holds
       LOG.error("adapter store entry {} belongs to user {}: not used", key, av.getUserId());
+      return null;
+    }
+    if (userData.adapterRevoked(userId, av.getTriggerId())) { // trained while its user was being deleted
+      LOG.info("adapter {} v{} is of a training fenced by the user's deletion: not used", key, av.getVersion());
       return null;
     }
     if (!Objects.equals(running.base(), av.getBaseFingerprint())

@@ -4,6 +4,7 @@ import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.Response;
 import dev.oppu.schemas.Topics;
+import dev.oppu.schemas.UserCommand;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
@@ -70,6 +71,17 @@ public final class ServingTopology {
    */
   public static void addServing(StreamsBuilder builder, Topics topics, ServingConfig config, BatchGenerator generator,
       AdapterCache cache, UserData.Source userData, KStream<byte[], byte[]> rawAdapters, int adapterPartitions) {
+    addServing(builder, topics, config, generator, cache, userData, rawAdapters, adapterPartitions, null);
+  }
+
+  /**
+   * As above; {@code userCommands} (may be null) are the user commands ingestion applied, in the same stream task:
+   * a deleted user's waiting requests are answered with an error and dropped, and their adapters leave the local
+   * store and the loaded-adapter cache at once (the tombstones ingestion publishes would remove them a moment later).
+   */
+  public static void addServing(StreamsBuilder builder, Topics topics, ServingConfig config, BatchGenerator generator,
+      AdapterCache cache, UserData.Source userData, KStream<byte[], byte[]> rawAdapters, int adapterPartitions,
+      KStream<String, UserCommand> userCommands) {
     var adapterSerde = topics.adapters.valueSerde();
     builder.addStateStore(Stores.keyValueStoreBuilder(
         Stores.persistentKeyValueStore(ADAPTER_STORE), Topics.KEY, adapterSerde).withCachingDisabled());
@@ -89,8 +101,15 @@ public final class ServingTopology {
         .process(() -> new AdapterMaterializer(cache), Named.as("serving-adapter-materializer"), ADAPTER_STORE);
 
     String[] stores = concat(new String[] {PENDING_STORE, ADAPTER_STORE}, userData.storeNames());
-    KStream<String, SpecificRecord> out = builder
+    // Requests (raw bytes) and user commands meet in one processor: it owns the pending requests and their counters.
+    KStream<String, Object> in = builder
         .stream(topics.requests.name(), Consumed.with(Topics.KEY, Serdes.ByteArray()).withName("serving-requests"))
+        .mapValues(v -> (Object) v, Named.as("serving-requests-in"));
+    if (userCommands != null) {
+      in = in.merge(userCommands.mapValues(v -> (Object) v, Named.as("serving-user-commands-in")),
+          Named.as("serving-merge-user-commands"));
+    }
+    KStream<String, SpecificRecord> out = in
         .process(() -> new RequestProcessor(config, generator, cache, userData), Named.as("serving-requests-processor"),
             stores);
     out.split(Named.as("serving-out-"))
@@ -122,12 +141,7 @@ public final class ServingTopology {
 
   /** The user id of an adapter key {@code user|task|variant} (user ids may contain '|': split from the right). */
   public static String userOfAdapterKey(String adapterKey) {
-    int last = adapterKey.lastIndexOf('|');
-    int prev = last <= 0 ? -1 : adapterKey.lastIndexOf('|', last - 1);
-    if (prev < 0) {
-      throw new IllegalArgumentException("not an adapter key (user|task|variant): " + adapterKey);
-    }
-    return adapterKey.substring(0, prev);
+    return Topics.userOfAdapterKey(adapterKey);
   }
 
   /** Sends an adapter to the partition its user's requests and behaviors go to (the producer's key hashing). */

@@ -1,6 +1,7 @@
 package dev.oppu.serving;
 
 import dev.oppu.schemas.Topics;
+import dev.oppu.schemas.UserCommand;
 import dev.oppu.streams.IngestConfig;
 import dev.oppu.streams.IngestTopology;
 import java.util.Properties;
@@ -23,9 +24,10 @@ public final class StreamsApp {
       AdapterCache cache, GivenProfiles profiles) {
     StreamsBuilder b = new StreamsBuilder();
     AtomicReference<KStream<byte[], byte[]>> adapters = new AtomicReference<>();
-    IngestTopology.addIngestion(b, topics, ingest, adapters::set);
+    AtomicReference<KStream<String, UserCommand>> commands = new AtomicReference<>();
+    IngestTopology.addIngestion(b, topics, ingest, adapters::set, commands::set);
     ServingTopology.addServing(b, topics, serving, generator, cache, new IngestUserData(ingest, profiles),
-        adapters.get(), ingest.adapterPartitions());
+        adapters.get(), ingest.adapterPartitions(), commands.get());
     return b.build();
   }
 

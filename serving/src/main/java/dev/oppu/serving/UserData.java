@@ -23,6 +23,17 @@ public interface UserData {
   /** The user's profile text for the task (a given profile, else one built from the history), or null if none. */
   String profile(String userId, Task task);
 
+  /**
+   * Whether the user's adapter trained for {@code triggerId} must not be used: the user was deleted while that
+   * training ran, and its adapter is about to be tombstoned.
+   */
+  default boolean adapterRevoked(String userId, String triggerId) {
+    return false;
+  }
+
+  /** Drops whatever this reader caches about the user (their data was deleted). */
+  default void forget(String userId) {}
+
   /** Opens {@link UserData} over the stores of a stream task. */
   interface Source {
     /** The stores the serving processor must be connected to. */

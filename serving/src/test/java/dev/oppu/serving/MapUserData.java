@@ -15,6 +15,8 @@ final class MapUserData implements UserData, UserData.Source {
   final Map<String, List<Item>> histories = new LinkedHashMap<>();
   final Map<String, String> profiles = new HashMap<>();
   final List<String> reads = new ArrayList<>();
+  /** Trigger ids whose adapters are revoked (trained while their user was deleted). */
+  final Set<String> revoked = new TreeSet<>();
 
   void add(String user, String id, Map<String, String> fields) {
     histories.computeIfAbsent(user, u -> new ArrayList<>()).add(new Item(id, fields));
@@ -40,6 +42,11 @@ final class MapUserData implements UserData, UserData.Source {
   public String profile(String userId, Task task) {
     reads.add(userId);
     return profiles.get(userId);
+  }
+
+  @Override
+  public boolean adapterRevoked(String userId, String triggerId) {
+    return revoked.contains(triggerId);
   }
 
   @Override

@@ -87,6 +87,21 @@ class ServingTopologyTest {
   }
 
   @Test
+  void aRevokedAdapterIsNotUsed() {
+    start(unbatched());
+    AdapterVersion v = Fixtures.adapter("u1", Task.NEWS_HEADLINE, "plain", 2, FakeGenerator.RUNNING.base(),
+        FakeGenerator.RUNNING.task());
+    publish(v);
+    send(request("r1", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "storm"), "OPPU"));
+    assertEquals(2L, responses.readValue().getAdapterVersion());
+    users.revoked.add(v.getTriggerId()); // its user was deleted while it trained: the deletion fenced it
+    send(request("r2", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "storm"), "OPPU"));
+    Response r = responses.readValue();
+    assertNull(r.getAdapterVersion());
+    assertTrue(r.getCold());
+  }
+
+  @Test
   void promptOfEveryTaskAndMode() {
     start(unbatched());
     // the task prompt of each task as SPEC section 2 quotes it, filled with the text cut out of the input

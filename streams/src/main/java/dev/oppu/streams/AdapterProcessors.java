@@ -56,14 +56,23 @@ final class AdapterProcessors {
       if (t <= 0) {
         throw new LampInputException("adapter tombstone with a key that is not user|task|variant");
       }
-      return AdapterVersion.newBuilder().setUserId(k.substring(0, t)).setTask(k.substring(t + 1, v))
-          .setVariant(k.substring(v + 1)).setVersion(-1).setTriggerId("").setCoveredSeq(-1).setItemsTrained(0)
-          .setLossBefore(0).setLossAfter(0).setTrainMillis(0).setPublishedAt(Instant.EPOCH).setBaseFingerprint("")
-          .setTaskFingerprint("").setAdapterConfig("").setWeightsSha256("").setLabelDistribution(Map.of()).build();
+      return AdapterProcessors.deletedMarker(k.substring(0, t), k.substring(t + 1, v), k.substring(v + 1));
     }
   }
 
-  /** After the repartition: updates the (user, task, variant) train state. */
+  /** An adapter that was deleted: version -1, no payload. On the way out it becomes a tombstone of its key. */
+  static AdapterVersion deletedMarker(String user, String task, String variant) {
+    return AdapterVersion.newBuilder().setUserId(user).setTask(task).setVariant(variant).setVersion(-1)
+        .setTriggerId("").setCoveredSeq(-1).setItemsTrained(0).setLossBefore(0).setLossAfter(0).setTrainMillis(0)
+        .setPublishedAt(Instant.EPOCH).setBaseFingerprint("").setTaskFingerprint("").setAdapterConfig("")
+        .setWeightsSha256("").setLabelDistribution(Map.of()).build();
+  }
+
+  /**
+   * After the repartition: updates the (user, task, variant) train state. For a deleted user with fenced trainings,
+   * an adapter of a fenced training is tombstoned again (forwarded as a deleted marker), and nothing re-creates the
+   * train state the deletion removed.
+   */
   static final class Apply extends ContextualProcessor<String, byte[], String, SpecificRecord> {
     private final IngestConfig config;
     private Analyzer analyzer;
@@ -82,7 +91,24 @@ final class AdapterProcessors {
 
     @Override
     public void process(Record<String, byte[]> rec) {
-      stores.triggers.onAdapter(SLIM.decode(rec.value()));
+      AdapterVersion a = SLIM.decode(rec.value());
+      UserDeletions.Marker fence = UserDeletions.marker(stores.deletions, a.getUserId());
+      if (fence != null) {
+        UserDeletions.Fence f = fence.fenced().get(a.getTriggerId());
+        if (a.getVersion() >= 0 && f != null) {
+          // stamped with the deletion's time: the trainer compares it with trigger creation times
+          context().forward(new Record<>(a.getUserId(), deletedMarker(a.getUserId(), a.getTask(), a.getVariant()),
+              fence.deletedAt()));
+          UserDeletions.save(stores.deletions, a.getUserId(), fence.with(a.getTriggerId(),
+              new UserDeletions.Fence(f.versionAtDeletion(), f.resultSeen(), f.published(), true)));
+          return;
+        }
+        if (stores.trainState.get(Triggers.stateKey(a.getUserId(), Task.of(a.getTask()).id(), a.getVariant()))
+            == null) {
+          return; // published before the deletion, its tombstone follows: leave the deleted state deleted
+        }
+      }
+      stores.triggers.onAdapter(a);
     }
 
     @Override

@@ -30,10 +30,13 @@ import org.apache.lucene.analysis.standard.StandardAnalyzer;
  * @param maxQueryTerms retrieval queries are cut to their first this-many terms (SPEC: 64)
  * @param inMemoryStores in-memory stores instead of RocksDB (tests that pipe many records through a
  *     TopologyTestDriver, which flushes every store after every record)
+ * @param deletionFence longest a deleted user's fence against trainings still running for them is kept (see
+ *     {@link UserDeletions}); it normally ends earlier, when those trainings are answered
  */
 public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, List<String> variants,
     int firstMinItems, int newItemsMax, int shiftMinItems, int shiftWindow, double labelShiftThreshold,
-    double termShiftThreshold, Duration dedupRetention, int adapterPartitions, int maxQueryTerms, boolean inMemoryStores) {
+    double termShiftThreshold, Duration dedupRetention, int adapterPartitions, int maxQueryTerms, boolean inMemoryStores,
+    Duration deletionFence) {
 
   public static final String PREFIX = "oppu.ingest.";
 
@@ -46,6 +49,9 @@ public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, L
       throw new IllegalArgumentException("ingest configuration: at least one variant");
     }
     variants = List.copyOf(variants);
+    if (deletionFence.isNegative() || deletionFence.isZero()) {
+      throw new IllegalArgumentException("ingest configuration: deletion-fence must be positive");
+    }
     newAnalyzer(analyzer).close(); // fail fast on an unknown analyzer
   }
 
@@ -69,32 +75,33 @@ public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, L
         Duration.parse(p.getProperty(PREFIX + "dedup-retention", "P7D")),
         intProp(p, "adapter-partitions", 0),
         intProp(p, "max-query-terms", 64),
-        Boolean.parseBoolean(p.getProperty(PREFIX + "in-memory-stores", "false")));
+        Boolean.parseBoolean(p.getProperty(PREFIX + "in-memory-stores", "false")),
+        Duration.parse(p.getProperty(PREFIX + "deletion-fence", "P1D")));
   }
 
   public IngestConfig withMaxHistory(int n) {
     return new IngestConfig(n, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence);
   }
 
   public IngestConfig withVariants(List<String> v) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, v, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence);
   }
 
   public IngestConfig withTriggers(int firstMin, int newMax, int shiftMin, int window, double labelThreshold) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMin, newMax, shiftMin, window,
-        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores);
+        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence);
   }
 
   public IngestConfig withAdapterPartitions(int n) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms, inMemoryStores);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms, inMemoryStores, deletionFence);
   }
 
   public IngestConfig withInMemoryStores(boolean m) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, m);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, m, deletionFence);
   }
 
   /** A new analyzer instance (thread-safe; one per processor is plenty). */

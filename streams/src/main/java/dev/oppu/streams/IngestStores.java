@@ -12,6 +12,8 @@ final class IngestStores {
   final KeyValueStore<Bytes, byte[]> postings;
   final KeyValueStore<Bytes, byte[]> stats;
   final KeyValueStore<Bytes, byte[]> trainState;
+  /** Deletion fences (see {@link UserDeletions}). */
+  final KeyValueStore<Bytes, byte[]> deletions;
   final HistoryIndex index;
   final Triggers triggers;
 
@@ -27,7 +29,8 @@ final class IngestStores {
     postings = ctx.getStateStore(IngestTopology.POSTINGS_STORE);
     stats = ctx.getStateStore(IngestTopology.INDEX_STATS_STORE);
     trainState = ctx.getStateStore(IngestTopology.TRAIN_STATE_STORE);
+    deletions = ctx.getStateStore(IngestTopology.USER_DELETIONS_STORE);
     index = new HistoryIndex(history, meta, postings, stats, dedup, analyzer, config.maxHistory());
-    triggers = new Triggers(index, trainState, config, analyzer);
+    triggers = new Triggers(index, trainState, deletions, config, analyzer);
   }
 }

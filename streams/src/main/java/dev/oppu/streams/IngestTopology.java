@@ -7,6 +7,7 @@ import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.TrainResult;
 import dev.oppu.schemas.TrainTrigger;
+import dev.oppu.schemas.UserCommand;
 import java.util.Map;
 import java.util.Properties;
 import org.apache.avro.specific.SpecificRecord;
@@ -16,6 +17,7 @@ import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.metrics.Sensor;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
@@ -57,13 +59,21 @@ public final class IngestTopology {
    * item, so the store is bounded by the histories; an entry older than the dedup retention no longer matches).
    */
   public static final String DEDUP_STORE = "oppu-dedup";
+  /**
+   * Logged: user -> deletion fence (the trigger ids of trainings pending when the user was deleted; see
+   * {@link UserDeletions}). Empty unless a user was deleted while a training for them was under way.
+   */
+  public static final String USER_DELETIONS_STORE = "oppu-user-deletions";
+  /** Every logged ingestion store, i.e. every store whose changelog topic holds user data. */
+  public static final java.util.List<String> LOGGED_STORES =
+      java.util.List.of(HISTORY_STORE, HISTORY_META_STORE, TRAIN_STATE_STORE, DEDUP_STORE, USER_DELETIONS_STORE);
   /** Internal repartition of adapter versions by user id. */
   public static final String ADAPTERS_BY_USER = "oppu-adapters-by-user";
 
   /** The stores a retrieving processor must be connected to. */
   public static final String[] RETRIEVAL_STORES = {POSTINGS_STORE, INDEX_STATS_STORE, HISTORY_STORE};
   private static final String[] CORE_STORES =
-      {HISTORY_STORE, HISTORY_META_STORE, POSTINGS_STORE, INDEX_STATS_STORE, TRAIN_STATE_STORE};
+      {HISTORY_STORE, HISTORY_META_STORE, POSTINGS_STORE, INDEX_STATS_STORE, TRAIN_STATE_STORE, USER_DELETIONS_STORE};
 
   public static final String METRIC_GROUP_SCOPE = "oppu-ingest";
   public static final String METRIC_DUPLICATES = "duplicate-events";
@@ -81,14 +91,25 @@ public final class IngestTopology {
    */
   public static void addIngestion(StreamsBuilder b, Topics t, IngestConfig c,
       java.util.function.Consumer<KStream<byte[], byte[]>> adapterTap) {
+    addIngestion(b, t, c, adapterTap, commands -> { });
+  }
+
+  /**
+   * As {@link #addIngestion(StreamsBuilder, Topics, IngestConfig, java.util.function.Consumer)}; {@code commandTap}
+   * also gets every valid user command after ingestion applied it (serving drops the user's requests and adapters).
+   */
+  public static void addIngestion(StreamsBuilder b, Topics t, IngestConfig c,
+      java.util.function.Consumer<KStream<byte[], byte[]>> adapterTap,
+      java.util.function.Consumer<KStream<String, UserCommand>> commandTap) {
     for (StoreBuilder<?> s : storeBuilders(c)) {
       b.addStateStore(s);
     }
     AvroSerde<Behavior> behaviorSerde = (AvroSerde<Behavior>) t.behaviors.valueSerde();
     AvroSerde<TrainResult> resultSerde = (AvroSerde<TrainResult>) t.trainResults.valueSerde();
     AvroSerde<AdapterVersion> adapterSerde = (AvroSerde<AdapterVersion>) t.adapters.valueSerde();
+    AvroSerde<UserCommand> commandSerde = (AvroSerde<UserCommand>) t.userCommands.valueSerde();
     String[] withDedup = {HISTORY_STORE, HISTORY_META_STORE, POSTINGS_STORE, INDEX_STATS_STORE, TRAIN_STATE_STORE,
-        DEDUP_STORE};
+        USER_DELETIONS_STORE, DEDUP_STORE};
 
     // Read as bytes and decode inside, so a poison record becomes a dead letter instead of stopping the app.
     KStream<String, SpecificRecord> fromBehaviors = b
@@ -110,15 +131,23 @@ public final class IngestTopology {
     if (c.adapterPartitions() > 0) {
       byUser = byUser.withNumberOfPartitions(c.adapterPartitions());
     }
-    adapters.filter((k, v) -> v instanceof AdapterVersion, Named.as("oppu-adapters-valid"))
+    KStream<String, SpecificRecord> fenced = adapters
+        .filter((k, v) -> v instanceof AdapterVersion, Named.as("oppu-adapters-valid"))
         .mapValues(v -> AdapterProcessors.SLIM.encode((AdapterVersion) v), Named.as("oppu-adapters-slim"))
         .repartition(byUser)
         .process(() -> new AdapterProcessors.Apply(c), Named.as("oppu-ingest-adapters"), CORE_STORES);
     KStream<String, SpecificRecord> adapterDeadLetters =
         adapters.filter((k, v) -> v instanceof DeadLetter, Named.as("oppu-adapters-dead"));
 
+    KStream<String, SpecificRecord> fromCommands = b
+        .stream(t.userCommands.name(),
+            Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("oppu-user-commands"))
+        .process(() -> new UserCommandProcessor(commandSerde, c), Named.as("oppu-ingest-user-commands"), withDedup);
+
     fromBehaviors.merge(fromResults, Named.as("oppu-ingest-merge-results"))
         .merge(adapterDeadLetters, Named.as("oppu-ingest-merge-adapters"))
+        .merge(fromCommands, Named.as("oppu-ingest-merge-commands"))
+        .merge(fenced, Named.as("oppu-ingest-merge-fenced"))
         .split(Named.as("oppu-ingest-out-"))
         .branch((k, v) -> v instanceof TrainTrigger, Branched.<String, SpecificRecord>withConsumer(s -> s
             .mapValues(v -> (TrainTrigger) v, Named.as("oppu-triggers-cast"))
@@ -129,7 +158,20 @@ public final class IngestTopology {
             .mapValues(v -> (DeadLetter) v, Named.as("oppu-dead-letters-cast"))
             .to(t.deadLetters.name(), Produced.with(t.deadLetters.keySerde(), t.deadLetters.valueSerde())
                 .withName("oppu-dead-letters")))
-            .withName("dead"));
+            .withName("dead"))
+        // Deleted adapters (a deleted user's, or a fenced training's) leave as tombstones of their compacted key.
+        .branch((k, v) -> v instanceof AdapterVersion, Branched.<String, SpecificRecord>withConsumer(s -> s
+            .map((k, v) -> {
+              AdapterVersion a = (AdapterVersion) v;
+              return KeyValue.<String, AdapterVersion>pair(Topics.adapterKey(a.getUserId(), a.getTask(),
+                  a.getVariant()), null);
+            }, Named.as("oppu-adapter-tombstones"))
+            .to(t.adapters.name(), Produced.with(t.adapters.keySerde(), t.adapters.valueSerde())
+                .withName("oppu-adapters-deleted")))
+            .withName("deleted-adapters"))
+        .branch((k, v) -> v instanceof UserCommand, Branched.<String, SpecificRecord>withConsumer(s ->
+            commandTap.accept(s.mapValues(v -> (UserCommand) v, Named.as("oppu-user-commands-applied"))))
+            .withName("commands"));
   }
 
   /** The ingestion application alone (the {@code run streams} application adds serving to the same builder). */
@@ -149,7 +191,9 @@ public final class IngestTopology {
     StoreBuilder<KeyValueStore<Bytes, byte[]>> stats = kv(INDEX_STATS_STORE, mem, true).withLoggingDisabled();
     StoreBuilder<KeyValueStore<Bytes, byte[]>> train = kv(TRAIN_STATE_STORE, mem, true);
     StoreBuilder<KeyValueStore<Bytes, byte[]>> dedup = kv(DEDUP_STORE, mem, false);
-    return java.util.List.of(history, meta, postings, stats, train, dedup);
+    // Uncached: written rarely, and expired from a punctuation (no record context).
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> deletions = kv(USER_DELETIONS_STORE, mem, false);
+    return java.util.List.of(history, meta, postings, stats, train, dedup, deletions);
   }
 
   private static StoreBuilder<KeyValueStore<Bytes, byte[]>> kv(String name, boolean inMemory, boolean cached) {

@@ -37,6 +37,17 @@ final class TrainResultProcessor extends ContextualProcessor<byte[], byte[], Str
         throw new LampInputException("null value on the train-results topic");
       }
       r = serde.decode(rec.value());
+      UserDeletions.Marker fence = UserDeletions.marker(stores.deletions, r.getUserId());
+      UserDeletions.Fence f = fence == null ? null : fence.fenced().get(r.getTriggerId());
+      if (f != null) {
+        // a training of a deleted user: answer the fence, keep the deleted train state deleted
+        boolean published = r.getAccepted();
+        boolean adapterSeen = f.adapterSeen()
+            || (published && r.getVersion() != null && r.getVersion() <= f.versionAtDeletion());
+        UserDeletions.save(stores.deletions, r.getUserId(), fence.with(r.getTriggerId(),
+            new UserDeletions.Fence(f.versionAtDeletion(), true, published, adapterSeen)));
+        return;
+      }
       stores.triggers.onResult(r, rec.timestamp())
           .ifPresent(t -> context().forward(new Record<>(t.getUserId(), t, rec.timestamp())));
     } catch (SerializationException | LampInputException e) {

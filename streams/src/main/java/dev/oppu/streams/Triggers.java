@@ -24,12 +24,15 @@ import org.apache.lucene.analysis.Analyzer;
 final class Triggers {
   private final HistoryIndex index;
   private final KeyValueStore<Bytes, byte[]> state;
+  private final KeyValueStore<Bytes, byte[]> deletions;
   private final IngestConfig config;
   private final Analyzer analyzer;
 
-  Triggers(HistoryIndex index, KeyValueStore<Bytes, byte[]> state, IngestConfig config, Analyzer analyzer) {
+  Triggers(HistoryIndex index, KeyValueStore<Bytes, byte[]> state, KeyValueStore<Bytes, byte[]> deletions,
+      IngestConfig config, Analyzer analyzer) {
     this.index = index;
     this.state = state;
+    this.deletions = deletions;
     this.config = config;
     this.analyzer = analyzer;
   }
@@ -76,8 +79,12 @@ final class Triggers {
     if (reason == null) {
       return Optional.empty();
     }
-    String triggerId = UUID.nameUUIDFromBytes((userId + '\u0000' + task.id() + '\u0000' + variant + '\u0000' + lastSeq)
-        .getBytes(StandardCharsets.UTF_8)).toString();
+    // A user deleted with trainings still fenced restarts at seq 0: salt with the deletion so that a new trigger
+    // never takes the id of a fenced one (whose adapter would be tombstoned).
+    UserDeletions.Marker fence = UserDeletions.marker(deletions, userId);
+    String salt = fence == null ? "" : "\u0000" + fence.deletedAt();
+    String triggerId = UUID.nameUUIDFromBytes((userId + '\u0000' + task.id() + '\u0000' + variant + '\u0000' + lastSeq
+        + salt).getBytes(StandardCharsets.UTF_8)).toString();
     TrainTrigger trigger = TrainTrigger.newBuilder()
         .setTriggerId(triggerId).setUserId(userId).setTask(task.id()).setVariant(variant)
         .setReason(reason).setScore(score).setCreatedAt(Instant.ofEpochMilli(now))
@@ -114,10 +121,17 @@ final class Triggers {
   void onAdapter(AdapterVersion a) {
     Task task = Task.of(a.getTask());
     Bytes key = stateKey(a.getUserId(), task.id(), a.getVariant());
-    TrainState st = TrainState.decode(state.get(key));
+    byte[] stored = state.get(key);
+    TrainState st = TrainState.decode(stored);
     if (a.getVersion() < 0) {
-      state.put(key, new TrainState(st.pendingTriggerId(), -1, -1, Map.of(), st.lastTriggerSeq(), st.lastRejected())
-          .encode());
+      TrainState next = new TrainState(st.pendingTriggerId(), -1, -1, Map.of(), st.lastTriggerSeq(), st.lastRejected());
+      if (next.equals(TrainState.NONE)) {
+        if (stored != null) {
+          state.delete(key); // nothing left to remember (a deleted user's adapters): no entry, not an empty one
+        }
+      } else {
+        state.put(key, next.encode());
+      }
     } else if (a.getVersion() >= st.version()) {
       state.put(key, new TrainState(st.pendingTriggerId(), a.getVersion(), a.getCoveredSeq(),
           a.getLabelDistribution(), st.lastTriggerSeq(), st.lastRejected()).encode());

@@ -27,6 +27,9 @@ final class Driver implements AutoCloseable {
   final TestInputTopic<String, AdapterVersion> adapters;
   final TestOutputTopic<String, DeadLetter> deadLetters;
   final TestOutputTopic<String, TrainTrigger> triggers;
+  final TestInputTopic<String, dev.oppu.schemas.UserCommand> commands;
+  /** What the topology writes to the adapters topic: tombstones of deleted users' adapters. */
+  final TestOutputTopic<String, AdapterVersion> adapterOut;
   private long clock = 1_700_000_000_000L;
 
   Driver(IngestConfig config, Path stateDir) {
@@ -46,10 +49,20 @@ final class Driver implements AutoCloseable {
         topics.deadLetters.valueSerde().deserializer());
     triggers = driver.createOutputTopic(topics.trainTriggers.name(), Serdes.String().deserializer(),
         topics.trainTriggers.valueSerde().deserializer());
+    commands = driver.createInputTopic(topics.userCommands.name(), Serdes.String().serializer(),
+        topics.userCommands.valueSerde().serializer());
+    adapterOut = driver.createOutputTopic(topics.adapters.name(), Serdes.String().deserializer(),
+        topics.adapters.valueSerde().deserializer());
   }
 
   void send(Behavior b) {
     behaviors.pipeInput(b.getUserId(), b, Instant.ofEpochMilli(++clock));
+  }
+
+  void delete(String user) {
+    commands.pipeInput(user, dev.oppu.schemas.UserCommand.newBuilder().setCommandId("c-" + user + "-" + clock)
+        .setUserId(user).setAction(dev.oppu.schemas.UserAction.DELETE).setRequestedAt(Instant.ofEpochMilli(clock))
+        .build(), Instant.ofEpochMilli(++clock));
   }
 
   long now() {

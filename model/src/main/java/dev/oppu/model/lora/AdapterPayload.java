@@ -97,6 +97,31 @@ public final class AdapterPayload {
     writeAtomically(dir.resolve(WEIGHTS_FILE), weights);
   }
 
+  /**
+   * Deletes a stored adapter ({@code store/<sha256>/}: weights and config) when {@code weightsPath} lies in
+   * {@code store}; a path elsewhere is left alone (it is not ours to delete). Returns whether files were deleted.
+   */
+  public static boolean deleteStored(Path store, String weightsPath) throws IOException {
+    if (store == null || weightsPath == null) {
+      return false;
+    }
+    Path root = store.toAbsolutePath().normalize();
+    Path dir = Path.of(weightsPath).toAbsolutePath().normalize().getParent();
+    if (dir == null || !root.equals(dir.getParent())) {
+      return false;
+    }
+    boolean any = false;
+    if (Files.isDirectory(dir)) {
+      try (var files = Files.list(dir)) {
+        for (Path f : files.toList()) {
+          any |= Files.deleteIfExists(f);
+        }
+      }
+      any |= Files.deleteIfExists(dir);
+    }
+    return any;
+  }
+
   /** Fingerprint of no task adapter (the bare base model serves the task). */
   public static final String NO_TASK_ADAPTER = "none";
 

@@ -1,6 +1,7 @@
 package dev.oppu.trainer.service;
 
 import dev.oppu.broker.ClientConfig;
+import dev.oppu.model.lora.AdapterPayload;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.Topics;
 import java.time.Duration;
@@ -22,13 +23,22 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The latest committed adapter version of every (user, task, variant), tailed from the compacted adapters topic
- * (read_committed, all partitions, no group): what other trainer instances published too. Tombstones remove a key.
+ * (read_committed, all partitions, no group): what other trainer instances published too. Tombstones remove a key
+ * (a user deletion tombstones all of the user's keys), and the stored weights file of the removed version when it lies
+ * in this trainer's adapter store.
  */
 public final class AdapterCache implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(AdapterCache.class);
 
   private final Map<String, AdapterVersion> latest = new ConcurrentHashMap<>();
+  /** Key -> when this cache read its latest tombstone (wall clock). */
   private final Map<String, Long> deletedAt = new ConcurrentHashMap<>();
+  /** Key -> record timestamp of its latest tombstone (when the deletion was asked for). */
+  private final Map<String, Long> tombstoneTime = new ConcurrentHashMap<>();
+  /** Tombstones older than this are forgotten (no training runs that long). */
+  static final long TOMBSTONE_MEMORY_MS = Duration.ofDays(1).toMillis();
+  private final java.nio.file.Path store;
+  private long tombstonesSincePrune;
   private final KafkaConsumer<String, byte[]> consumer;
   private final Topics.Topic<String, AdapterVersion> topic;
   private final CountDownLatch caughtUp = new CountDownLatch(1);
@@ -36,7 +46,13 @@ public final class AdapterCache implements AutoCloseable {
   private volatile boolean running = true;
 
   public AdapterCache(ClientConfig clients, Topics topics) {
+    this(clients, topics, null);
+  }
+
+  /** @param store the trainer's adapter store: weights files of deleted adapters are removed from it */
+  public AdapterCache(ClientConfig clients, Topics topics, java.nio.file.Path store) {
     this.topic = topics.adapters;
+    this.store = store;
     Properties p = clients.consumer(null);
     p.setProperty(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(ClientConfig.MAX_RECORD_BYTES));
     p.setProperty(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Integer.toString(ClientConfig.MAX_RECORD_BYTES));
@@ -61,6 +77,15 @@ public final class AdapterCache implements AutoCloseable {
     return at != null && at >= sinceMillis;
   }
 
+  /**
+   * Whether the key was tombstoned by a deletion asked for at or after {@code millis} (a trigger's creation time: a
+   * training for a trigger created before its user's deletion must publish nothing).
+   */
+  public boolean deletedAfter(String key, long millis) {
+    Long at = tombstoneTime.get(key);
+    return at != null && at >= millis;
+  }
+
   /** Records what this process just published, ahead of reading it back. */
   public void put(String key, AdapterVersion v) {
     latest.merge(key, v, (old, nu) -> nu.getVersion() >= old.getVersion() ? nu : old);
@@ -76,8 +101,7 @@ public final class AdapterCache implements AutoCloseable {
       while (running) {
         for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
           if (r.value() == null) {
-            latest.remove(r.key());
-            deletedAt.put(r.key(), System.currentTimeMillis());
+            onTombstone(r.key(), r.timestamp());
             continue;
           }
           try {
@@ -97,6 +121,28 @@ public final class AdapterCache implements AutoCloseable {
       LOG.error("adapter cache stopped", e);
     } finally {
       consumer.close();
+    }
+  }
+
+  private void onTombstone(String key, long recordTime) {
+    long now = System.currentTimeMillis();
+    AdapterVersion gone = latest.remove(key);
+    deletedAt.put(key, now);
+    tombstoneTime.merge(key, recordTime, Math::max);
+    if (gone != null && gone.getWeightsPath() != null && store != null
+        && latest.values().stream().noneMatch(v -> gone.getWeightsPath().equals(v.getWeightsPath()))) {
+      try {
+        if (AdapterPayload.deleteStored(store, gone.getWeightsPath())) {
+          LOG.info("deleted the stored weights of {} v{}", key, gone.getVersion());
+        }
+      } catch (java.io.IOException e) {
+        LOG.warn("could not delete the stored weights of {} at {}: {}", key, gone.getWeightsPath(), e.getMessage());
+      }
+    }
+    if (++tombstonesSincePrune >= 10_000) { // a deletion tombstones some twenty keys: keep the maps bounded
+      tombstonesSincePrune = 0;
+      deletedAt.values().removeIf(t -> now - t > TOMBSTONE_MEMORY_MS);
+      tombstoneTime.keySet().removeIf(k -> !deletedAt.containsKey(k));
     }
   }
 

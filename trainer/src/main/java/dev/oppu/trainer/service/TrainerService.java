@@ -108,7 +108,7 @@ public final class TrainerService implements AutoCloseable {
     this.models = models;
     this.updateSettings = update;
     this.settings = settings;
-    this.cache = new AdapterCache(clients, topics);
+    this.cache = new AdapterCache(clients, topics, settings.store());
     Properties c = clients.consumer(settings.groupId());
     c.setProperty(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
     c.setProperty(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1"); // a trigger is minutes of work at most: one at a time
@@ -196,6 +196,12 @@ public final class TrainerService implements AutoCloseable {
     long firstSeq = t.getHistory().stream().mapToLong(HistoryItem::getSeq).min().orElseThrow();
     AdapterVersion prev = cache.get(key);
     long started = System.currentTimeMillis();
+    long created = t.getCreatedAt().toEpochMilli();
+    if (cache.deletedAfter(key, created)) {
+      stats.rejected.incrementAndGet();
+      return new Result(null, result(t, false, "dropped: the user was deleted after this trigger", null,
+          firstSeq - 1, List.of()));
+    }
     if (prev != null && prev.getCoveredSeq() >= lastSeq) {
       stats.skipped.incrementAndGet();
       return new Result(null, result(t, false, "skipped: version " + prev.getVersion() + " already covers seq "
@@ -229,7 +235,7 @@ public final class TrainerService implements AutoCloseable {
           previous, version, stepListener);
       LOG.info("{} v{}: {} ({} items, loss {} -> {}, held-out {} -> {}, {} ms)", key, version, o.reason(),
           o.itemsTrained(), o.lossBefore(), o.lossAfter(), o.heldOutBefore(), o.heldOutAfter(), o.trainMillis());
-      if (o.accepted() && cache.deletedSince(key, started)) {
+      if (o.accepted() && (cache.deletedSince(key, started) || cache.deletedAfter(key, created))) {
         // the user was deleted while we trained (SPEC section 4): publish nothing of theirs
         o.adapter().close();
         stats.rejected.incrementAndGet();

@@ -263,6 +263,36 @@ class TrainerServiceTest {
     assertThrowsIllegalState(() -> AdapterRecords.weights(v));
   }
 
+  @Test
+  void aTriggerOlderThanItsUsersDeletionPublishesNothingAndTheDeletedAdaptersStoredFileGoes(SharedKafka kafka,
+      @TempDir Path tmp) throws Exception {
+    Topics topics = kafka.freshTopics("trainer-deleted", 1);
+    LoraConfig big = new LoraConfig(320, 320, 0.0, LoraConfig.ALL_MODULES, false); // stored by reference
+    TrainerService.Settings s = TrainerService.Settings.defaults(tmp.resolve("store"));
+    List<Object> seen = roundTrip(kafka, topics, settings(big), s,
+        List.of(trigger("d1", "u5", history(12, 10, 0), 0)), 1);
+    AdapterVersion v1 = seen.stream().filter(AdapterVersion.class::isInstance).map(AdapterVersion.class::cast)
+        .findFirst().orElseThrow(() -> new AssertionError("no adapter version: " + seen));
+    Path stored = Path.of(v1.getWeightsPath());
+    assertTrue(Files.exists(stored));
+
+    // A trigger was created, then the user was deleted (ingestion tombstones the adapter keys) before it trained.
+    TrainTrigger late = trigger("d2", "u5", history(20, 11, 0), 0);
+    Thread.sleep(5);
+    try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(kafka.clientConfig().producer(),
+        new StringSerializer(), new org.apache.kafka.common.serialization.ByteArraySerializer())) {
+      p.send(new ProducerRecord<>(topics.adapters.name(), Topics.adapterKey("u5", "LaMP_2M", "plain"), null)).get();
+    }
+    List<Object> after = roundTrip(kafka, topics, settings(big), s, List.of(late), 2);
+    TrainResult r = after.stream().filter(o -> o instanceof TrainResult tr && tr.getTriggerId().equals("d2"))
+        .map(TrainResult.class::cast).findFirst().orElseThrow(() -> new AssertionError(after.toString()));
+    assertFalse(r.getAccepted());
+    assertTrue(r.getReason().startsWith("dropped"), r.getReason());
+    assertEquals(1, after.stream().filter(AdapterVersion.class::isInstance).count(), "only v1, from before: " + after);
+    assertFalse(Files.exists(stored), "the deleted adapter's stored weights are removed");
+    assertFalse(Files.exists(stored.getParent()));
+  }
+
   interface Body {
     void run() throws Exception;
   }
