@@ -1,14 +1,15 @@
 package dev.oppu.trainer;
 
-import ai.djl.ndarray.NDManager;
 import dev.oppu.lamp.Task;
 import dev.oppu.model.CausalLm;
 import dev.oppu.model.Generator;
 import dev.oppu.model.LoraAdapter;
-import dev.oppu.model.LoraConfig;
 import dev.oppu.trainer.examples.ExampleBuilder;
 import dev.oppu.trainer.examples.TokenizedExample;
 import dev.oppu.trainer.examples.Variant;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,12 +19,23 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** Exploratory harness (main): trainings vs concurrent generation on one model; compares with solo runs. */
+/**
+ * Measures the rate of non-finite / diverging trainings under concurrent model use (a main, not a test; the bounded
+ * regression test is {@link ConcurrentTrainingTest}). Trains {@code users} adapters alone, recording the adapter after
+ * every step, then trains them again while {@code servers} threads generate with the same base model (and, with
+ * {@code gc}, a thread calls System.gc() every 2 ms), and reports how many came out non-finite or differ from the
+ * solo run, with the first step at which each one diverged.
+ *
+ * <p>Run: {@code java -cp <trainer test classpath> dev.oppu.trainer.ConcurrencyRepro <users> <servers> [gc]}
+ */
 public final class ConcurrencyRepro {
+
+  private record Run(boolean finite, byte[] weights, List<Double> losses, List<byte[]> afterStep) {}
+
   public static void main(String[] args) throws Exception {
     int users = Integer.parseInt(args.length > 0 ? args[0] : "12");
     int servers = Integer.parseInt(args.length > 1 ? args[1] : "2");
-    boolean serverGradOff = args.length > 2 && args[2].equals("gradoff");
+    boolean gc = Arrays.asList(args).contains("gc");
     Path dir = Files.createTempDirectory("repro");
     try (TinyWorld w = new TinyWorld(dir)) {
       UserAdapterUpdater.Settings s = TinyWorld.settings(2e-2);
@@ -33,45 +45,35 @@ public final class ConcurrencyRepro {
             .map(UserAdapterUpdater.Item::fields).toList();
         data.add(new ExampleBuilder(Task.MOVIE_TAGGING, s.examples(Variant.PLAIN), w.encoder).build(f, null, 0));
       }
-      List<byte[]> solo = new ArrayList<>();
+      List<Run> solo = new ArrayList<>();
       for (int u = 0; u < users; u++) {
         solo.add(train(w, s, data.get(u), u));
       }
-      int soloBad = (int) solo.stream().filter(b -> b == null).count();
-      int soloDiff = -1;
-      System.out.println("solo: non-finite " + soloBad + ", differ on rerun " + soloDiff);
+      System.out.println("alone: non-finite " + solo.stream().filter(r -> !r.finite()).count() + " of " + users);
 
       AtomicBoolean stop = new AtomicBoolean();
-      AtomicLong gens = new AtomicLong();
+      AtomicLong rounds = new AtomicLong();
       List<Thread> threads = new ArrayList<>();
       List<int[]> prompts = new ArrayList<>();
       for (int i = 0; i < 4; i++) {
-        prompts.add(data.get(i).get(0).tokens());
+        prompts.add(data.get(i % users).get(0).tokens());
       }
       for (int t = 0; t < servers; t++) {
         int id = t;
-        Thread th = new Thread(() -> {
-          if (serverGradOff) {
-            ai.djl.pytorch.jni.JniUtils.setGradMode(false);
-          }
-          try (NDManager m = w.model.manager().newSubManager()) {
-            LoraAdapter a = LoraAdapter.create(w.model.config(), new LoraConfig(8, 16, 0.05,
-                List.of("q_proj", "v_proj"), false), 100 + id, m);
+        // grad mode left at PyTorch's per-thread default (on), as on a Kafka Streams thread
+        threads.add(new Thread(() -> {
+          try (LoraAdapter a = LoraAdapter.create(w.model.config(), s.lora(), 100 + id, w.model.manager())) {
             Generator g = new Generator(w.model, w.encoder.padId(), new int[0]);
             while (!stop.get()) {
               g.generate(prompts, Arrays.asList(a, null, a, null), Generator.Options.greedy(8));
               CausalLm.candidateLogProbs(w.model, prompts.get(0), List.of(new int[] {5, 6}, new int[] {7}), a);
-              gens.incrementAndGet();
+              rounds.incrementAndGet();
             }
-          } catch (Throwable e) {
-            e.printStackTrace();
           }
-        }, "server-" + t);
-        th.start();
-        threads.add(th);
+        }, "server-" + t));
       }
-      if (args.length > 3 && args[3].equals("gc")) {
-        Thread gc = new Thread(() -> {
+      if (gc) {
+        threads.add(new Thread(() -> {
           while (!stop.get()) {
             System.gc();
             try {
@@ -80,89 +82,69 @@ public final class ConcurrencyRepro {
               return;
             }
           }
-        }, "gc-hammer");
-        gc.start();
-        threads.add(gc);
+        }, "gc"));
       }
+      threads.forEach(Thread::start);
       int bad = 0;
       int diff = 0;
-      for (int u = 0; u < users; u++) {
-        byte[] b = train(w, s, data.get(u), u);
-        if (b == null) {
-          bad++;
-        } else if (solo.get(u) == null || !Arrays.equals(b, solo.get(u))) {
-          diff++;
-          float[] x = floats(b);
-          float[] y = floats(solo.get(u));
-          double md = 0;
-          for (int i = 0; i < x.length; i++) {
-            md = Math.max(md, Math.abs(x[i] - y[i]));
-          }
-          System.out.println("user " + u + " max abs diff " + md + " steps solo " + LOSSES.get(u) + " conc " + LAST);
+      try {
+        for (int u = 0; u < users; u++) {
+          Run r = train(w, s, data.get(u), u);
+          bad += r.finite() ? 0 : 1;
+          diff += r.finite() && !Arrays.equals(r.weights(), solo.get(u).weights()) ? 1 : 0;
+          report(u, solo.get(u), r);
+        }
+      } finally {
+        stop.set(true);
+        for (Thread th : threads) {
+          th.join();
         }
       }
-      stop.set(true);
-      for (Thread th : threads) {
-        th.join();
-      }
-      System.out.println("concurrent: non-finite " + bad + ", finite but differ from solo " + diff + " of " + users
-          + " (" + gens.get() + " generation rounds)");
+      System.out.println("concurrent (" + servers + " generating threads" + (gc ? ", GC every 2 ms" : "") + "): "
+          + "non-finite " + bad + ", finite but different from alone " + diff + ", of " + users + " trainings ("
+          + rounds.get() + " generation rounds)");
     }
   }
 
-  static final Map<Integer, List<Double>> LOSSES = new java.util.HashMap<>();
-  static List<Double> LAST;
-  static final Map<Integer, List<byte[]>> SNAPS = new java.util.HashMap<>();
-
-  static float[] floats(byte[] b) {
-    java.nio.FloatBuffer fb = java.nio.ByteBuffer.wrap(b)
-        .order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-    float[] f = new float[fb.remaining()];
-    fb.get(f);
-    return f;
-  }
-
-  static byte[] train(TinyWorld w, UserAdapterUpdater.Settings s, List<TokenizedExample> ex, int u) {
+  private static Run train(TinyWorld w, UserAdapterUpdater.Settings s, List<TokenizedExample> ex, int u) {
     try (LoraAdapter a = LoraAdapter.create(w.model.config(), s.lora(), 7 + u, w.model.manager())) {
       List<Double> losses = new ArrayList<>();
       List<byte[]> snaps = new ArrayList<>();
       AdapterTraining.Result r = AdapterTraining.train(w.lm, a, ex, s.training(), w.encoder.padId(), 11 + u,
-          (st, tot, l) -> {
-            losses.add(l);
+          (step, total, loss) -> {
+            losses.add(loss);
             snaps.add(a.rawBytes());
           });
-      losses.add(0, r.lossBefore());
-      losses.add(r.lossAfter());
-      LOSSES.putIfAbsent(u, losses);
-      if (SNAPS.containsKey(u)) {
-        List<byte[]> ref = SNAPS.get(u);
-        for (int i = 0; i < Math.min(ref.size(), snaps.size()); i++) {
-          if (!Arrays.equals(ref.get(i), snaps.get(i))) {
-            float[] x = floats(snaps.get(i));
-            float[] y = floats(ref.get(i));
-            int n = 0;
-            int first = -1;
-            double md = 0;
-            for (int j = 0; j < x.length; j++) {
-              if (x[j] != y[j]) {
-                n++;
-                if (first < 0) {
-                  first = j;
-                }
-                md = Math.max(md, Math.abs(x[j] - y[j]));
-              }
-            }
-            System.out.println("user " + u + " first differs after step " + (i + 1) + ": " + n + " of " + x.length
-                + " values, first index " + first + ", max abs diff " + md + ", loss solo "
-                + LOSSES.get(u).get(i + 1) + " conc " + losses.get(i + 1));
-            break;
+      return new Run(r.finite(), a.rawBytes(), losses, snaps);
+    }
+  }
+
+  /** Prints the first optimizer step after which the adapter differs from the solo run, if any. */
+  private static void report(int u, Run solo, Run now) {
+    for (int i = 0; i < Math.min(solo.afterStep().size(), now.afterStep().size()); i++) {
+      if (!Arrays.equals(solo.afterStep().get(i), now.afterStep().get(i))) {
+        float[] x = floats(now.afterStep().get(i));
+        float[] y = floats(solo.afterStep().get(i));
+        int n = 0;
+        double maxDiff = 0;
+        for (int j = 0; j < x.length; j++) {
+          if (Float.compare(x[j], y[j]) != 0) {
+            n++;
+            maxDiff = Math.max(maxDiff, Math.abs(x[j] - y[j]));
           }
         }
-      } else {
-        SNAPS.put(u, snaps);
+        System.out.printf(java.util.Locale.ROOT, "user %d: adapter differs after step %d (%d of %d values, max abs"
+            + " diff %s); that step's loss alone %.6f, now %.6f%n", u, i + 1, n, x.length, maxDiff,
+            solo.losses().get(i), now.losses().get(i));
+        return;
       }
-      LAST = losses;
-      return r.finite() ? a.rawBytes() : null;
     }
+  }
+
+  private static float[] floats(byte[] b) {
+    FloatBuffer fb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    float[] f = new float[fb.remaining()];
+    fb.get(f);
+    return f;
   }
 }
