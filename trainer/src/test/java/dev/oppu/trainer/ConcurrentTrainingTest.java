@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * nearly every training's gradients came out NaN or wrong from its first step.
  */
 class ConcurrentTrainingTest {
-  private static final int USERS = 3;
+  private static final int USERS = 2;
 
   @Test
   void trainingsNextToGenerationAndGcEqualTheSameTrainingsAlone(@TempDir Path dir) throws Exception {
@@ -39,7 +39,7 @@ class ConcurrentTrainingTest {
       UserAdapterUpdater.Settings s = TinyWorld.settings(2e-2);
       List<List<TokenizedExample>> data = new ArrayList<>();
       for (int u = 0; u < USERS; u++) {
-        List<Map<String, String>> items = TinyWorld.history("u" + u, 16, 1000 + u).stream()
+        List<Map<String, String>> items = TinyWorld.history("u" + u, 12, 1000 + u).stream()
             .map(UserAdapterUpdater.Item::fields).toList();
         data.add(new ExampleBuilder(Task.MOVIE_TAGGING, s.examples(Variant.PLAIN), w.encoder).build(items, null, 0));
       }
