@@ -364,7 +364,8 @@ public final class LlamaModel implements AutoCloseable {
     // so the rep query heads of one KV head are stacked along the query axis.
     int rep = nh / nkv;
     // The 1/sqrt(d) scale goes on the queries: T x D values instead of T x S.
-    NDArray qg = q.mul((float) (1.0 / Math.sqrt(d))).reshape(b, nkv, rep * t, d);           // [B, KV, rep*T, D]
+    // (Scalars, not q.mul(float): autograd keeps the operand, see Scalars)
+    NDArray qg = q.mul(Scalars.of(q, 1.0 / Math.sqrt(d))).reshape(b, nkv, rep * t, d);      // [B, KV, rep*T, D]
     NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2))                                      // [B, KV, rep*T, S]
         .reshape(b, nkv, rep, t, s).add(bias.expandDims(1));                                 // [B, KV, rep, T, S]
     NDArray probs = scores.softmax(-1).reshape(b, nkv, rep * t, s);
@@ -393,7 +394,7 @@ public final class LlamaModel implements AutoCloseable {
 
   private NDArray rmsNorm(NDArray x, NDArray w) {
     NDArray variance = x.square().mean(new int[] {-1}, true);
-    return x.div(variance.add((float) config.rmsNormEps()).sqrt()).mul(w);
+    return x.div(variance.add(Scalars.of(variance, config.rmsNormEps())).sqrt()).mul(w);
   }
 
   @Override

@@ -131,7 +131,8 @@ public final class LoraBatch implements AutoCloseable {
     if (s.scale == null) {
       NDArray in = training && s.dropout > 0 ? Dropout.dropout(x, s.dropout, true).singletonOrThrow() : x;
       NDArray low = Linear.linear(in, s.a).singletonOrThrow();   // [B, T, r]
-      return Linear.linear(low, s.b).singletonOrThrow().mul(s.scaling); // [B, T, out]
+      NDArray out = Linear.linear(low, s.b).singletonOrThrow();     // [B, T, out]
+      return out.mul(Scalars.of(out, s.scaling)); // not mul(float): the graph keeps the operand (Scalars)
     }
     return x.matMul(s.a).matMul(s.b).mul(s.scale); // [B,T,in]@[B,in,r]@[B,r,out] * [B,1,1]
   }

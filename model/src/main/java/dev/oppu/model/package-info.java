@@ -17,6 +17,8 @@
  *   <li>{@link dev.oppu.model.Generator}: batched KV-cache generation, per-row adapters, greedy or sampling.
  *   <li>{@link dev.oppu.model.TextTokenizer}: {@code tokenizer.json} through DJL's HuggingFace tokenizers.
  *   <li>{@link dev.oppu.model.Safetensors}: the file format (F32/F16/BF16 read as float32, sharded checkpoints).
+ *   <li>{@link dev.oppu.model.Scalars}: number operands for differentiable ops ({@code x.mul(Scalars.of(x, c))});
+ *       DJL's {@code x.mul(c)} leaves backward reading a freed Java buffer.
  * </ul>
  *
  * <p>Memory: float32 only (DJL 0.36 aborts on bf16 arithmetic; fp16 matmul is ~100x slower), so a 24 GiB machine

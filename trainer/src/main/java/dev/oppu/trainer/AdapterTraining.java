@@ -79,7 +79,7 @@ public final class AdapterTraining {
                 CausalLoss.Batch batch = CausalLoss.batch(chunk, padId, scope)) {
               try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 NDArray logits = lm.logits(batch.tokens(), adapter, true);
-                NDArray mean = CausalLoss.summedNll(logits, batch).div(batch.targetCount());
+                NDArray mean = CausalLoss.meanNll(logits, batch);
                 gc.backward(mean);
                 loss = mean.getFloat();
               }

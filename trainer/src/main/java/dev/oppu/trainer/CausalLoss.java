@@ -58,6 +58,16 @@ public final class CausalLoss {
   }
 
   /**
+   * Mean over counted positions of the negative log-likelihood: the training objective. Divides by a tensor in
+   * PyTorch's memory, not {@code div(long)}: backward of div reads the divisor, and DJL's number operand lives in a
+   * Java buffer it frees right after the op ({@link dev.oppu.model.Scalars}).
+   */
+  public static NDArray meanNll(NDArray logits, Batch batch) {
+    NDArray sum = summedNll(logits, batch);
+    return sum.div(dev.oppu.model.Scalars.of(sum, batch.targetCount()));
+  }
+
+  /**
    * Sum over counted positions of the negative log-likelihood (divide by {@code targetCount} for the mean).
    *
    * @param logits [B, T, V] for the batch's tokens

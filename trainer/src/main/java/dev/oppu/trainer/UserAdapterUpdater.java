@@ -17,8 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One incremental update of one user's adapter (OPPU step 2, made online): warm-start from the previous version, train
@@ -30,7 +28,6 @@ import org.slf4j.LoggerFactory;
  * next update (whose new items then include them) covers them.
  */
 public final class UserAdapterUpdater {
-  private static final Logger LOG = LoggerFactory.getLogger(UserAdapterUpdater.class);
 
   /** One history item: per-user sequence number, broker arrival time (for adaptation lag), LaMP fields. */
   public record Item(long seq, long arrivalTime, Map<String, String> fields) {}
@@ -119,17 +116,6 @@ public final class UserAdapterUpdater {
           : AdapterTraining.meanLoss(lm, candidate, heldExamples, bs, pad);
       AdapterTraining.Result r =
           AdapterTraining.train(lm, candidate, trainExamples, settings.training(), pad, seed, listener);
-      if (!r.finite()) {
-        // Mitigation, not a root-cause fix: a few percent of updates come out non-finite when other threads of the
-        // JVM run the model at the same time (seen in the demo and once in TrainerServiceTest; the same update
-        // alone is finite). Retry once from the same starting adapter before rejecting; the cause is still open.
-        LOG.warn("{}|{}|{}: non-finite training result, retrying once", userId, task.id(), variant);
-        candidate.close();
-        candidate = previous != null
-            ? previous.copy(lm.manager())
-            : LoraAdapter.create(lm.config(), settings.lora(), seed, lm.manager());
-        r = AdapterTraining.train(lm, candidate, trainExamples, settings.training(), pad, seed, listener);
-      }
       double heldAfter = heldExamples.isEmpty() || !r.finite() ? Double.NaN
           : AdapterTraining.meanLoss(lm, candidate, heldExamples, bs, pad);
       String reason;

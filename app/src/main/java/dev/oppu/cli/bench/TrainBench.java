@@ -160,7 +160,7 @@ public final class TrainBench implements Callable<Integer> {
           try (NDManager scope = lm.manager().newSubManager();
               CausalLoss.Batch b = CausalLoss.batch(chunk, pad, scope);
               GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            NDArray loss = CausalLoss.summedNll(lm.logits(b.tokens(), adapter, true), b).div(b.targetCount());
+            NDArray loss = CausalLoss.meanNll(lm.logits(b.tokens(), adapter, true), b);
             gc.backward(loss);
           }
           params.forEach(GradMode::zeroGrad);

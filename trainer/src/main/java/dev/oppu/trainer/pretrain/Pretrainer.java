@@ -98,7 +98,7 @@ public final class Pretrainer {
           try (NDManager scope = manager.newSubManager();
               CausalLoss.Batch nb = CausalLoss.batch(batch, tok.padId(), scope)) {
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-              NDArray mean = CausalLoss.summedNll(model.forward(nb.tokens()), nb).div(nb.targetCount());
+              NDArray mean = CausalLoss.meanNll(model.forward(nb.tokens()), nb);
               gc.backward(mean);
               loss = mean.getFloat();
             }

@@ -98,6 +98,9 @@ public final class TrainerService implements AutoCloseable {
   private final KafkaConsumer<String, byte[]> consumer;
   private final KafkaProducer<String, byte[]> producer;
   private volatile boolean running = true;
+  // run() counts this down when it returns: close() waits for it, so the models are unused once close() returns
+  private final java.util.concurrent.CountDownLatch runEnded = new java.util.concurrent.CountDownLatch(1);
+  private volatile Thread runner;
   // called after every optimizer step; tests use it to crash a training midway
   volatile dev.oppu.trainer.AdapterTraining.StepListener stepListener;
 
@@ -126,12 +129,13 @@ public final class TrainerService implements AutoCloseable {
 
   /** Runs until {@link #close()} (from another thread) or a fatal Kafka error. */
   public void run() throws InterruptedException {
-    producer.initTransactions();
-    if (!cache.awaitCaughtUp(Duration.ofMinutes(2))) {
-      throw new IllegalStateException("could not read the adapters topic " + topics.adapters.name());
-    }
-    consumer.subscribe(List.of(topics.trainTriggers.name()));
+    runner = Thread.currentThread();
     try {
+      producer.initTransactions();
+      if (!cache.awaitCaughtUp(Duration.ofMinutes(2))) {
+        throw new IllegalStateException("could not read the adapters topic " + topics.adapters.name());
+      }
+      consumer.subscribe(List.of(topics.trainTriggers.name()));
       while (running) {
         for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
           if (!running) {
@@ -140,13 +144,24 @@ public final class TrainerService implements AutoCloseable {
           process(r);
         }
       }
-    } catch (WakeupException e) {
+    } catch (WakeupException | Stopped e) {
       if (running) {
         throw e;
       }
     } finally {
-      consumer.close();
-      producer.close(Duration.ofSeconds(5));
+      try {
+        consumer.close();
+        producer.close(Duration.ofSeconds(5));
+      } finally {
+        runEnded.countDown();
+      }
+    }
+  }
+
+  /** Thrown from a training's step listener once {@link #close()} was called: abandons the training unpublished. */
+  private static final class Stopped extends RuntimeException {
+    Stopped() {
+      super("trainer closing", null, false, false);
     }
   }
 
@@ -231,8 +246,16 @@ public final class TrainerService implements AutoCloseable {
       // an operator (and the crash-recovery test) can tell a run in progress from an idle trainer
       LOG.info("{} v{}: training started (trigger {}, {} items, new from seq {})", key, version, t.getTriggerId(),
           items.size(), newFrom);
+      dev.oppu.trainer.AdapterTraining.StepListener test = stepListener;
       UserAdapterUpdater.Outcome o = updater.update(t.getUserId(), task, variant, items, newFrom, t.getProfile(),
-          previous, version, stepListener);
+          previous, version, (step, total, loss) -> {
+            if (!running) {
+              throw new Stopped(); // close() waits for this thread: stop at the next step, not after the training
+            }
+            if (test != null) {
+              test.onStep(step, total, loss);
+            }
+          });
       LOG.info("{} v{}: {} ({} items, loss {} -> {}, held-out {} -> {}, {} ms)", key, version, o.reason(),
           o.itemsTrained(), o.lossBefore(), o.lossAfter(), o.heldOutBefore(), o.heldOutAfter(), o.trainMillis());
       if (o.accepted() && (cache.deletedSince(key, started) || cache.deletedAfter(key, created))) {
@@ -260,6 +283,8 @@ public final class TrainerService implements AutoCloseable {
         stats.published.incrementAndGet();
         return new Result(b.build(), result(t, true, o.reason(), version, o.coveredSeq(), lags));
       }
+    } catch (Stopped e) {
+      throw e; // not a result of the trigger: nothing is committed and the trigger is redelivered
     } catch (IOException | RuntimeException e) {
       LOG.error("{}: training failed", key, e);
       stats.failed.incrementAndGet();
@@ -328,7 +353,12 @@ public final class TrainerService implements AutoCloseable {
     }
   }
 
-  /** Stops after the current trigger; an uncommitted training publishes nothing. */
+  /**
+   * Stops: a training in progress is abandoned at its next optimizer step (publishing nothing; the trigger is
+   * redelivered) and this waits until {@link #run()} has returned, so that the caller may then close the models.
+   * Closing them under a running training frees tensors its thread is using: a JVM crash (SIGSEGV in libtorch), not
+   * an exception, when the free lands inside a native call; likewise a JVM that exits under a running training.
+   */
   @Override
   public void close() throws InterruptedException {
     running = false;
@@ -336,6 +366,10 @@ public final class TrainerService implements AutoCloseable {
       consumer.wakeup();
     } catch (IllegalStateException alreadyClosed) {
       // run() ended on its own (a fatal error) and closed the consumer
+    }
+    if (runner != null && runner != Thread.currentThread()
+        && !runEnded.await(5, java.util.concurrent.TimeUnit.MINUTES)) {
+      LOG.warn("trainer run() did not end within 5 minutes of close(); its models are still in use");
     }
     cache.close();
   }

@@ -196,6 +196,38 @@ class TrainerServiceTest {
   }
 
   @Test
+  void closeAbandonsARunningTrainingAndReturnsOnlyOnceTheServiceHasStopped(SharedKafka kafka, @TempDir Path tmp)
+      throws Exception {
+    // the caller closes the models right after close() (demo, `oppu run trainer`'s shutdown hook): a training still
+    // running then would use freed tensors, a JVM crash rather than an exception
+    Topics topics = kafka.freshTopics("trainer-close", 1);
+    UserAdapterUpdater.Settings s = settings(LoraConfig.oppuUser());
+    UserAdapterUpdater.Settings long50 = new UserAdapterUpdater.Settings(s.lora(), new AdapterTraining.Config(50,
+        s.training().batchSize(), s.training().optimizer()), s.k(), s.maxTokens(), s.retrievedWords(), s.maxReplay(),
+        s.holdoutFraction(), s.holdoutMax(), s.holdoutMinNew(), s.tolerance(), s.seed());
+    TrainerService service = new TrainerService(kafka.clientConfig(), topics, models, long50,
+        TrainerService.Settings.defaults(tmp.resolve("store")));
+    java.util.concurrent.CountDownLatch training = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicInteger steps = new java.util.concurrent.atomic.AtomicInteger();
+    service.stepListener = (step, total, loss) -> {
+      steps.incrementAndGet();
+      training.countDown();
+    };
+    Throwable[] crashed = new Throwable[1];
+    Thread t = start(service, crashed);
+    send(kafka, topics, List.of(trigger("long1", "u4", history(20, 10, 0), 0)));
+    assertTrue(training.await(240, java.util.concurrent.TimeUnit.SECONDS), "the training started");
+    service.close();
+    int stepsAtClose = steps.get();
+    t.join(60_000);
+    assertFalse(t.isAlive());
+    assertNull(crashed[0], () -> "run() ended normally: " + crashed[0]);
+    assertEquals(stepsAtClose, steps.get(), "no training step after close() returned");
+    assertTrue(stepsAtClose < 50, "the 50-epoch training was abandoned (" + stepsAtClose + " steps)");
+    assertTrue(read(kafka, topics, 1, 3_000).isEmpty(), "nothing published for the abandoned training");
+  }
+
+  @Test
   void triggerInAdapterVersionOutLoadableByTheModelPackage(SharedKafka kafka, @TempDir Path tmp) throws Exception {
     Topics topics = kafka.freshTopics("trainer-e2e", 2);
     List<HistoryItem> h = history(30, 5, 0);
