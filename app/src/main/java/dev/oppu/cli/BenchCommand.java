@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
         dev.oppu.cli.bench.ModelBench.class,
         dev.oppu.cli.bench.TrainBench.class,
         dev.oppu.cli.bench.ServeBench.class,
+        dev.oppu.cli.bench.SoakBench.class,
     })
 public final class BenchCommand {
 }
