@@ -64,6 +64,10 @@ import picocli.CommandLine.Option;
  *   <li>a request is lost when it was never answered, duplicated when answered twice (responses read_committed).
  * </ul>
  *
+ * <p>Every round of synthetic users plants a shift in each user's preferences, and the next round changes them again,
+ * so the stream keeps triggering trainings (first adapters, new items, shifts) for the whole run; half the requests go
+ * to a few users who are trained first, so serving loads and swaps real adapters, not only the cold path.
+ *
  * <p>{@code rss_growth} = max RSS in the second half of the run / max RSS in the first half after the warm-up; it is
  * also the {@code ratio}: the first half is the baseline measured in the same run. The run is the time from the first
  * record sent until the streams application has committed every behavior and request and every request is answered.
@@ -93,8 +97,13 @@ public final class SoakBench implements Callable<Integer> {
       description = "Base model; its task-adapters/LaMP_2M is merged in (default ${DEFAULT-VALUE}).")
   Path model;
 
-  @Option(names = "--max-new-tokens", defaultValue = "8", description = "Generation budget (default ${DEFAULT-VALUE}).")
+  @Option(names = "--max-new-tokens", defaultValue = "4", description = "Generation budget (default ${DEFAULT-VALUE}).")
   int maxNewTokens;
+
+  @Option(names = "--batch-wait-ms", defaultValue = "500",
+      description = "Longest a request waits for its micro-batch; requests come one per ~100 behaviors, so a short"
+          + " wait would decode them one by one (default ${DEFAULT-VALUE}).")
+  long batchWaitMs;
 
   @Option(names = "--first-min-items", defaultValue = "10",
       description = "A user's first training at this many items (default ${DEFAULT-VALUE}).")
@@ -125,10 +134,19 @@ public final class SoakBench implements Callable<Integer> {
       description = "Give up when nothing progresses for this long (default ${DEFAULT-VALUE}).")
   double stallMinutes;
 
-  @Option(names = "--child-jvm-opts", defaultValue = "-Xms1536m -Xmx1536m",
-      description = "JVM options of the streams + trainer process (default: ${DEFAULT-VALUE}; a fixed heap, as a "
-          + "service runs, so RSS is not heap sizing).")
+  @Option(names = "--child-jvm-opts", defaultValue = "-Xms1g -Xmx1g -XX:+AlwaysPreTouch",
+      description = "JVM options of the streams + trainer process (default: ${DEFAULT-VALUE}: a fixed, pre-touched"
+          + " heap, as a service runs, so that RSS growth is not the JVM sizing its heap but what happens outside"
+          + " it or a heap that fills up).")
   String childJvmOpts;
+
+  @Option(names = "--child-env", paramLabel = "KEY=VALUE",
+      description = "Environment of the streams + trainer process (repeatable), e.g. MALLOC_ARENA_MAX=2.")
+  Map<String, String> childEnv = new LinkedHashMap<>();
+
+  @Option(names = "--rss-csv", paramLabel = "FILE",
+      description = "Also write every RSS sample (seconds since start, MB) to this CSV file.")
+  Path rssCsv;
 
   @Option(names = "--seed", defaultValue = "42")
   long seed;
@@ -137,6 +155,7 @@ public final class SoakBench implements Callable<Integer> {
   Path workOption;
 
   private static final Task TASK = Task.MOVIE_TAGGING;
+  private static final int HOT_USERS = 32;
 
   /** One RSS sample of the streams + trainer process. */
   private record Sample(long atNanos, long rssKb) {}
@@ -185,6 +204,7 @@ public final class SoakBench implements Callable<Integer> {
     settings.setProperty("oppu.ingest.adapter-partitions", Integer.toString(partitions));
     settings.setProperty("oppu.serving.mode", "OPPU+RAG");
     settings.setProperty("oppu.serving.max.new.tokens", Integer.toString(maxNewTokens));
+    settings.setProperty("oppu.serving.batch.wait.ms", Long.toString(batchWaitMs));
     Path settingsFile = work.resolve("soak.properties");
     try (Writer w = Files.newBufferedWriter(settingsFile)) {
       settings.store(w, "bench soak");
@@ -223,6 +243,13 @@ public final class SoakBench implements Callable<Integer> {
         }
       }
       double growth = firstMax == 0 ? Double.NaN : (double) secondMax / firstMax;
+      if (rssCsv != null) {
+        StringBuilder csv = new StringBuilder("seconds,rss_mb\n");
+        for (Sample s : samples) {
+          csv.append(String.format(Locale.ROOT, "%.1f,%.1f%n", (s.atNanos - start) / 1e9, s.rssKb / 1024.0));
+        }
+        Files.writeString(rssCsv, csv);
+      }
       long[] heap = child.heapMaxByHalf(warm, mid);
       long[] trained = child.publishedByHalf(mid);
 
@@ -330,8 +357,6 @@ public final class SoakBench implements Callable<Integer> {
         new org.apache.kafka.common.serialization.ByteArraySerializer())) {
       for (int r = 0; r < plan.rounds && eventNo < events; r++) {
         List<UserData> us = Plan.round(users, seed, r).users();
-        List<Query> queries = new ArrayList<>();
-        us.forEach(u -> queries.addAll(u.queries()));
         int longest = us.stream().mapToInt(u -> u.profile().size()).max().orElse(0);
         for (int h = 0; h < longest && eventNo < events; h++) {
           for (int ui = 0; ui < us.size() && eventNo < events; ui++) {
@@ -345,8 +370,12 @@ public final class SoakBench implements Callable<Integer> {
             producer.send(new ProducerRecord<>(topics.behaviors.name(), u.userId(), bs.encode(b)));
             eventNo++;
             if (eventNo % every == 0 && requestNo < requests) {
-              Query q = queries.get(requestNo % queries.size());
-              String userId = q.id().substring(0, q.id().indexOf("-q"));
+              // Half the requests go to a few hot users (trained first, so they are answered with their adapters),
+              // half spread over everyone (mostly answered cold: their first training is still queued).
+              UserData target = requestNo % 2 == 1 ? us.get((requestNo / 2) % Math.min(HOT_USERS, us.size()))
+                  : us.get((int) ((requestNo * 7919L) % us.size()));
+              Query q = target.queries().get((requestNo / 2) % target.queries().size());
+              String userId = target.userId();
               Request req = Request.newBuilder().setRequestId("r" + requestNo).setUserId(userId).setTask(TASK.id())
                   .setInput(q.input()).setRequestTime(Instant.now()).build();
               producer.send(new ProducerRecord<>(topics.requests.name(), userId, rs.encode(req)));
@@ -706,7 +735,9 @@ public final class SoakBench implements Callable<Integer> {
         cmd.addAll(List.of("--max-replay", b.maxReplay.toString()));
       }
       Path log = work.resolve("streams-trainer.log");
-      Process p = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(log.toFile());
+      pb.environment().putAll(b.childEnv);
+      Process p = pb.start();
       Child c = new Child(p, log);
       Thread reader = new Thread(c::readStdout, "soak-child-stdout");
       reader.setDaemon(true);
