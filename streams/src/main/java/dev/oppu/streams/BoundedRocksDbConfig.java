@@ -14,14 +14,15 @@ import org.rocksdb.WriteBufferManager;
  * cache: with 8 stores per task that is up to ~0.8 GB per partition, and it fills as the stores grow, so a process's
  * memory grows with its data and its partition count. Here every store shares one LRU cache that also holds index and
  * filter blocks and is charged for the memtables (RocksDB's write buffer manager), so the total stays at
- * {@code oppu.rocksdb.memory.bytes} whatever the number of stores.
+ * {@value #MEMORY_BYTES} whatever the number of stores.
  *
- * <p>Settings (StreamsConfig keys, read once per JVM): {@code oppu.rocksdb.memory.bytes} (default 128 MiB) and
- * {@code oppu.rocksdb.memtable.fraction} (share of it for memtables, default 0.5).
+ * <p>Settings (StreamsConfig keys, read once per JVM, when the first store opens): {@value #MEMORY_BYTES} (default
+ * 128 MiB) and {@value #MEMTABLE_FRACTION} (its share for memtables, default 0.5). They are plain client keys, not
+ * {@code oppu.*} ones, so that {@code --kafka-config} / {@code -X} pass them through to the Streams configuration.
  */
 public final class BoundedRocksDbConfig implements RocksDBConfigSetter {
-  public static final String MEMORY_BYTES = "oppu.rocksdb.memory.bytes";
-  public static final String MEMTABLE_FRACTION = "oppu.rocksdb.memtable.fraction";
+  public static final String MEMORY_BYTES = "rocksdb.bounded.memory.bytes";
+  public static final String MEMTABLE_FRACTION = "rocksdb.bounded.memtable.fraction";
   static final long DEFAULT_MEMORY_BYTES = 128L << 20;
   static final double DEFAULT_MEMTABLE_FRACTION = 0.5;
 

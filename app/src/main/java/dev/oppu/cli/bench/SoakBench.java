@@ -250,15 +250,13 @@ public final class SoakBench implements Callable<Integer> {
         }
         Files.writeString(rssCsv, csv);
       }
-      long[] heap = child.heapMaxByHalf(warm, mid);
       long[] trained = child.publishedByHalf(mid);
 
       long lostEvents = events - history.found;
       long lostRequests = sent.requests - responses.answeredCount();
       double seconds = (end - start) / 1e9;
       System.out.printf(Locale.ROOT, "run: %.0f s, %d RSS samples, RSS max %d MB (first half after warm-up %d MB,"
-              + " second half %d MB), heap after GC max %d / %d MB%n", seconds, samples.size(), max / 1024,
-          firstMax / 1024, secondMax / 1024, heap[0] >> 20, heap[1] >> 20);
+              + " second half %d MB)%n", seconds, samples.size(), max / 1024, firstMax / 1024, secondMax / 1024);
       System.out.printf(Locale.ROOT, "history: %d of %d behaviors, %d twice, %d evicted; responses: %d of %d, %d"
               + " twice, %d errors, %d cold; dead letters %d; trainer: %s%n", history.found, events, history.dups,
           history.tombstones, responses.answeredCount(), sent.requests, responses.dups.get(), responses.errors.get(),
@@ -284,8 +282,6 @@ public final class SoakBench implements Callable<Integer> {
       out.put("rss_growth", round3(growth));
       out.put("ratio", round3(growth));
       out.put("ratio_is", "rss_growth: second-half max RSS / first-half (after warm-up) max RSS of the same run");
-      out.put("heap_after_gc_first_half_mb", heap[0] >> 20);
-      out.put("heap_after_gc_second_half_mb", heap[1] >> 20);
       out.put("rss_samples", samples.size());
       out.put("adapters_published", trained[0] + trained[1]);
       out.put("adapters_published_second_half", trained[1]);
@@ -701,7 +697,7 @@ public final class SoakBench implements Callable<Integer> {
     final Process process;
     final Path log;
     volatile String lastStatus = "";
-    private final List<long[]> statuses = new ArrayList<>(); // {nanoTime, published, heapAfterGc}
+    private final List<long[]> statuses = new ArrayList<>(); // {nanoTime, published}
     private final CountDownLatch ready = new CountDownLatch(1);
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile String finalLine = "";
@@ -764,7 +760,7 @@ public final class SoakBench implements Callable<Integer> {
           } else if (line.startsWith("soak-status ")) {
             lastStatus = line.substring("soak-status ".length());
             synchronized (statuses) {
-              statuses.add(new long[] {System.nanoTime(), field(line, "published"), field(line, "heap_after_gc")});
+              statuses.add(new long[] {System.nanoTime(), field(line, "published")});
             }
           } else if (line.startsWith("soak-final ")) {
             finalLine = line.substring("soak-final ".length());
@@ -785,21 +781,6 @@ public final class SoakBench implements Callable<Integer> {
         }
       }
       return -1;
-    }
-
-    /** Max heap-after-GC in [warm, mid) and [mid, ...). */
-    long[] heapMaxByHalf(long warm, long mid) {
-      long[] out = new long[2];
-      synchronized (statuses) {
-        for (long[] s : statuses) {
-          if (s[0] >= warm && s[0] < mid) {
-            out[0] = Math.max(out[0], s[2]);
-          } else if (s[0] >= mid) {
-            out[1] = Math.max(out[1], s[2]);
-          }
-        }
-      }
-      return out;
     }
 
     /** Adapters published before {@code mid} and from {@code mid} on. */

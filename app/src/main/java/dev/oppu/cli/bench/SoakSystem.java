@@ -111,10 +111,13 @@ public final class SoakSystem implements Callable<Integer> {
     return 0;
   }
 
-  /** Trainer counters and the heap left after the last garbage collection (the live set, roughly). */
+  /**
+   * Trainer counters, and the heap used after the last young collection (a progress figure only: it includes old-gen
+   * garbage until a mixed collection, so it is not the live set).
+   */
   private static String statusLine(String tag, TrainerService.Stats s) {
-    return String.format(Locale.ROOT, "%s published=%d rejected=%d skipped=%d failed=%d heap_after_gc=%d", tag,
-        s.published.get(), s.rejected.get(), s.skipped.get(), s.failed.get(), heapAfterLastGc());
+    return String.format(Locale.ROOT, "%s published=%d rejected=%d skipped=%d failed=%d heap_after_young_gc_mb=%d", tag,
+        s.published.get(), s.rejected.get(), s.skipped.get(), s.failed.get(), heapAfterLastGc() >> 20);
   }
 
   private static long heapAfterLastGc() {
