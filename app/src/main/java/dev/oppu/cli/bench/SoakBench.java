@@ -123,7 +123,8 @@ public final class SoakBench implements Callable<Integer> {
       description = "Behaviors per second sent (0: as fast as the producer goes; default ${DEFAULT-VALUE}).")
   double rate;
 
-  @Option(names = "--rss-interval-s", defaultValue = "3", description = "RSS sampling period (default ${DEFAULT-VALUE}).")
+  @Option(names = "--rss-interval-s", defaultValue = "3",
+      description = "RSS sampling period in seconds (default ${DEFAULT-VALUE}).")
   double rssIntervalS;
 
   @Option(names = "--warmup", defaultValue = "0.1",
@@ -722,7 +723,8 @@ public final class SoakBench implements Callable<Integer> {
         }
       }
       cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), SoakSystem.class.getName(),
-          "--settings", settings.toString(), "--model", modelDir.toString(), "--work", work.resolve("system").toString(),
+          "--settings", settings.toString(), "--model", modelDir.toString(),
+          "--work", work.resolve("system").toString(),
           "--status-interval-ms", "2000"));
       if (b.epochs != null) {
         cmd.addAll(List.of("--epochs", b.epochs.toString()));
