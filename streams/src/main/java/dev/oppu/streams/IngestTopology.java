@@ -205,7 +205,8 @@ public final class IngestTopology {
   }
 
   /**
-   * StreamsConfig shared by the whole application: exactly-once v2, and a producer that can send a trigger carrying a
+   * StreamsConfig shared by the whole application: exactly-once v2, bounded RocksDB memory
+   * ({@link BoundedRocksDbConfig}), and a producer that can send a trigger carrying a
    * full history (the train-triggers topic needs a matching {@code max.message.bytes}). {@code overrides} win.
    */
   public static Properties streamsConfig(String applicationId, String bootstrapServers, Properties overrides) {
@@ -219,6 +220,8 @@ public final class IngestTopology {
     // Changelogs carry item texts (history) and triggers carry whole histories: text compresses well.
     p.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), "lz4");
     p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
+    // all stores share one bounded RocksDB cache + memtable budget (per-store defaults grow with stores and data)
+    p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedRocksDbConfig.class.getName());
     if (overrides != null) {
       p.putAll(overrides);
     }
