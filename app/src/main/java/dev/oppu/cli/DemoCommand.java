@@ -39,11 +39,11 @@ public final class DemoCommand implements Callable<Integer> {
   @Mixin
   KafkaOptions kafka;
 
-  @Option(names = "--tasks", split = ",", defaultValue = "LaMP_2M,LaMP_5",
+  @Option(names = "--tasks", split = ",", defaultValue = "LaMP_2M,LaMP_7",
       description = "Tasks of the table (${DEFAULT-VALUE}); the shift curve uses the first classification task.")
   List<String> tasks;
 
-  @Option(names = "--users", defaultValue = "12", description = "Evaluated users per task (${DEFAULT-VALUE}).")
+  @Option(names = "--users", defaultValue = "8", description = "Evaluated users per task (${DEFAULT-VALUE}).")
   int users;
 
   @Option(names = "--queries", defaultValue = "4", description = "Queries per evaluated user (${DEFAULT-VALUE}).")

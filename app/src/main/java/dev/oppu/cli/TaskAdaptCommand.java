@@ -54,8 +54,9 @@ public final class TaskAdaptCommand implements Callable<Integer> {
   @Mixin
   AdapterTrainingOptions training;
 
-  @Option(names = "--mixed", description = "each item trains one example, rotating plain / k retrieved (k >= 1) /"
-      + " profile prompts, so one task model serves all six modes")
+  @Option(names = "--mixed", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "each item trains one example, rotating plain / k retrieved (k >= 1) / profile prompts, so one"
+          + " task model serves all six modes (default; --no-mixed: OPPU's one form, set by --k and --add-profile)")
   boolean mixed;
 
   @Option(names = "--max-users", description = "use at most this many non-evaluated users per task")

@@ -12,7 +12,7 @@ public final class TrainerDefaults {
   private TrainerDefaults() {}
 
   public static final double USER_LR = 3e-3;
-  public static final double TASK_LR = 1e-3;
+  public static final double TASK_LR = 1e-2;
 
   /** Per-user LoRA (OPPU step 2): r 8, alpha 8, dropout 0.05 on q_proj, v_proj; 2 epochs; batch 16. */
   public static UserAdapterUpdater.Settings user() {
@@ -21,9 +21,15 @@ public final class TrainerDefaults {
         1, 256, 48, 50, 0.1, 4, 10, 0.05, 42);
   }
 
-  /** Task LoRA (OPPU step 1): r 8, alpha 8, dropout 0.05 on q, k, v; 1 epoch over the non-evaluated users. */
+  /**
+   * Task LoRA (OPPU step 1): r 16, alpha 16, dropout 0.05 on all seven projections; 2 epochs, batch 16, lr 1e-2;
+   * mixed prompt forms (plain / k retrieved / profile), so the one task model serves all six modes (TRAINING.md).
+   */
   public static TaskAdaptation.Config task(int k, boolean addProfile) {
-    return new TaskAdaptation.Config(new LoraConfig(8, 8, 0.05, List.of("q_proj", "k_proj", "v_proj"), false),
-        new AdapterTraining.Config(1, 16, AdamW.Config.oppu(TASK_LR)), k, addProfile, 256, 48, 42);
+    return new TaskAdaptation.Config(new LoraConfig(16, 16, 0.05, ALL_PROJECTIONS, false),
+        new AdapterTraining.Config(2, 16, AdamW.Config.oppu(TASK_LR)), Math.max(1, k), addProfile, 256, 48, 42, true);
   }
+
+  public static final List<String> ALL_PROJECTIONS =
+      List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
 }

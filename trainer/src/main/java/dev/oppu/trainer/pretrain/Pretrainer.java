@@ -36,7 +36,7 @@ public final class Pretrainer {
       long seed) {
     /** The defaults the committed {@code models/default} was trained with (see TRAINING.md). */
     public static Config defaults() {
-      return new Config(LlamaConfig.defaultSmall(), 128, 16, 100, 3e-3, 0.05, 42);
+      return new Config(LlamaConfig.defaultSmall(), 128, 16, 600, 3e-3, 0.05, 42);
     }
   }
 
