@@ -57,7 +57,7 @@ public final class DemoCommand implements Callable<Integer> {
       description = "Users with a planted shift for the adaptation curve; 0 skips it (${DEFAULT-VALUE}).")
   int shiftUsers;
 
-  @Option(names = "--steps", split = ",", defaultValue = "0,5,10,15,20",
+  @Option(names = "--steps", split = ",", defaultValue = "0,10,20",
       description = "Post-shift events per user at which the curve is measured (${DEFAULT-VALUE}).")
   List<Integer> steps;
 
