@@ -232,8 +232,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       int code;
       try (PrintStream ps = new PrintStream(out, true, StandardCharsets.UTF_8)) {
-        code = StorageTool.execute(
-            new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c", propsFile.toString()}, ps);
+        // Transactions v1: with 4.1's default v2 (KIP-890), a Streams exactly-once producer was seen looping for
+        // minutes on OutOfOrderSequenceException after an epoch bump (CI run, 2026-11-27); v1 is the long-proven path.
+        code = StorageTool.execute(new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c",
+            propsFile.toString(), "--feature", "transaction.version=1"}, ps);
       }
       if (code != 0) {
         throw new IllegalStateException("formatting the Kafka log dir " + logDir + " failed (exit " + code + "): "
