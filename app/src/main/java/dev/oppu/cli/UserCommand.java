@@ -103,9 +103,7 @@ public final class UserCommand implements Runnable {
       Topics topics = Topics.from(client.raw());
       Path dir = out != null ? out : Path.of("oppu-export-" + target.user.replaceAll("[^A-Za-z0-9._-]", "_"));
       try (UserDataScan scan = new UserDataScan(client, topics, target.applicationId, target.user)) {
-        warnMissing(scan, err);
-        if (!scan.catchUp(Duration.ofMillis(target.timeoutMs))) {
-          err.printf("could not read the user's topics to their end within %d ms%n", target.timeoutMs);
+        if (!caughtUp(scan, target, err)) {
           return 3;
         }
         Files.createDirectories(dir);
@@ -225,9 +223,7 @@ public final class UserCommand implements Runnable {
       Topics topics = Topics.from(client.raw());
       long giveUp = System.nanoTime() + Duration.ofMillis(target.timeoutMs).toNanos();
       try (UserDataScan scan = new UserDataScan(client, topics, target.applicationId, target.user)) {
-        warnMissing(scan, err);
-        if (!scan.catchUp(Duration.ofMillis(target.timeoutMs))) {
-          err.printf("could not read the user's topics to their end within %d ms%n", target.timeoutMs);
+        if (!caughtUp(scan, target, err)) {
           return 3;
         }
         Map<String, Integer> before = scan.counts();
@@ -298,6 +294,16 @@ public final class UserCommand implements Runnable {
         stdout.printf("removed %d stored adapter file set(s) from %s%n", removed, adapterStore);
       }
     }
+  }
+
+  /** Reads the user's topics to their end (warning about missing ones); false, with the reason, on a time-out. */
+  private static boolean caughtUp(UserDataScan scan, Target target, PrintWriter err) {
+    warnMissing(scan, err);
+    if (scan.catchUp(Duration.ofMillis(target.timeoutMs))) {
+      return true;
+    }
+    err.printf("could not read the user's topics to their end within %d ms%n", target.timeoutMs);
+    return false;
   }
 
   private static void warnMissing(UserDataScan scan, PrintWriter err) {
