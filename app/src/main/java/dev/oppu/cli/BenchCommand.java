@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
         dev.oppu.cli.bench.TrainBench.class,
         dev.oppu.cli.bench.ServeBench.class,
         dev.oppu.cli.bench.PersonalizeBench.class,
+        dev.oppu.cli.bench.ShiftBench.class,
         dev.oppu.cli.bench.SoakBench.class,
     })
 public final class BenchCommand {

@@ -57,6 +57,10 @@ public final class DemoCommand implements Callable<Integer> {
       description = "Users with a planted shift for the adaptation curve; 0 skips it (${DEFAULT-VALUE}).")
   int shiftUsers;
 
+  @Option(names = "--shift-queries", defaultValue = "12",
+      description = "Queries per shifted user, asked at every step (${DEFAULT-VALUE}).")
+  int shiftQueries;
+
   @Option(names = "--steps", split = ",", defaultValue = "0,10,20",
       description = "Post-shift events per user at which the curve is measured (${DEFAULT-VALUE}).")
   List<Integer> steps;
@@ -113,7 +117,7 @@ public final class DemoCommand implements Callable<Integer> {
           .start(client, topics, settings, trainUsersByTask, work, p);
     };
     DemoRunner.Options opts = new DemoRunner.Options(out, cluster, taskList, users, trainUsers, queries, shiftUsers,
-        steps, 20, seed, Modes.parse(modes), partitions, !freeGeneration, Duration.ofSeconds(adapterTimeout),
+        shiftQueries, steps, 20, seed, Modes.parse(modes), partitions, !freeGeneration, Duration.ofSeconds(adapterTimeout),
         Duration.ofSeconds(answerTimeout), Duration.ofSeconds(30), progress, System.out);
     DemoResults r = new DemoRunner(opts, launcher).run();
     if (!prepNotes.isEmpty()) {

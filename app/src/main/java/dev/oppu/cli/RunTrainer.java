@@ -59,10 +59,9 @@ public final class RunTrainer implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     UserAdapterUpdater.Settings d = TrainerDefaults.user();
-    UserAdapterUpdater.Settings s = new UserAdapterUpdater.Settings(training.lora(d.lora()),
-        training.training(d.training()),
-        k != null ? k : d.k(), d.maxTokens(), d.retrievedWords(), maxReplay != null ? maxReplay : d.maxReplay(),
-        d.holdoutFraction(), d.holdoutMax(), d.holdoutMinNew(), d.tolerance(), d.seed());
+    UserAdapterUpdater.Settings s = d.withTraining(training.lora(d.lora()), training.training(d.training()))
+        .withK(k != null ? k : d.k())
+        .withMaxReplay(maxReplay != null ? maxReplay : d.maxReplay());
     if (createTopics) {
       TopicAdmin.ensureTopics(kafka.clientConfig().admin(), kafka.topics(), TopicAdmin.DEFAULT_PARTITIONS);
     }

@@ -19,25 +19,30 @@ import java.util.Map;
  * @param trainedOn the adapter's label (or term) distribution, from its AdapterVersion; empty until that arrives
  * @param lastTriggerSeq the newest seq the last trigger carried, -1 for none
  * @param lastRejected whether the last TrainResult published nothing
+ * @param regimeFromSeq the first seq of the user's current behavior (set when a shift is detected), -1 for none
  */
 public record TrainState(String pendingTriggerId, long version, long coveredSeq, Map<String, Double> trainedOn,
-    long lastTriggerSeq, boolean lastRejected) {
+    long lastTriggerSeq, boolean lastRejected, long regimeFromSeq) {
 
-  public static final TrainState NONE = new TrainState(null, -1, -1, Map.of(), -1, false);
+  public static final TrainState NONE = new TrainState(null, -1, -1, Map.of(), -1, false, -1);
 
   public boolean hasAdapter() {
     return version >= 0;
   }
 
   public TrainState withPending(String triggerId, long lastSeq) {
-    return new TrainState(triggerId, version, coveredSeq, trainedOn, lastSeq, lastRejected);
+    return new TrainState(triggerId, version, coveredSeq, trainedOn, lastSeq, lastRejected, regimeFromSeq);
+  }
+
+  public TrainState withRegimeFrom(long seq) {
+    return new TrainState(pendingTriggerId, version, coveredSeq, trainedOn, lastTriggerSeq, lastRejected, seq);
   }
 
   public byte[] encode() {
     try {
       ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + 16 * trainedOn.size());
       DataOutputStream out = new DataOutputStream(bytes);
-      out.writeByte(1); // format version
+      out.writeByte(2); // format version (1: without regimeFromSeq)
       out.writeBoolean(pendingTriggerId != null);
       if (pendingTriggerId != null) {
         out.writeUTF(pendingTriggerId);
@@ -51,6 +56,7 @@ public record TrainState(String pendingTriggerId, long version, long coveredSeq,
         out.writeUTF(e.getKey());
         out.writeDouble(e.getValue());
       }
+      out.writeLong(regimeFromSeq);
       return bytes.toByteArray();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -63,7 +69,7 @@ public record TrainState(String pendingTriggerId, long version, long coveredSeq,
     }
     try {
       DataInputStream in = new DataInputStream(new ByteArrayInputStream(b));
-      in.readByte();
+      int format = in.readByte();
       String pending = in.readBoolean() ? in.readUTF() : null;
       long version = in.readLong();
       long covered = in.readLong();
@@ -74,7 +80,8 @@ public record TrainState(String pendingTriggerId, long version, long coveredSeq,
       for (int i = 0; i < n; i++) {
         dist.put(in.readUTF(), in.readDouble());
       }
-      return new TrainState(pending, version, covered, dist, lastTrigger, rejected);
+      long regime = format >= 2 ? in.readLong() : -1;
+      return new TrainState(pending, version, covered, dist, lastTrigger, rejected, regime);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -55,6 +55,7 @@ final class Triggers {
     }
     String reason = null;
     double score = 0;
+    long regimeFrom = st.regimeFromSeq();
     long newFrom = st.hasAdapter() ? Math.max(st.coveredSeq() + 1, range.firstSeq()) : range.firstSeq();
     long newCount = range.nextSeq() - newFrom;
     if (!st.hasAdapter()) {
@@ -62,18 +63,24 @@ final class Triggers {
         reason = "first";
         score = range.retained();
       }
-    } else if (newCount >= config.newItemsMax()) {
-      reason = "new-items";
-      score = newCount;
-    } else if (newCount >= config.shiftMinItems() && !st.trainedOn().isEmpty()) {
-      long from = Math.max(newFrom, range.nextSeq() - config.shiftWindow());
-      List<Map<String, String>> recent = index.items(userId, task.id(), from, range.nextSeq()).stream()
-          .map(HistoryItem::getFields).toList();
-      double tvd = ShiftDetector.totalVariation(ShiftDetector.distribution(task, recent, analyzer), st.trainedOn());
-      boolean generation = task.kind() == Task.Kind.GENERATION;
-      if (tvd >= (generation ? config.termShiftThreshold() : config.labelShiftThreshold())) {
-        reason = generation ? "shift-terms" : "shift-labels";
-        score = tvd;
+    } else {
+      // A shift is checked first, even when enough new items would trigger anyway: it also decides what the trainer
+      // replays (only the behavior since the shift, which the older items contradict).
+      if (newCount >= config.shiftMinItems() && !st.trainedOn().isEmpty()) {
+        long from = Math.max(newFrom, range.nextSeq() - config.shiftWindow());
+        List<Map<String, String>> recent = index.items(userId, task.id(), from, range.nextSeq()).stream()
+            .map(HistoryItem::getFields).toList();
+        double tvd = ShiftDetector.totalVariation(ShiftDetector.distribution(task, recent, analyzer), st.trainedOn());
+        boolean generation = task.kind() == Task.Kind.GENERATION;
+        if (tvd >= (generation ? config.termShiftThreshold() : config.labelShiftThreshold())) {
+          reason = generation ? "shift-terms" : "shift-labels";
+          score = tvd;
+          regimeFrom = newFrom;
+        }
+      }
+      if (reason == null && newCount >= config.newItemsMax()) {
+        reason = "new-items";
+        score = newCount;
       }
     }
     if (reason == null) {
@@ -91,8 +98,9 @@ final class Triggers {
         .setHistory(index.items(userId, task.id(), range.firstSeq(), range.nextSeq()))
         .setNewFromSeq(st.hasAdapter() ? st.coveredSeq() + 1 : 0)
         .setPreviousVersion(st.hasAdapter() ? st.version() : null)
+        .setReplayFromSeq(regimeFrom >= 0 ? regimeFrom : null)
         .build();
-    state.put(key, st.withPending(triggerId, lastSeq).encode());
+    state.put(key, st.withPending(triggerId, lastSeq).withRegimeFrom(regimeFrom).encode());
     return Optional.of(trigger);
   }
 
@@ -109,7 +117,7 @@ final class Triggers {
       covered = r.getCoveredSeq();
     }
     TrainState next = new TrainState(answersPending ? null : st.pendingTriggerId(), version, covered, st.trainedOn(),
-        st.lastTriggerSeq(), answersPending ? !r.getAccepted() : st.lastRejected());
+        st.lastTriggerSeq(), answersPending ? !r.getAccepted() : st.lastRejected(), st.regimeFromSeq());
     state.put(key, next.encode());
     if (answersPending && r.getAccepted()) {
       return evaluate(r.getUserId(), task, r.getVariant(), now);
@@ -124,7 +132,8 @@ final class Triggers {
     byte[] stored = state.get(key);
     TrainState st = TrainState.decode(stored);
     if (a.getVersion() < 0) {
-      TrainState next = new TrainState(st.pendingTriggerId(), -1, -1, Map.of(), st.lastTriggerSeq(), st.lastRejected());
+      TrainState next = new TrainState(st.pendingTriggerId(), -1, -1, Map.of(), st.lastTriggerSeq(), st.lastRejected(),
+          -1);
       if (next.equals(TrainState.NONE)) {
         if (stored != null) {
           state.delete(key); // nothing left to remember (a deleted user's adapters): no entry, not an empty one
@@ -134,7 +143,7 @@ final class Triggers {
       }
     } else if (a.getVersion() >= st.version()) {
       state.put(key, new TrainState(st.pendingTriggerId(), a.getVersion(), a.getCoveredSeq(),
-          a.getLabelDistribution(), st.lastTriggerSeq(), st.lastRejected()).encode());
+          a.getLabelDistribution(), st.lastTriggerSeq(), st.lastRejected(), st.regimeFromSeq()).encode());
     }
   }
 }

@@ -356,8 +356,59 @@ class IngestTopologyTest {
       assertEquals("shift-labels", shift.getReason());
       assertEquals(0.4, shift.getScore(), 1e-9);
       assertEquals(3L, shift.getNewFromSeq());
+      assertEquals(3L, shift.getReplayFromSeq(), "replay starts where the new behavior began");
       assertTrue(d.triggers.isEmpty());
+      assertNull(first.getReplayFromSeq(), "no shift yet: replay from the start");
     }
+  }
+
+  @Test
+  void afterAShiftLaterTriggersStillReplayOnlyTheNewBehavior() {
+    IngestConfig c = IngestConfig.defaults().withTriggers(3, 3, 5, 5, 0.35);
+    try (Driver d = new Driver(c, stateDir)) {
+      for (int i = 0; i < 3; i++) {
+        d.send(TestData.movie("u1", "e" + i, "movie " + i, "comedy"));
+      }
+      TrainTrigger first = d.triggers.readValue();
+      d.adapters.pipeInput(Topics.adapterKey("u1", "LaMP_2M", "plain"), adapter("u1", 1L, 2, Map.of("comedy", 1.0)),
+          Instant.ofEpochMilli(d.now()));
+      d.results.pipeInput("u1", result(first.getTriggerId(), true, 1L, 2), Instant.ofEpochMilli(d.now()));
+      // Three comedies: new-items (3 >= 3), below shift-min-items, so no shift and no replay bound.
+      for (int i = 3; i < 6; i++) {
+        d.send(TestData.movie("u1", "e" + i, "movie " + i, "comedy"));
+      }
+      TrainTrigger more = d.triggers.readValue();
+      assertEquals("new-items", more.getReason());
+      assertNull(more.getReplayFromSeq());
+      d.adapters.pipeInput(Topics.adapterKey("u1", "LaMP_2M", "plain"), adapter("u1", 2L, 5, Map.of("comedy", 1.0)),
+          Instant.ofEpochMilli(d.now()));
+      // Five actions arrive while that training runs; its result then finds a shift, although the new-items rule
+      // alone would also fire: the shift wins, so the trainer replays only from seq 6.
+      for (int i = 6; i < 11; i++) {
+        d.send(TestData.movie("u1", "e" + i, "movie " + i, "action"));
+      }
+      d.results.pipeInput("u1", result(more.getTriggerId(), true, 2L, 5), Instant.ofEpochMilli(d.now()));
+      TrainTrigger shift = d.triggers.readValue();
+      assertEquals("shift-labels", shift.getReason());
+      assertEquals(6L, shift.getReplayFromSeq());
+      d.adapters.pipeInput(Topics.adapterKey("u1", "LaMP_2M", "plain"), adapter("u1", 3L, 10, Map.of("action", 1.0)),
+          Instant.ofEpochMilli(d.now()));
+      d.results.pipeInput("u1", result(shift.getTriggerId(), true, 3L, 10), Instant.ofEpochMilli(d.now()));
+      for (int i = 11; i < 14; i++) {
+        d.send(TestData.movie("u1", "e" + i, "movie " + i, "action"));
+      }
+      TrainTrigger after = d.triggers.readValue();
+      assertEquals("new-items", after.getReason());
+      assertEquals(6L, after.getReplayFromSeq(), "the shift point is remembered");
+    }
+  }
+
+  @Test
+  void trainStateOfTheFirstFormatStillDecodes() {
+    byte[] v2 = new TrainState(null, 3, 7, Map.of("a", 1.0), 9, false, 5).encode();
+    byte[] v1 = java.util.Arrays.copyOf(v2, v2.length - Long.BYTES);
+    v1[0] = 1;
+    assertEquals(new TrainState(null, 3, 7, Map.of("a", 1.0), 9, false, -1), TrainState.decode(v1));
   }
 
   @Test
@@ -440,7 +491,7 @@ class IngestTopologyTest {
 
   @Test
   void trainStateRoundTrips() {
-    TrainState s = new TrainState("t1", 3, 7, Map.of("a", 0.5, "b", 0.5), 9, true);
+    TrainState s = new TrainState("t1", 3, 7, Map.of("a", 0.5, "b", 0.5), 9, true, 5);
     assertEquals(s, TrainState.decode(s.encode()));
     assertNotNull(TrainState.decode(null));
   }

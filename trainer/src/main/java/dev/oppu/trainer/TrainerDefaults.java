@@ -11,7 +11,7 @@ import java.util.List;
 public final class TrainerDefaults {
   private TrainerDefaults() {}
 
-  public static final double USER_LR = 3e-3;
+  public static final double USER_LR = 1e-2;
   public static final double TASK_LR = 1e-2;
 
   /** Per-user LoRA (OPPU step 2): r 8, alpha 8, dropout 0.05 on q_proj, v_proj; 2 epochs; batch 16. */

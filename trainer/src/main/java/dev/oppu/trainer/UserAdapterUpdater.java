@@ -35,13 +35,33 @@ public final class UserAdapterUpdater {
   /**
    * Configuration of per-user updates.
    *
-   * @param maxReplay older items replayed with the new ones (sampled uniformly, seeded)
+   * @param maxReplay at most this many older items are replayed with the new ones
    * @param holdoutFraction, holdoutMax, holdoutMinNew the newest {@code clamp(round(fraction * new), 1, max)} items
    *     are held out when there are at least {@code holdoutMinNew} new items; otherwise only finiteness is checked
    * @param tolerance accepted if held-out loss <= previous * (1 + tolerance)
    */
   public record Settings(LoraConfig lora, AdapterTraining.Config training, int k, int maxTokens, int retrievedWords,
       int maxReplay, double holdoutFraction, int holdoutMax, int holdoutMinNew, double tolerance, long seed) {
+
+    public Settings withTraining(LoraConfig l, AdapterTraining.Config t) {
+      return new Settings(l, t, k, maxTokens, retrievedWords, maxReplay, holdoutFraction, holdoutMax, holdoutMinNew,
+          tolerance, seed);
+    }
+
+    public Settings withK(int n) {
+      return new Settings(lora, training, n, maxTokens, retrievedWords, maxReplay, holdoutFraction, holdoutMax,
+          holdoutMinNew, tolerance, seed);
+    }
+
+    public Settings withMaxReplay(int max) {
+      return new Settings(lora, training, k, maxTokens, retrievedWords, max, holdoutFraction, holdoutMax,
+          holdoutMinNew, tolerance, seed);
+    }
+
+    public Settings withTolerance(double t) {
+      return new Settings(lora, training, k, maxTokens, retrievedWords, maxReplay, holdoutFraction, holdoutMax,
+          holdoutMinNew, t, seed);
+    }
 
     ExampleBuilder.Options examples(Variant variant) {
       return new ExampleBuilder.Options(variant, variant == Variant.RAG ? k : 0, maxTokens, retrievedWords);
@@ -77,12 +97,26 @@ public final class UserAdapterUpdater {
    */
   public Outcome update(String userId, Task task, Variant variant, List<Item> history, long newFromSeq,
       String profile, LoraAdapter previous, long version, AdapterTraining.StepListener listener) {
+    return update(userId, task, variant, history, newFromSeq, Long.MIN_VALUE, profile, previous, version, listener);
+  }
+
+  /**
+   * As above; older items with seq below {@code replayFromSeq} (where the user's current behavior began, once a
+   * shift was detected) stay in the history, for retrieval, but are not replayed: they contradict the new behavior.
+   */
+  public Outcome update(String userId, Task task, Variant variant, List<Item> history, long newFromSeq,
+      long replayFromSeq, String profile, LoraAdapter previous, long version, AdapterTraining.StepListener listener) {
     List<Item> items = new ArrayList<>(history);
     items.sort(Comparator.comparingLong(Item::seq));
     List<Integer> older = new ArrayList<>();
     List<Integer> fresh = new ArrayList<>();
     for (int i = 0; i < items.size(); i++) {
-      (items.get(i).seq() >= newFromSeq ? fresh : older).add(i);
+      long seq = items.get(i).seq();
+      if (seq >= newFromSeq) {
+        fresh.add(i);
+      } else if (seq >= replayFromSeq) {
+        older.add(i);
+      }
     }
     if (fresh.isEmpty()) {
       return rejected("no new items since seq " + newFromSeq, newFromSeq - 1);

@@ -7,19 +7,14 @@ import dev.oppu.lamp.data.Query;
 import dev.oppu.lamp.metrics.LampMetrics;
 import dev.oppu.lamp.synth.Synth;
 import dev.oppu.lamp.synth.SynthDataset;
-import dev.oppu.model.LoraAdapter;
-import dev.oppu.model.LoraConfig;
 import dev.oppu.serving.BatchGenerator;
 import dev.oppu.serving.Mode;
 import dev.oppu.serving.ModelBatchGenerator;
 import dev.oppu.serving.PromptAssembler;
 import dev.oppu.serving.RequestValidator;
-import dev.oppu.serving.UserData;
-import dev.oppu.trainer.AdapterTraining;
 import dev.oppu.trainer.TaskModels;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
-import dev.oppu.trainer.examples.PrefixBm25;
 import dev.oppu.trainer.examples.Variant;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -197,43 +192,6 @@ public final class PersonalizeBench implements Callable<Integer> {
 
   private UserAdapterUpdater.Settings settings() {
     UserAdapterUpdater.Settings d = TrainerDefaults.user();
-    LoraConfig l = training.lora(d.lora());
-    AdapterTraining.Config t = training.training(d.training());
-    return new UserAdapterUpdater.Settings(l, t, k, d.maxTokens(), d.retrievedWords(), d.maxReplay(),
-        d.holdoutFraction(), d.holdoutMax(), d.holdoutMinNew(), d.tolerance(), d.seed());
-  }
-
-  /** One user's history as serving's stores would hold it: BM25 over the items (Lucene-equal), the built profile. */
-  private static final class OfflineUserData implements UserData {
-    private final dev.oppu.lamp.data.UserData user;
-    private final PrefixBm25 index = new PrefixBm25();
-    private final String profile;
-
-    OfflineUserData(dev.oppu.lamp.data.UserData user, Task task, String profile) {
-      this.user = user;
-      this.profile = profile;
-      // the streaming index holds each item's input field (ExampleBuilder.retrieveBefore does the same)
-      user.profile().forEach(i -> index.add(i.fields().getOrDefault(task.inputField(), "")));
-    }
-
-    @Override
-    public List<Item> retrieve(String userId, Task task, String query, int k) {
-      List<Item> out = new ArrayList<>();
-      for (int i : index.search(query, k)) {
-        HistoryItem h = user.profile().get(i);
-        out.add(new Item(h.id(), h.fields()));
-      }
-      return out;
-    }
-
-    @Override
-    public boolean hasHistory(String userId, Task task) {
-      return !user.profile().isEmpty();
-    }
-
-    @Override
-    public String profile(String userId, Task task) {
-      return profile;
-    }
+    return d.withTraining(training.lora(d.lora()), training.training(d.training())).withK(k);
   }
 }

@@ -69,11 +69,10 @@ public final class SoakSystem implements Callable<Integer> {
       }
     }
     UserAdapterUpdater.Settings d = TrainerDefaults.user();
-    UserAdapterUpdater.Settings training = new UserAdapterUpdater.Settings(d.lora(),
-        new AdapterTraining.Config(epochs != null ? epochs : d.training().epochs(), d.training().batchSize(),
-            d.training().optimizer()),
-        d.k(), d.maxTokens(), d.retrievedWords(), maxReplay != null ? maxReplay : d.maxReplay(), d.holdoutFraction(),
-        d.holdoutMax(), d.holdoutMinNew(), d.tolerance(), d.seed());
+    UserAdapterUpdater.Settings training = d.withTraining(d.lora(),
+            new AdapterTraining.Config(epochs != null ? epochs : d.training().epochs(), d.training().batchSize(),
+                d.training().optimizer()))
+        .withMaxReplay(maxReplay != null ? maxReplay : d.maxReplay());
     InProcessSystem.Models models = new InProcessSystem.Models(model, model.resolve("task-adapters"),
         "soak: " + model, "cpu");
     DemoSystem system = InProcessSystem.launcher(models, training).start(client, topics, settings,

@@ -38,10 +38,11 @@ public final class DemoRunner {
    * @param users evaluated users per task; {@code trainUsers} non-evaluated users per task (base + task adapter)
    * @param queries queries per evaluated user
    * @param shiftUsers users with a planted shift (0: no shift curve)
+   * @param shiftQueries queries per shifted user (each asked at every step, for the user and the frozen twin)
    * @param steps cumulative post-shift events per user at which the shift curve is measured
    */
   public record Options(Path out, ClientConfig cluster, List<Task> tasks, int users, int trainUsers, int queries,
-      int shiftUsers, List<Integer> steps, int recoveryTarget, long seed, List<String> modes, int partitions,
+      int shiftUsers, int shiftQueries, List<Integer> steps, int recoveryTarget, long seed, List<String> modes, int partitions,
       boolean constrained, Duration adapterTimeout, Duration answerTimeout, Duration quiet, Progress progress,
       PrintStream log) {}
 
@@ -90,8 +91,8 @@ public final class DemoRunner {
         truth.putAll(d.trueAnswer());
         trainUsers.put(task, s.trainUsers());
         if (task == shiftTask && o.shiftUsers() > 0) {
-          SynthDataset sh = Synth.generate(task, p.withUsers(o.shiftUsers()).withTrainUsers(0).withShift(true)
-              .withSeed(o.seed() + 1));
+          SynthDataset sh = Synth.generate(task, p.withUsers(o.shiftUsers()).withTrainUsers(0)
+              .withQueries(o.shiftQueries()).withShift(true).withSeed(o.seed() + 1));
           String sp = "shift-" + prefix;
           shiftData = DemoData.fromSynth(null, null, sh, sp);
           writeData(dataDir.resolve(task.taskName() + "_shift"), task, DemoData.renamed(sh.users(), sp));

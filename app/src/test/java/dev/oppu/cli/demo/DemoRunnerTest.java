@@ -80,7 +80,7 @@ class DemoRunnerTest {
         }
       };
     };
-    var opts = new DemoRunner.Options(out, client, List.of(Task.MOVIE_TAGGING, Task.SCHOLARLY_TITLE), 6, 0, 2, 2,
+    var opts = new DemoRunner.Options(out, client, List.of(Task.MOVIE_TAGGING, Task.SCHOLARLY_TITLE), 6, 0, 2, 2, 2,
         List.of(0, 5, 10), 20, 7, Modes.ALL, 2, true, Duration.ofSeconds(60), Duration.ofSeconds(60), Duration.ofSeconds(5),
         Progress.none(), new PrintStream(java.io.OutputStream.nullOutputStream()));
     DemoResults r = new DemoRunner(opts, launcher).run();

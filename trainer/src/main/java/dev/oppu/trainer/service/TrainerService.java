@@ -244,11 +244,13 @@ public final class TrainerService implements AutoCloseable {
           .toList();
       UserAdapterUpdater updater = new UserAdapterUpdater(tm.lm(), models.encoder(), updateSettings);
       // an operator (and the crash-recovery test) can tell a run in progress from an idle trainer
-      LOG.info("{} v{}: training started (trigger {}, {} items, new from seq {})", key, version, t.getTriggerId(),
-          items.size(), newFrom);
+      long replayFrom = t.getReplayFromSeq() != null ? t.getReplayFromSeq() : Long.MIN_VALUE;
+      LOG.info("{} v{}: training started (trigger {}, {}, {} items, new from seq {}{})", key, version,
+          t.getTriggerId(), t.getReason(), items.size(), newFrom,
+          t.getReplayFromSeq() != null ? ", replay from seq " + replayFrom : "");
       dev.oppu.trainer.AdapterTraining.StepListener test = stepListener;
-      UserAdapterUpdater.Outcome o = updater.update(t.getUserId(), task, variant, items, newFrom, t.getProfile(),
-          previous, version, (step, total, loss) -> {
+      UserAdapterUpdater.Outcome o = updater.update(t.getUserId(), task, variant, items, newFrom, replayFrom,
+          t.getProfile(), previous, version, (step, total, loss) -> {
             if (!running) {
               throw new Stopped(); // close() waits for this thread: stop at the next step, not after the training
             }
@@ -278,7 +280,7 @@ public final class TrainerService implements AutoCloseable {
             .setTriggerId(t.getTriggerId()).setCoveredSeq(o.coveredSeq()).setItemsTrained(o.itemsTrained())
             .setLossBefore(o.lossBefore()).setLossAfter(o.lossAfter()).setTrainMillis(o.trainMillis())
             .setPublishedAt(now).setBaseFingerprint(tm.baseFingerprint()).setTaskFingerprint(tm.taskFingerprint())
-            .setLabelDistribution(labelDistribution(task, t, o.coveredSeq()));
+            .setLabelDistribution(labelDistribution(task, t, replayFrom, o.coveredSeq()));
         AdapterRecords.withPayload(b, adapter, settings.inlineLimit(), settings.store());
         stats.published.incrementAndGet();
         return new Result(b.build(), result(t, true, o.reason(), version, o.coveredSeq(), lags));
@@ -311,8 +313,11 @@ public final class TrainerService implements AutoCloseable {
         .setCoveredSeq(covered).setFinishedAt(Instant.now()).setLagsMillis(lags).build();
   }
 
-  /** Label frequencies of the covered items (classification and rating tasks), for the streams' shift detection. */
-  private static Map<String, Double> labelDistribution(Task task, TrainTrigger t, long coveredSeq) {
+  /**
+   * Label frequencies of the items the adapter now stands for (covered, and since the last shift), for the streams'
+   * shift detection: after a shift it compares new items with the new behavior, not with the contradicted old one.
+   */
+  private static Map<String, Double> labelDistribution(Task task, TrainTrigger t, long replayFrom, long coveredSeq) {
     Map<String, Double> dist = new HashMap<>();
     if (task.kind() == Task.Kind.GENERATION) {
       return dist;
@@ -320,7 +325,7 @@ public final class TrainerService implements AutoCloseable {
     long n = 0;
     for (HistoryItem h : t.getHistory()) {
       String label = h.getFields().get(task.labelField());
-      if (h.getSeq() <= coveredSeq && label != null) {
+      if (h.getSeq() <= coveredSeq && h.getSeq() >= replayFrom && label != null) {
         dist.merge(label.strip(), 1.0, Double::sum);
         n++;
       }

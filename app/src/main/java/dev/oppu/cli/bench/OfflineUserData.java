@@ -1,0 +1,42 @@
+package dev.oppu.cli.bench;
+
+import dev.oppu.lamp.Task;
+import dev.oppu.lamp.data.HistoryItem;
+import dev.oppu.serving.UserData;
+import dev.oppu.trainer.examples.PrefixBm25;
+import java.util.ArrayList;
+import java.util.List;
+
+/** One user's history as serving's stores would hold it: BM25 over the items (Lucene-equal), the built profile. */
+final class OfflineUserData implements UserData {
+  private final dev.oppu.lamp.data.UserData user;
+  private final PrefixBm25 index = new PrefixBm25();
+  private final String profile;
+
+  OfflineUserData(dev.oppu.lamp.data.UserData user, Task task, String profile) {
+    this.user = user;
+    this.profile = profile;
+    // the streaming index holds each item's input field (ExampleBuilder.retrieveBefore does the same)
+    user.profile().forEach(i -> index.add(i.fields().getOrDefault(task.inputField(), "")));
+  }
+
+  @Override
+  public List<Item> retrieve(String userId, Task task, String query, int k) {
+    List<Item> out = new ArrayList<>();
+    for (int i : index.search(query, k)) {
+      HistoryItem h = user.profile().get(i);
+      out.add(new Item(h.id(), h.fields()));
+    }
+    return out;
+  }
+
+  @Override
+  public boolean hasHistory(String userId, Task task) {
+    return !user.profile().isEmpty();
+  }
+
+  @Override
+  public String profile(String userId, Task task) {
+    return profile;
+  }
+}
