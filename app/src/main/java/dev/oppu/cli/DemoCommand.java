@@ -100,6 +100,13 @@ public final class DemoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     long t0 = System.nanoTime();
+    // The services' log lines (a line per training) go to a file, so the console shows the progress bars and results.
+    // slf4j-simple reads this once, when the first logger is made: nothing has logged yet at this point.
+    java.nio.file.Files.createDirectories(out);
+    if (System.getProperty("org.slf4j.simpleLogger.logFile") == null) {
+      System.setProperty("org.slf4j.simpleLogger.logFile", out.resolve("demo.log").toString());
+      System.out.println("demo: service logs go to " + out.resolve("demo.log"));
+    }
     List<Task> taskList = new ArrayList<>();
     for (String t : tasks) {
       taskList.add(Task.of(t.trim()));

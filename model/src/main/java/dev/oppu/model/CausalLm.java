@@ -190,6 +190,112 @@ public final class CausalLm {
   }
 
   /**
+   * Summed log-probability of each candidate continuation of each prompt, every row with its own adapter (or none):
+   * each prompt runs once with its keys and values cached, then all its candidates run in one batch on top of the
+   * cache. Equal to {@link #continuationLogProbs} over every (prompt, candidate) pair at about 1/C of its cost for C
+   * candidates much shorter than the prompt (constrained decoding over a label list).
+   *
+   * @param candidates per prompt, the same number C of non-empty candidates
+   * @return [prompt][candidate]
+   */
+  public static float[][] sharedPrefixLogProbs(LlamaModel model, List<int[]> prompts, List<List<int[]>> candidates,
+      List<LoraAdapter> adapters) {
+    int r = prompts.size();
+    if (candidates.size() != r || (adapters != null && adapters.size() != r)) {
+      throw new IllegalArgumentException("prompts, candidate lists and adapters differ in length");
+    }
+    if (r == 0) {
+      return new float[0][];
+    }
+    int c = candidates.get(0).size();
+    int p = 0;
+    int t = 1;
+    for (int i = 0; i < r; i++) {
+      if (candidates.get(i).size() != c || c == 0) {
+        throw new IllegalArgumentException("every prompt needs the same, non-zero number of candidates");
+      }
+      if (prompts.get(i).length == 0) {
+        throw new IllegalArgumentException("empty prompt: the first continuation token needs a context");
+      }
+      p = Math.max(p, prompts.get(i).length);
+      for (int[] cand : candidates.get(i)) {
+        if (cand.length == 0) {
+          throw new IllegalArgumentException("empty candidate");
+        }
+        t = Math.max(t, cand.length - 1);
+      }
+    }
+    long pad = Math.max(0, model.config().padTokenId());
+    int n = r * c;
+    int total = p + t;
+    long[] ids = new long[r * p];        // prompts, left-padded so every row's last token is at p - 1
+    long[] mask = new long[r * p];
+    long[] pos = new long[r * p];
+    long[] cIds = new long[n * t];       // candidate tokens but the last, right-padded
+    long[] cPos = new long[n * t];
+    long[] cMask = new long[n * total];  // prompt part + candidate part
+    long[] labels = new long[n * t];     // the token each candidate position predicts
+    long[] first = new long[n];          // the candidate's first token, predicted by the prompt's last position
+    java.util.Arrays.fill(labels, IGNORE);
+    for (int i = 0; i < r; i++) {
+      int[] pr = prompts.get(i);
+      int off = p - pr.length;
+      for (int j = 0; j < p; j++) {
+        ids[i * p + j] = j < off ? pad : pr[j - off];
+        mask[i * p + j] = j < off ? 0 : 1;
+        pos[i * p + j] = j < off ? 0 : j - off;
+      }
+      for (int k = 0; k < c; k++) {
+        int row = i * c + k;
+        int[] cand = candidates.get(i).get(k);
+        first[row] = cand[0];
+        System.arraycopy(mask, i * p, cMask, row * total, p);
+        for (int j = 0; j < t; j++) {
+          boolean real = j < cand.length - 1;
+          cIds[row * t + j] = real ? cand[j] : pad;
+          cPos[row * t + j] = pr.length + j;
+          cMask[row * total + p + j] = real ? 1 : 0;
+          if (real) {
+            labels[row * t + j] = cand[j + 1];
+          }
+        }
+      }
+    }
+    NDManager m = model.manager();
+    List<LoraAdapter> perPair = null;
+    if (adapters != null) {
+      perPair = new java.util.ArrayList<>(n);
+      for (LoraAdapter a : adapters) {
+        perPair.addAll(java.util.Collections.nCopies(c, a));
+      }
+    }
+    try (LoraBatch promptLora = adapters == null ? null : LoraBatch.perRow(adapters, m);
+        LoraBatch pairLora = perPair == null ? null : LoraBatch.perRow(perPair, m);
+        KvCache cache = new KvCache(model.config().numLayers());
+        NDScope scope = new NDScope()) {
+      scope.suppressNotUsedWarning();
+      NDArray last = model.forward(m.create(ids, new Shape(r, p)), m.create(mask, new Shape(r, p)),
+          m.create(pos, new Shape(r, p)), promptLora, cache, true, false);                 // [R, 1, V]
+      NDArray firstLp = last.logSoftmax(-1).repeat(0, c).squeeze(1)                          // [N, V]
+          .gather(m.create(first, new Shape(n, 1)), -1).squeeze(-1);                         // [N]
+      cache.repeatRows(c);
+      NDArray logits = model.forward(m.create(cIds, new Shape(n, t)), m.create(cMask, new Shape(n, total)),
+          m.create(cPos, new Shape(n, t)), pairLora, cache, false, false);                  // [N, T, V]
+      NDArray target = m.create(labels, new Shape(n, t));
+      NDArray valid = target.neq(IGNORE);
+      NDArray safe = target.mul(valid.toType(DataType.INT64, false));
+      NDArray rest = logits.logSoftmax(-1).gather(safe.expandDims(-1), -1).squeeze(-1)      // [N, T]
+          .mul(valid.toType(DataType.FLOAT32, false)).sum(new int[] {1});                    // [N]
+      float[] flat = firstLp.add(rest).toFloatArray();
+      float[][] out = new float[r][c];
+      for (int i = 0; i < r; i++) {
+        System.arraycopy(flat, i * c, out[i], 0, c);
+      }
+      return out;
+    }
+  }
+
+  /**
    * Log-probabilities of the labelled next tokens: {sum, count} over the batch, or per row ([B] each).
    */
   static NDArray[] sumLogProbs(NDArray logits, NDArray labels, boolean perRow) {

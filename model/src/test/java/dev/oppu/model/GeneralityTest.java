@@ -182,6 +182,20 @@ class GeneralityTest {
     assertEquals(lp[0], cands[0], 1e-4);
     assertEquals(CausalLm.continuationLogProbs(model, List.of(prompts[0]), List.of(conts.get(3)),
         List.of(all7))[0], cands[1], 1e-4);
+    // shared-prefix scoring: prompts of different lengths, each row its own adapter, candidates of 1-4 tokens
+    List<List<int[]>> perRow = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      perRow.add(List.of(conts.get(i), conts.get((i + 1) % 4), seq(30 + i, 1)));
+    }
+    float[][] shared = CausalLm.sharedPrefixLogProbs(model, List.of(prompts), perRow, adapters);
+    for (int i = 0; i < 4; i++) {
+      for (int k = 0; k < 3; k++) {
+        List<LoraAdapter> one = new ArrayList<>();
+        one.add(adapters.get(i));
+        float pair = CausalLm.continuationLogProbs(model, List.of(prompts[i]), List.of(perRow.get(i).get(k)), one)[0];
+        assertEquals(pair, shared[i][k], 1e-4, "row " + i + " candidate " + k);
+      }
+    }
   }
 
   @Test

@@ -186,50 +186,49 @@ public final class ModelBatchGenerator implements BatchGenerator {
     }
   }
 
-  /** Constrained rows: every (row, candidate) pair scored in batches; each row answers its best candidate. */
+  /**
+   * Constrained rows: each row answers its most likely candidate. Rows with the same number of candidates are scored
+   * together, each prompt once with all its candidates on top of its cached keys and values, at most
+   * {@code scoreBatch} (row, candidate) pairs per pass.
+   */
   private void choose(TaskModel m, List<Row> rows, List<Integer> idx, String[] out) {
-    if (idx.isEmpty()) {
-      return;
-    }
-    List<int[]> prompts = new ArrayList<>();
-    List<int[]> conts = new ArrayList<>();
-    List<LoraAdapter> adapters = new ArrayList<>();
-    List<int[]> owner = new ArrayList<>(); // (row index, candidate index)
+    Map<Integer, List<Integer>> byCount = new LinkedHashMap<>();
     for (int i : idx) {
-      Row r = rows.get(i);
-      int longest = 0;
-      List<int[]> cs = new ArrayList<>();
-      for (String c : r.candidates()) {
-        int[] ids = withEos(tokenizer.encode(" " + c.strip()));
-        cs.add(ids);
-        longest = Math.max(longest, ids.length);
-      }
-      int[] prompt = fit(tokenizer.encodeWithSpecialTokens(r.prompt()), m, longest);
-      for (int c = 0; c < cs.size(); c++) {
-        prompts.add(prompt);
-        conts.add(cs.get(c));
-        adapters.add(lora(r, m));
-        owner.add(new int[] {i, c});
+      byCount.computeIfAbsent(rows.get(i).candidates().size(), k -> new ArrayList<>()).add(i);
+    }
+    for (Map.Entry<Integer, List<Integer>> e : byCount.entrySet()) {
+      int perPass = Math.max(1, Math.max(1, options.scoreBatch()) / e.getKey());
+      List<Integer> group = e.getValue();
+      for (int from = 0; from < group.size(); from += perPass) {
+        List<Integer> part = group.subList(from, Math.min(group.size(), from + perPass));
+        List<int[]> prompts = new ArrayList<>();
+        List<List<int[]>> cands = new ArrayList<>();
+        List<LoraAdapter> adapters = new ArrayList<>();
+        for (int i : part) {
+          Row r = rows.get(i);
+          int longest = 0;
+          List<int[]> cs = new ArrayList<>();
+          for (String c : r.candidates()) {
+            int[] ids = withEos(tokenizer.encode(" " + c.strip()));
+            cs.add(ids);
+            longest = Math.max(longest, ids.length);
+          }
+          prompts.add(fit(tokenizer.encodeWithSpecialTokens(r.prompt()), m, longest));
+          cands.add(cs);
+          adapters.add(lora(r, m));
+        }
+        float[][] scores = CausalLm.sharedPrefixLogProbs(m.model(), prompts, cands, adapters);
+        for (int j = 0; j < part.size(); j++) {
+          int best = 0;
+          for (int c = 1; c < scores[j].length; c++) {
+            if (scores[j][c] > scores[j][best]) { // ties: the earlier candidate
+              best = c;
+            }
+          }
+          out[part.get(j)] = rows.get(part.get(j)).candidates().get(best);
+        }
       }
     }
-    float[] scores = new float[prompts.size()];
-    int step = Math.max(1, options.scoreBatch());
-    for (int from = 0; from < prompts.size(); from += step) {
-      int to = Math.min(prompts.size(), from + step);
-      float[] s = CausalLm.continuationLogProbs(m.model(), prompts.subList(from, to), conts.subList(from, to),
-          adapters.subList(from, to));
-      System.arraycopy(s, 0, scores, from, s.length);
-    }
-    Map<Integer, int[]> best = new LinkedHashMap<>(); // row -> {candidate, bits of score}
-    for (int j = 0; j < scores.length; j++) {
-      int row = owner.get(j)[0];
-      int c = owner.get(j)[1];
-      int[] b = best.get(row);
-      if (b == null || scores[j] > Float.intBitsToFloat(b[1])) { // ties: the earlier candidate
-        best.put(row, new int[] {c, Float.floatToIntBits(scores[j])});
-      }
-    }
-    best.forEach((row, b) -> out[row] = rows.get(row).candidates().get(b[0]));
   }
 
   private int[] withEos(int[] ids) {

@@ -49,7 +49,10 @@ final class Triggers {
     }
     Bytes key = stateKey(userId, task.id(), variant);
     TrainState st = TrainState.decode(state.get(key));
-    if (st.pendingTriggerId() != null || lastSeq <= st.lastTriggerSeq()
+    // Nothing new since the adapter, or a refusal not yet followed by enough new items. Items an accepted version
+    // held out for validation count as new: the next trigger covers them (the adapter's coveredSeq stops before them).
+    if (st.pendingTriggerId() != null || (st.hasAdapter() && lastSeq <= st.coveredSeq())
+        || (!st.hasAdapter() && !st.lastRejected() && lastSeq <= st.lastTriggerSeq())
         || (st.lastRejected() && lastSeq - st.lastTriggerSeq() < config.shiftMinItems())) {
       return Optional.empty();
     }

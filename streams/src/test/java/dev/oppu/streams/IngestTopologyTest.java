@@ -404,6 +404,28 @@ class IngestTopologyTest {
   }
 
   @Test
+  void itemsHeldOutForValidationAreCoveredByTheNextTriggerWithoutWaitingForMore() {
+    IngestConfig c = IngestConfig.defaults().withTriggers(1, 1, 5, 20, 0.4);
+    try (Driver d = new Driver(c, stateDir)) {
+      d.send(TestData.movie("u1", "e0", "movie 0", "comedy"));
+      TrainTrigger first = d.triggers.readValue();
+      for (int i = 1; i < 12; i++) {
+        d.send(TestData.movie("u1", "e" + i, "movie " + i, "comedy"));
+      }
+      d.results.pipeInput("u1", result(first.getTriggerId(), true, 1L, 0), Instant.ofEpochMilli(d.now()));
+      TrainTrigger rest = d.triggers.readValue();
+      assertEquals(12, rest.getHistory().size());
+      // The trainer held the newest 2 items out: the version covers seq 9 of 11.
+      d.results.pipeInput("u1", result(rest.getTriggerId(), true, 2L, 9), Instant.ofEpochMilli(d.now()));
+      TrainTrigger heldOut = d.triggers.readValue();
+      assertEquals("new-items", heldOut.getReason());
+      assertEquals(10L, heldOut.getNewFromSeq());
+      d.results.pipeInput("u1", result(heldOut.getTriggerId(), true, 3L, 11), Instant.ofEpochMilli(d.now()));
+      assertTrue(d.triggers.isEmpty(), "everything covered: no more triggers");
+    }
+  }
+
+  @Test
   void trainStateOfTheFirstFormatStillDecodes() {
     byte[] v2 = new TrainState(null, 3, 7, Map.of("a", 1.0), 9, false, 5).encode();
     byte[] v1 = java.util.Arrays.copyOf(v2, v2.length - Long.BYTES);
