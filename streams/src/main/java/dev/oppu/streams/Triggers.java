@@ -93,13 +93,15 @@ final class Triggers {
     // never takes the id of a fenced one (whose adapter would be tombstoned).
     UserDeletions.Marker fence = UserDeletions.marker(deletions, userId);
     String salt = fence == null ? "" : "\u0000" + fence.deletedAt();
+    // The new-from seq tells apart a follow-up for items a version held out from the trigger that carried them.
+    long newFromSeq = st.hasAdapter() ? st.coveredSeq() + 1 : 0;
     String triggerId = UUID.nameUUIDFromBytes((userId + '\u0000' + task.id() + '\u0000' + variant + '\u0000' + lastSeq
-        + salt).getBytes(StandardCharsets.UTF_8)).toString();
+        + '\u0000' + newFromSeq + salt).getBytes(StandardCharsets.UTF_8)).toString();
     TrainTrigger trigger = TrainTrigger.newBuilder()
         .setTriggerId(triggerId).setUserId(userId).setTask(task.id()).setVariant(variant)
         .setReason(reason).setScore(score).setCreatedAt(Instant.ofEpochMilli(now))
         .setHistory(index.items(userId, task.id(), range.firstSeq(), range.nextSeq()))
-        .setNewFromSeq(st.hasAdapter() ? st.coveredSeq() + 1 : 0)
+        .setNewFromSeq(newFromSeq)
         .setPreviousVersion(st.hasAdapter() ? st.version() : null)
         .setReplayFromSeq(regimeFrom >= 0 ? regimeFrom : null)
         .build();
