@@ -25,7 +25,7 @@ class SoakBenchTest {
 
   @Test
   void smallSoakLosesAndDuplicatesNothing() throws Exception {
-    Path model = defaultModel();
+    Path model = TestModels.defaultModel();
     PrintStream original = System.out;
     ByteArrayOutputStream captured = new ByteArrayOutputStream();
     int exit;
@@ -52,16 +52,6 @@ class SoakBenchTest {
   }
 
   /** models/default of the repository (tests run in the module folder). */
-  private static Path defaultModel() {
-    for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
-      Path m = d.resolve("models").resolve("default");
-      if (Files.isRegularFile(m.resolve("config.json"))) {
-        return m;
-      }
-    }
-    throw new IllegalStateException("models/default not found above " + Path.of("").toAbsolutePath());
-  }
-
   private static final class Tee extends OutputStream {
     private final OutputStream a;
     private final OutputStream b;
