@@ -271,10 +271,12 @@ public final class DemoReport {
     plot.setRenderer(new XYLineAndShapeRenderer(true, true));
     ValueMarker level = new ValueMarker(s.preShiftLevel(), Color.DARK_GRAY, new BasicStroke(1.5f));
     level.setLabel("pre-shift level");
+    insideLeft(level);
     plot.addRangeMarker(level);
     ValueMarker band = new ValueMarker(s.preShiftLevel() - 0.05, Color.GRAY, new BasicStroke(1f,
         BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 1f, new float[] {4f, 4f}, 0f));
     band.setLabel("-5 points");
+    insideLeft(band);
     plot.addRangeMarker(band);
     ValueMarker target = new ValueMarker(s.recoveryTargetEvents(), Color.GRAY, new BasicStroke(1f));
     target.setLabel("target");
@@ -283,6 +285,13 @@ public final class DemoReport {
     plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
     ChartUtils.saveChartAsPNG(file.toFile(), c, 900, 520);
     return true;
+  }
+
+  /** A horizontal marker's label just above its line, inside the plot (the default anchor clips it at the edge). */
+  private static void insideLeft(ValueMarker m) {
+    m.setLabelAnchor(org.jfree.chart.ui.RectangleAnchor.TOP_LEFT);
+    m.setLabelTextAnchor(org.jfree.chart.ui.TextAnchor.BOTTOM_LEFT);
+    m.setLabelOffset(new org.jfree.chart.ui.RectangleInsets(2, 6, 2, 2));
   }
 
   static boolean lagChart(DemoResults r, Path file) throws IOException {
