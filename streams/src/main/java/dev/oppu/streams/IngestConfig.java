@@ -32,11 +32,14 @@ import org.apache.lucene.analysis.standard.StandardAnalyzer;
  *     TopologyTestDriver, which flushes every store after every record)
  * @param deletionFence longest a deleted user's fence against trainings still running for them is kept (see
  *     {@link UserDeletions}); it normally ends earlier, when those trainings are answered
+ * @param regimeMargin a shift also ends the old behavior (the trainer stops replaying items before it) only when its
+ *     score exceeds the shift threshold by this margin and the old behavior is known from at least
+ *     {@code 2 x shiftMinItems} items: a false shift costs a training, a false end of the old behavior costs its items
  */
 public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, List<String> variants,
     int firstMinItems, int newItemsMax, int shiftMinItems, int shiftWindow, double labelShiftThreshold,
     double termShiftThreshold, Duration dedupRetention, int adapterPartitions, int maxQueryTerms, boolean inMemoryStores,
-    Duration deletionFence) {
+    Duration deletionFence, double regimeMargin) {
 
   public static final String PREFIX = "oppu.ingest.";
 
@@ -76,32 +79,33 @@ public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, L
         intProp(p, "adapter-partitions", 0),
         intProp(p, "max-query-terms", 64),
         Boolean.parseBoolean(p.getProperty(PREFIX + "in-memory-stores", "false")),
-        Duration.parse(p.getProperty(PREFIX + "deletion-fence", "P1D")));
+        Duration.parse(p.getProperty(PREFIX + "deletion-fence", "P1D")),
+        Double.parseDouble(p.getProperty(PREFIX + "regime-margin", "0.2")));
   }
 
   public IngestConfig withMaxHistory(int n) {
     return new IngestConfig(n, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin);
   }
 
   public IngestConfig withVariants(List<String> v) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, v, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin);
   }
 
   public IngestConfig withTriggers(int firstMin, int newMax, int shiftMin, int window, double labelThreshold) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMin, newMax, shiftMin, window,
-        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence);
+        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin);
   }
 
   public IngestConfig withAdapterPartitions(int n) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms, inMemoryStores, deletionFence);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin);
   }
 
   public IngestConfig withInMemoryStores(boolean m) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, m, deletionFence);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, m, deletionFence, regimeMargin);
   }
 
   /** A new analyzer instance (thread-safe; one per processor is plenty). */

@@ -67,18 +67,22 @@ final class Triggers {
         score = range.retained();
       }
     } else {
-      // A shift is checked first, even when enough new items would trigger anyway: it also decides what the trainer
-      // replays (only the behavior since the shift, which the older items contradict).
+      // A shift is checked first, even when enough new items would trigger anyway: a clear one also decides what the
+      // trainer replays (only the behavior since the shift, which the older items contradict).
       if (newCount >= config.shiftMinItems() && !st.trainedOn().isEmpty()) {
         long from = Math.max(newFrom, range.nextSeq() - config.shiftWindow());
         List<Map<String, String>> recent = index.items(userId, task.id(), from, range.nextSeq()).stream()
             .map(HistoryItem::getFields).toList();
         double tvd = ShiftDetector.totalVariation(ShiftDetector.distribution(task, recent, analyzer), st.trainedOn());
         boolean generation = task.kind() == Task.Kind.GENERATION;
-        if (tvd >= (generation ? config.termShiftThreshold() : config.labelShiftThreshold())) {
+        double threshold = generation ? config.termShiftThreshold() : config.labelShiftThreshold();
+        if (tvd >= threshold) {
           reason = generation ? "shift-terms" : "shift-labels";
           score = tvd;
-          regimeFrom = newFrom;
+          long known = st.coveredSeq() - Math.max(st.regimeFromSeq(), range.firstSeq()) + 1;
+          if (tvd >= threshold + config.regimeMargin() && known >= 2L * config.shiftMinItems()) {
+            regimeFrom = newFrom;
+          }
         }
       }
       if (reason == null && newCount >= config.newItemsMax()) {

@@ -356,7 +356,7 @@ class IngestTopologyTest {
       assertEquals("shift-labels", shift.getReason());
       assertEquals(0.4, shift.getScore(), 1e-9);
       assertEquals(3L, shift.getNewFromSeq());
-      assertEquals(3L, shift.getReplayFromSeq(), "replay starts where the new behavior began");
+      assertNull(shift.getReplayFromSeq(), "0.4 is a shift (>= 0.35) but not past the margin (0.55): old items stay");
       assertTrue(d.triggers.isEmpty());
       assertNull(first.getReplayFromSeq(), "no shift yet: replay from the start");
     }
@@ -364,7 +364,8 @@ class IngestTopologyTest {
 
   @Test
   void afterAShiftLaterTriggersStillReplayOnlyTheNewBehavior() {
-    IngestConfig c = IngestConfig.defaults().withTriggers(3, 3, 5, 5, 0.35);
+    // shift-min-items 2: the old behavior counts as known from 4 items
+    IngestConfig c = IngestConfig.defaults().withTriggers(3, 3, 2, 5, 0.35);
     try (Driver d = new Driver(c, stateDir)) {
       for (int i = 0; i < 3; i++) {
         d.send(TestData.movie("u1", "e" + i, "movie " + i, "comedy"));
@@ -373,7 +374,7 @@ class IngestTopologyTest {
       d.adapters.pipeInput(Topics.adapterKey("u1", "LaMP_2M", "plain"), adapter("u1", 1L, 2, Map.of("comedy", 1.0)),
           Instant.ofEpochMilli(d.now()));
       d.results.pipeInput("u1", result(first.getTriggerId(), true, 1L, 2), Instant.ofEpochMilli(d.now()));
-      // Three comedies: new-items (3 >= 3), below shift-min-items, so no shift and no replay bound.
+      // Three comedies: the same labels, no shift; new-items (3 >= 3), no replay bound.
       for (int i = 3; i < 6; i++) {
         d.send(TestData.movie("u1", "e" + i, "movie " + i, "comedy"));
       }
@@ -383,7 +384,8 @@ class IngestTopologyTest {
       d.adapters.pipeInput(Topics.adapterKey("u1", "LaMP_2M", "plain"), adapter("u1", 2L, 5, Map.of("comedy", 1.0)),
           Instant.ofEpochMilli(d.now()));
       // Five actions arrive while that training runs; its result then finds a shift, although the new-items rule
-      // alone would also fire: the shift wins, so the trainer replays only from seq 6.
+      // alone would also fire: the shift wins (1.0 >= 0.35 + 0.2, the old behavior known from 6 >= 4 items), so the
+      // trainer replays only from seq 6.
       for (int i = 6; i < 11; i++) {
         d.send(TestData.movie("u1", "e" + i, "movie " + i, "action"));
       }

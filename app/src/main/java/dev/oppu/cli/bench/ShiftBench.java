@@ -262,7 +262,8 @@ public final class ShiftBench implements Callable<Integer> {
           long from = Math.max(newFrom, st.items.size() - ingest.shiftWindow());
           double tvd = ShiftDetector.totalVariation(distribution(task, st.items, from, st.items.size()),
               distribution(task, st.items, Math.max(0, st.regimeFrom), newFrom));
-          if (tvd >= ingest.labelShiftThreshold()) {
+          long known = st.covered - Math.max(st.regimeFrom, 0) + 1;
+          if (tvd >= ingest.labelShiftThreshold() + ingest.regimeMargin() && known >= 2L * ingest.shiftMinItems()) {
             st.regimeFrom = newFrom;
             st.shifts++;
           }
