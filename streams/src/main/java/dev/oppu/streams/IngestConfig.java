@@ -80,7 +80,7 @@ public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, L
         intProp(p, "max-query-terms", 64),
         Boolean.parseBoolean(p.getProperty(PREFIX + "in-memory-stores", "false")),
         Duration.parse(p.getProperty(PREFIX + "deletion-fence", "P1D")),
-        Double.parseDouble(p.getProperty(PREFIX + "regime-margin", "0.2")));
+        Double.parseDouble(p.getProperty(PREFIX + "regime-margin", "0.1")));
   }
 
   public IngestConfig withMaxHistory(int n) {

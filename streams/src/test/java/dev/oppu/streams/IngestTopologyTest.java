@@ -356,7 +356,7 @@ class IngestTopologyTest {
       assertEquals("shift-labels", shift.getReason());
       assertEquals(0.4, shift.getScore(), 1e-9);
       assertEquals(3L, shift.getNewFromSeq());
-      assertNull(shift.getReplayFromSeq(), "0.4 is a shift (>= 0.35) but not past the margin (0.55): old items stay");
+      assertNull(shift.getReplayFromSeq(), "0.4 is a shift (>= 0.35) but not past the margin (0.45): old items stay");
       assertTrue(d.triggers.isEmpty());
       assertNull(first.getReplayFromSeq(), "no shift yet: replay from the start");
     }
@@ -364,7 +364,7 @@ class IngestTopologyTest {
 
   @Test
   void afterAShiftLaterTriggersStillReplayOnlyTheNewBehavior() {
-    // shift-min-items 2: the old behavior counts as known from 4 items
+    // shift-min-items 2: the old behavior counts as known from 2 items
     IngestConfig c = IngestConfig.defaults().withTriggers(3, 3, 2, 5, 0.35);
     try (Driver d = new Driver(c, stateDir)) {
       for (int i = 0; i < 3; i++) {
@@ -384,7 +384,7 @@ class IngestTopologyTest {
       d.adapters.pipeInput(Topics.adapterKey("u1", "LaMP_2M", "plain"), adapter("u1", 2L, 5, Map.of("comedy", 1.0)),
           Instant.ofEpochMilli(d.now()));
       // Five actions arrive while that training runs; its result then finds a shift, although the new-items rule
-      // alone would also fire: the shift wins (1.0 >= 0.35 + 0.2, the old behavior known from 6 >= 4 items), so the
+      // alone would also fire: the shift wins (1.0 >= 0.35 + 0.1, the old behavior known from 6 >= 2 items), so the
       // trainer replays only from seq 6.
       for (int i = 6; i < 11; i++) {
         d.send(TestData.movie("u1", "e" + i, "movie " + i, "action"));

@@ -73,6 +73,10 @@ public final class ShiftBench implements Callable<Integer> {
   @Option(names = "--max-replay", description = "older items replayed per update at most (default: the trainer's)")
   Integer maxReplay;
 
+  @Option(names = "--regime-margin", description = "oppu.ingest.regime-margin for the shift rule (default: the"
+      + " ingestion's)")
+  Double regimeMargin;
+
   @Option(names = "--tolerance", description = "held-out validation tolerance (default: the trainer's)")
   Double tolerance;
 
@@ -123,7 +127,11 @@ public final class ShiftBench implements Callable<Integer> {
     int updates = 0;
     int rejected = 0;
     int shifts = 0;
-    IngestConfig ingest = IngestConfig.defaults();
+    java.util.Properties ip = new java.util.Properties();
+    if (regimeMargin != null) {
+      ip.setProperty(IngestConfig.PREFIX + "regime-margin", regimeMargin.toString());
+    }
+    IngestConfig ingest = IngestConfig.from(ip);
     try (TaskModels models = new TaskModels(base, taskAdapters != null ? taskAdapters : base.resolve("task-adapters"),
         "cpu")) {
       TaskModels.TaskModel tm = models.forTask(task);
@@ -263,7 +271,7 @@ public final class ShiftBench implements Callable<Integer> {
           double tvd = ShiftDetector.totalVariation(distribution(task, st.items, from, st.items.size()),
               distribution(task, st.items, Math.max(0, st.regimeFrom), newFrom));
           long known = st.covered - Math.max(st.regimeFrom, 0) + 1;
-          if (tvd >= ingest.labelShiftThreshold() + ingest.regimeMargin() && known >= 2L * ingest.shiftMinItems()) {
+          if (tvd >= ingest.labelShiftThreshold() + ingest.regimeMargin() && known >= ingest.shiftMinItems()) {
             st.regimeFrom = newFrom;
             st.shifts++;
           }
