@@ -134,4 +134,20 @@ class UserAdapterUpdaterTest {
       assertArrayEquals(alone, a.weightsBytes());
     }
   }
+
+  @Test
+  void afterAShiftOnlyItemsFromItsStartAreReplayed() {
+    List<UserAdapterUpdater.Item> h = TinyWorld.history("carol", 60, 13);
+    UserAdapterUpdater u = updater(1e-2);
+    // 10 new items (seq 50-59): the newest one is held out, 9 are trained, plus replayed older ones
+    UserAdapterUpdater.Outcome all = u.update("carol", Task.MOVIE_TAGGING, Variant.PLAIN, h, 50, null, null, 1, null);
+    UserAdapterUpdater.Outcome since = u.update("carol", Task.MOVIE_TAGGING, Variant.PLAIN, h, 50, 45, null, null, 1,
+        null);
+    try (LoraAdapter a = all.adapter(); LoraAdapter b = since.adapter()) {
+      assertTrue(all.accepted() && since.accepted(), all.reason() + " / " + since.reason());
+      assertEquals(9 + 50, all.itemsTrained(), "without a shift: up to 50 older items");
+      assertEquals(9 + 5, since.itemsTrained(), "after a shift at seq 45: only seqs 45-49 are replayed");
+      assertEquals(58, since.coveredSeq());
+    }
+  }
 }
