@@ -285,8 +285,45 @@ public final class LlamaModel implements AutoCloseable {
     return forward(inputIds, null, null, null, null, false, false);
   }
 
+  /**
+   * Logits at some positions only, without cache or mask (right-padded batches): {@code positions} are flat indices
+   * {@code b * T + t} into the [B, T] input. A training loss counts the answer tokens only, and the LM head with its
+   * softmax over every other position would be about a quarter of the work.
+   *
+   * @return logits [K, V] float32, row k for position {@code positions[k]}
+   */
+  public NDArray forwardAt(NDArray inputIds, LoraBatch lora, boolean training, NDArray positions) {
+    NDArray logits;
+    try (NDScope scope = new NDScope()) {
+      scope.suppressNotUsedWarning();
+      NDArray h = hidden(inputIds, null, null, lora, null, training);                 // [B, T, H]
+      long hs = h.getShape().get(2);
+      NDArray idx = positions.toType(DataType.INT64, false).expandDims(1).repeat(1, hs); // [K, H]
+      logits = head(h.reshape(-1, hs).gather(idx, 0));                                   // [K, V]
+      NDScope.unregister(logits);
+    }
+    NDScope.register(logits);
+    return logits;
+  }
+
   private NDArray forwardInScope(NDArray ids, NDArray mask, NDArray pos, LoraBatch lora, KvCache cache,
       boolean lastOnly, boolean training) {
+    NDArray h = hidden(ids, mask, pos, lora, cache, training);
+    if (lastOnly) {
+      h = h.get(":, -1:, :");
+    }
+    return head(h);
+  }
+
+  /** Final norm and LM head: [..., H] -> [..., V]. */
+  private NDArray head(NDArray h) {
+    NDArray normed = rmsNorm(h, weights.get("model.norm.weight"));
+    NDArray head = config.tieWordEmbeddings() ? weights.get("model.embed_tokens.weight") : weights.get("lm_head.weight");
+    return Linear.linear(normed, head).singletonOrThrow();
+  }
+
+  /** The decoder layers: hidden states [B, T, H] before the final norm. */
+  private NDArray hidden(NDArray ids, NDArray mask, NDArray pos, LoraBatch lora, KvCache cache, boolean training) {
     NDManager m = ids.getManager();
     long b = ids.getShape().get(0);
     long t = ids.getShape().get(1);
@@ -336,12 +373,7 @@ public final class LlamaModel implements AutoCloseable {
       NDArray act = gate.mul(Activation.sigmoid(gate)).mul(up); // SwiGLU: silu(gate) * up
       h = h.add(proj(l, "down_proj", act, lora, training));
     }
-    if (lastOnly) {
-      h = h.get(":, -1:, :");
-    }
-    h = rmsNorm(h, weights.get("model.norm.weight"));
-    NDArray head = config.tieWordEmbeddings() ? embed : weights.get("lm_head.weight");
-    return Linear.linear(h, head).singletonOrThrow();
+    return h;
   }
 
   private NDArray attention(int l, NDArray x, NDArray cos, NDArray sin, NDArray bias, LoraBatch lora,

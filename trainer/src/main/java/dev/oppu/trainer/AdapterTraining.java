@@ -78,8 +78,8 @@ public final class AdapterTraining {
             try (NDManager scope = lm.manager().newSubManager();
                 CausalLoss.Batch batch = CausalLoss.batch(chunk, padId, scope)) {
               try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                NDArray logits = lm.logits(batch.tokens(), adapter, true);
-                NDArray mean = CausalLoss.meanNll(logits, batch);
+                NDArray logits = lm.logitsAt(batch.tokens(), adapter, true, batch.positions()); // [K, V]
+                NDArray mean = CausalLoss.meanNllAt(logits, batch);
                 gc.backward(mean);
                 loss = mean.getFloat();
               }
@@ -119,8 +119,8 @@ public final class AdapterTraining {
       List<TokenizedExample> chunk = examples.subList(i, Math.min(examples.size(), i + batchSize));
       try (NDManager scope = lm.manager().newSubManager();
           CausalLoss.Batch batch = CausalLoss.batch(chunk, padId, scope)) {
-        NDArray logits = lm.logits(batch.tokens(), adapter, false);
-        sum += CausalLoss.summedNll(logits, batch).getFloat();
+        NDArray logits = lm.logitsAt(batch.tokens(), adapter, false, batch.positions());
+        sum += CausalLoss.summedNllAt(logits, batch).getFloat();
         count += batch.targetCount();
       }
     }

@@ -20,13 +20,18 @@ public final class CausalLoss {
    * @param tokens input ids [B, T]
    * @param targets next-token ids [B, T - 1] (tokens shifted left)
    * @param mask 1 where the loss counts the prediction, else 0 [B, T - 1]
+   * @param positions the counted predictions' positions as flat indices {@code b * T + t} into tokens [K]
+   * @param targetsAt the token each of those positions predicts [K]
    */
-  public record Batch(NDArray tokens, NDArray targets, NDArray mask, long targetCount) implements AutoCloseable {
+  public record Batch(NDArray tokens, NDArray targets, NDArray mask, long targetCount, NDArray positions,
+      NDArray targetsAt) implements AutoCloseable {
     @Override
     public void close() {
       tokens.close();
       targets.close();
       mask.close();
+      positions.close();
+      targetsAt.close();
     }
   }
 
@@ -39,6 +44,7 @@ public final class CausalLoss {
     java.util.Arrays.fill(ids, padId);
     java.util.Arrays.fill(next, padId);
     long count = 0;
+    java.util.List<long[]> at = new java.util.ArrayList<>(); // (flat position, target token)
     for (int i = 0; i < b; i++) {
       int[] tok = examples.get(i).tokens();
       System.arraycopy(tok, 0, ids, i * t, tok.length);
@@ -46,15 +52,24 @@ public final class CausalLoss {
         next[i * (t - 1) + p - 1] = tok[p];
         if (examples.get(i).isTarget(p)) {
           mask[i * (t - 1) + p - 1] = 1f;
+          at.add(new long[] {(long) i * t + p - 1, tok[p]});
           count++;
         }
       }
+    }
+    long[] positions = new long[at.size()];
+    long[] targetsAt = new long[at.size()];
+    for (int k = 0; k < at.size(); k++) {
+      positions[k] = at.get(k)[0];
+      targetsAt[k] = at.get(k)[1];
     }
     return new Batch(
         manager.create(ids, new Shape(b, t)).toType(DataType.INT64, false),
         manager.create(next, new Shape(b, t - 1)).toType(DataType.INT64, false),
         manager.create(mask, new Shape(b, t - 1)),
-        count);
+        count,
+        manager.create(positions, new Shape(positions.length)),
+        manager.create(targetsAt, new Shape(targetsAt.length)));
   }
 
   /**
@@ -78,5 +93,17 @@ public final class CausalLoss {
     NDArray logp = shifted.logSoftmax(-1);
     NDArray picked = logp.gather(batch.targets().expandDims(-1), -1).squeeze(-1); // [B, T-1]
     return picked.mul(batch.mask()).sum().neg();
+  }
+
+  /** {@link #meanNll} from the logits of the counted positions only ({@link LoraLm#logitsAt}, [K, V]). */
+  public static NDArray meanNllAt(NDArray logitsAt, Batch batch) {
+    NDArray sum = summedNllAt(logitsAt, batch);
+    return sum.div(dev.oppu.model.Scalars.of(sum, batch.targetCount()));
+  }
+
+  /** {@link #summedNll} from the logits of the counted positions only ([K, V]). */
+  public static NDArray summedNllAt(NDArray logitsAt, Batch batch) {
+    NDArray logp = logitsAt.logSoftmax(-1);                                          // [K, V]
+    return logp.gather(batch.targetsAt().expandDims(-1), -1).sum().neg();
   }
 }

@@ -34,4 +34,9 @@ public final class LlamaLoraLm implements LoraLm {
     // right padding: causal attention keeps pads out of every real position's view, so no mask is needed
     return model.forward(tokens, null, null, adapter == null ? null : LoraBatch.of(adapter), null, false, training);
   }
+
+  @Override
+  public NDArray logitsAt(NDArray tokens, LoraAdapter adapter, boolean training, NDArray positions) {
+    return model.forwardAt(tokens, adapter == null ? null : LoraBatch.of(adapter), training, positions);
+  }
 }

@@ -17,4 +17,17 @@ public interface LoraLm {
    * @return logits [B, T, V]
    */
   NDArray logits(NDArray tokens, LoraAdapter adapter, boolean training);
+
+  /**
+   * Logits at some positions only.
+   *
+   * @param positions flat indices {@code b * T + t} into {@code tokens} [K]
+   * @return logits [K, V]
+   */
+  default NDArray logitsAt(NDArray tokens, LoraAdapter adapter, boolean training, NDArray positions) {
+    NDArray all = logits(tokens, adapter, training);
+    long v = all.getShape().get(2);
+    NDArray idx = positions.toType(ai.djl.ndarray.types.DataType.INT64, false).expandDims(1).repeat(1, v);
+    return all.reshape(-1, v).gather(idx, 0);
+  }
 }

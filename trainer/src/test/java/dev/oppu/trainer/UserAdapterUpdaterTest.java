@@ -150,4 +150,27 @@ class UserAdapterUpdaterTest {
       assertEquals(58, since.coveredSeq());
     }
   }
+
+  @Test
+  void lossFromAnswerPositionsEqualsLossFromAllLogits() {
+    java.util.Random rnd = new java.util.Random(5);
+    List<dev.oppu.trainer.examples.TokenizedExample> ex = new java.util.ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      int[] tok = new int[6 + rnd.nextInt(10)];
+      for (int j = 0; j < tok.length; j++) {
+        tok[j] = 1 + rnd.nextInt(399);
+      }
+      ex.add(new dev.oppu.trainer.examples.TokenizedExample(tok, 2 + rnd.nextInt(tok.length - 2), i));
+    }
+    try (LoraAdapter a = LoraAdapter.create(world.lm.config(), TinyWorld.settings(1e-2).lora(), 3, world.manager);
+        ai.djl.ndarray.NDManager scope = world.manager.newSubManager();
+        CausalLoss.Batch b = CausalLoss.batch(ex, 0, scope)) {
+      // a non-zero B, so the adapter changes the logits
+      a.parameters().values().forEach(p -> p.addi(0.05f));
+      float all = CausalLoss.summedNll(world.lm.logits(b.tokens(), a, false), b).getFloat();
+      float at = CausalLoss.summedNllAt(world.lm.logitsAt(b.tokens(), a, false, b.positions()), b).getFloat();
+      assertEquals(all, at, 1e-3 * Math.abs(all));
+      assertEquals(b.targetCount(), b.positions().size());
+    }
+  }
 }
