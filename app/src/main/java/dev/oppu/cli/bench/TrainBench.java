@@ -160,7 +160,8 @@ public final class TrainBench implements Callable<Integer> {
           try (NDManager scope = lm.manager().newSubManager();
               CausalLoss.Batch b = CausalLoss.batch(chunk, pad, scope);
               GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            NDArray loss = CausalLoss.meanNll(lm.logits(b.tokens(), adapter, true), b);
+            // the trainer's own loss path: LM head at answer positions only
+            NDArray loss = CausalLoss.meanNllAt(lm.logitsAt(b.tokens(), adapter, true, b.positions()), b);
             gc.backward(loss);
           }
           params.forEach(GradMode::zeroGrad);
