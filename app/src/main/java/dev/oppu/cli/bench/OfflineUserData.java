@@ -2,6 +2,11 @@ package dev.oppu.cli.bench;
 
 import dev.oppu.lamp.Task;
 import dev.oppu.lamp.data.HistoryItem;
+import dev.oppu.lamp.data.Query;
+import dev.oppu.serving.BadRequestException;
+import dev.oppu.serving.Mode;
+import dev.oppu.serving.PromptAssembler;
+import dev.oppu.serving.RequestValidator;
 import dev.oppu.serving.UserData;
 import dev.oppu.trainer.examples.PrefixBm25;
 import java.util.ArrayList;
@@ -38,5 +43,13 @@ final class OfflineUserData implements UserData {
   @Override
   public String profile(String userId, Task task) {
     return profile;
+  }
+
+  /** The prompt serving would assemble for this user's query in a mode. */
+  String prompt(PromptAssembler assembler, RequestValidator validator, Task task, Query q, Mode mode)
+      throws BadRequestException {
+    var request = dev.oppu.schemas.Request.newBuilder().setRequestId(q.id()).setUserId(user.userId())
+        .setTask(task.id()).setInput(q.input()).setMode(mode.id()).setRequestTime(java.time.Instant.EPOCH).build();
+    return assembler.assemble(user.userId(), validator.validate(user.userId(), request), this).prompt();
   }
 }

@@ -16,7 +16,6 @@ import dev.oppu.trainer.TaskModels;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
 import dev.oppu.trainer.examples.Variant;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
@@ -42,11 +41,8 @@ import picocli.CommandLine.Option;
         "Last line: one JSON object; ratio = OPPU's primary metric over non-personalized's (MAE: the inverse)."})
 public final class PersonalizeBench implements Callable<Integer> {
 
-  @Option(names = "--base-model", defaultValue = "models/default", paramLabel = "DIR")
-  Path base;
-
-  @Option(names = "--task-adapters", paramLabel = "DIR", description = "default: BASE/task-adapters")
-  Path taskAdapters;
+  @picocli.CommandLine.Mixin
+  OfflineModels offline;
 
   @Option(names = "--task", defaultValue = "LaMP_2M")
   String taskName;
@@ -76,7 +72,6 @@ public final class PersonalizeBench implements Callable<Integer> {
     UserAdapterUpdater.Settings s = settings();
     SynthDataset data = Synth.generate(task, Synth.Params.defaults().withUsers(users).withQueries(queries)
         .withSeed(seed));
-    Path adapters = taskAdapters != null ? taskAdapters : base.resolve("task-adapters");
     long t0 = System.nanoTime();
     long trainNanos = 0;
     int published = 0;
@@ -84,12 +79,10 @@ public final class PersonalizeBench implements Callable<Integer> {
     Map<Mode, Map<String, String>> preds = new EnumMap<>(Mode.class);
     modeList.forEach(m -> preds.put(m, new LinkedHashMap<>()));
     Map<String, String> golds = new LinkedHashMap<>();
-    try (TaskModels models = new TaskModels(base, adapters, "cpu")) {
+    try (TaskModels models = offline.open()) {
       TaskModels.TaskModel tm = models.forTask(task);
       UserAdapterUpdater updater = new UserAdapterUpdater(tm.lm(), models.encoder(), s);
-      ModelBatchGenerator gen = new ModelBatchGenerator(Map.of(task, new ModelBatchGenerator.TaskModel(
-          tm.lm().model(), tm.baseFingerprint(), tm.taskFingerprint())), models.encoder().tokenizer(),
-          ModelBatchGenerator.Options.greedy());
+      ModelBatchGenerator gen = OfflineModels.generator(models, tm, task);
       PromptAssembler assembler = new PromptAssembler(s.retrievedWords());
       java.util.Properties sp = new java.util.Properties();
       sp.setProperty(dev.oppu.serving.ServingConfig.PREFIX + "k", Integer.toString(k));
@@ -130,11 +123,7 @@ public final class PersonalizeBench implements Callable<Integer> {
             for (Query q : u.queries()) {
               golds.put(q.id(), q.gold());
               for (Mode m : modeList) {
-                var request = dev.oppu.schemas.Request.newBuilder().setRequestId(q.id()).setUserId(u.userId())
-                    .setTask(task.id()).setInput(q.input()).setMode(m.id())
-                    .setRequestTime(java.time.Instant.EPOCH).build();
-                RequestValidator.Validated val = validator.validate(u.userId(), request);
-                String prompt = assembler.assemble(u.userId(), val, userData).prompt();
+                String prompt = userData.prompt(assembler, validator, task, q, m);
                 BatchGenerator.LoadedAdapter a = m.usesAdapter() ? byVariant.get(m.variant()) : null;
                 rows.add(new BatchGenerator.Row(task, prompt, a, 24,
                     task.kind() == Task.Kind.GENERATION ? null : task.labels()));

@@ -18,7 +18,6 @@ import dev.oppu.trainer.TaskModels;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
 import dev.oppu.trainer.examples.Variant;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,11 +44,8 @@ import picocli.CommandLine.Option;
         "Last line: one JSON object; ratio = continuous accuracy over frozen accuracy at the last step."})
 public final class ShiftBench implements Callable<Integer> {
 
-  @Option(names = "--base-model", defaultValue = "models/default", paramLabel = "DIR")
-  Path base;
-
-  @Option(names = "--task-adapters", paramLabel = "DIR", description = "default: BASE/task-adapters")
-  Path taskAdapters;
+  @Mixin
+  OfflineModels offline;
 
   @Option(names = "--task", defaultValue = "LaMP_2M", description = "a classification task (${DEFAULT-VALUE})")
   String taskName;
@@ -132,13 +128,10 @@ public final class ShiftBench implements Callable<Integer> {
       ip.setProperty(IngestConfig.PREFIX + "regime-margin", regimeMargin.toString());
     }
     IngestConfig ingest = IngestConfig.from(ip);
-    try (TaskModels models = new TaskModels(base, taskAdapters != null ? taskAdapters : base.resolve("task-adapters"),
-        "cpu")) {
+    try (TaskModels models = offline.open()) {
       TaskModels.TaskModel tm = models.forTask(task);
       UserAdapterUpdater updater = new UserAdapterUpdater(tm.lm(), models.encoder(), s);
-      ModelBatchGenerator gen = new ModelBatchGenerator(Map.of(task, new ModelBatchGenerator.TaskModel(
-          tm.lm().model(), tm.baseFingerprint(), tm.taskFingerprint())), models.encoder().tokenizer(),
-          ModelBatchGenerator.Options.greedy());
+      ModelBatchGenerator gen = OfflineModels.generator(models, tm, task);
       PromptAssembler assembler = new PromptAssembler(s.retrievedWords());
       RequestValidator validator = new RequestValidator(dev.oppu.serving.ServingConfig.from(new java.util.Properties()));
       ProgressBar pb = new ProgressBarBuilder().setTaskName("shift " + task.id())
@@ -150,6 +143,7 @@ public final class ShiftBench implements Callable<Integer> {
           List<HistoryItem> history = u.profile();
           int shift = shiftAt.get(u.userId());
           UserState st = new UserState();
+          OfflineUserData userData = new OfflineUserData(u, task, null);
           LoraAdapter frozenAdapter = null;
           try {
             arrive(updater, task, u.userId(), st, history, shift, ingest);
@@ -171,7 +165,7 @@ public final class ShiftBench implements Callable<Integer> {
                 BatchGenerator.LoadedAdapter c = load(st.adapter, tm, task, loaded);
                 BatchGenerator.LoadedAdapter f = load(frozenAdapter, tm, task, loaded);
                 for (Query q : u.queries()) {
-                  String prompt = prompt(assembler, validator, u, task, q, Mode.OPPU);
+                  String prompt = userData.prompt(assembler, validator, task, q, Mode.OPPU);
                   rows.add(new BatchGenerator.Row(task, prompt, c, 8, task.labels()));
                   sinks.add(cont.get(i));
                   ids.add(q.id());
@@ -179,7 +173,7 @@ public final class ShiftBench implements Callable<Integer> {
                   sinks.add(frozen.get(i));
                   ids.add(q.id());
                   if (i == 0) {
-                    rows.add(new BatchGenerator.Row(task, prompt(assembler, validator, u, task, q,
+                    rows.add(new BatchGenerator.Row(task, userData.prompt(assembler, validator, task, q,
                         Mode.NON_PERSONALIZED), null, 8, task.labels()));
                     sinks.add(np);
                     ids.add(q.id());
@@ -308,14 +302,6 @@ public final class ShiftBench implements Callable<Integer> {
     BatchGenerator.LoadedAdapter l = ModelBatchGenerator.loaded(a.copy(tm.lm().manager()), task);
     owned.add(l);
     return l;
-  }
-
-  private static String prompt(PromptAssembler assembler, RequestValidator validator,
-      dev.oppu.lamp.data.UserData u, Task task, Query q, Mode mode) throws dev.oppu.serving.BadRequestException {
-    var request = dev.oppu.schemas.Request.newBuilder().setRequestId(q.id()).setUserId(u.userId())
-        .setTask(task.id()).setInput(q.input()).setMode(mode.id()).setRequestTime(java.time.Instant.EPOCH).build();
-    RequestValidator.Validated val = validator.validate(u.userId(), request);
-    return assembler.assemble(u.userId(), val, new OfflineUserData(u, task, null)).prompt();
   }
 
   private static Double accuracy(Task task, Map<String, String> golds, Map<String, String> preds) {
