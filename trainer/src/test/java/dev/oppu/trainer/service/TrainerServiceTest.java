@@ -149,8 +149,13 @@ class TrainerServiceTest {
       c.seekToBeginning(parts);
       long deadline = System.currentTimeMillis() + timeoutMs;
       int results = 0;
-      while (results < expectResults && System.currentTimeMillis() < deadline) {
+      boolean drained = false;
+      // A result and its adapter version commit in one transaction but sit on two topics: once the results are in,
+      // poll until nothing more comes, so the adapter versions committed with them are read too.
+      while ((results < expectResults || !drained) && System.currentTimeMillis() < deadline) {
+        int n = 0;
         for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
+          n++;
           if (r.topic().equals(topics.trainResults.name())) {
             seen.add(topics.trainResults.valueSerde().deserializer().deserialize(r.topic(), r.value()));
             results++;
@@ -158,6 +163,7 @@ class TrainerServiceTest {
             seen.add(topics.adapters.valueSerde().deserializer().deserialize(r.topic(), r.value()));
           }
         }
+        drained = results >= expectResults && n == 0;
       }
     }
     return seen;
