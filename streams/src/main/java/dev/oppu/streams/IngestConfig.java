@@ -108,6 +108,15 @@ public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, L
         shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, m, deletionFence, regimeMargin);
   }
 
+  /**
+   * Whether a shift scored {@code tvd} also ends the old behavior (older items are no longer replayed): clearly past
+   * the shift threshold, against an old behavior known from at least {@code shiftMinItems} items.
+   */
+  public boolean endsOldBehavior(double tvd, boolean generation, long knownItems) {
+    double threshold = generation ? termShiftThreshold : labelShiftThreshold;
+    return tvd >= threshold + regimeMargin && knownItems >= shiftMinItems;
+  }
+
   /** A new analyzer instance (thread-safe; one per processor is plenty). */
   public Analyzer newAnalyzer() {
     return newAnalyzer(analyzer);

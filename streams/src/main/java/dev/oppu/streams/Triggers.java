@@ -80,7 +80,7 @@ final class Triggers {
           reason = generation ? "shift-terms" : "shift-labels";
           score = tvd;
           long known = st.coveredSeq() - Math.max(st.regimeFromSeq(), range.firstSeq()) + 1;
-          if (tvd >= threshold + config.regimeMargin() && known >= config.shiftMinItems()) {
+          if (config.endsOldBehavior(tvd, generation, known)) {
             regimeFrom = newFrom;
           }
         }

@@ -24,10 +24,5 @@ public interface LoraLm {
    * @param positions flat indices {@code b * T + t} into {@code tokens} [K]
    * @return logits [K, V]
    */
-  default NDArray logitsAt(NDArray tokens, LoraAdapter adapter, boolean training, NDArray positions) {
-    NDArray all = logits(tokens, adapter, training);
-    long v = all.getShape().get(2);
-    NDArray idx = positions.toType(ai.djl.ndarray.types.DataType.INT64, false).expandDims(1).repeat(1, v);
-    return all.reshape(-1, v).gather(idx, 0);
-  }
+  NDArray logitsAt(NDArray tokens, LoraAdapter adapter, boolean training, NDArray positions);
 }

@@ -265,7 +265,7 @@ public final class ShiftBench implements Callable<Integer> {
           double tvd = ShiftDetector.totalVariation(distribution(task, st.items, from, st.items.size()),
               distribution(task, st.items, Math.max(0, st.regimeFrom), newFrom));
           long known = st.covered - Math.max(st.regimeFrom, 0) + 1;
-          if (tvd >= ingest.labelShiftThreshold() + ingest.regimeMargin() && known >= ingest.shiftMinItems()) {
+          if (ingest.endsOldBehavior(tvd, false, known)) {
             st.regimeFrom = newFrom;
             st.shifts++;
           }
