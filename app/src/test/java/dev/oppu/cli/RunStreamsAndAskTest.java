@@ -44,7 +44,7 @@ import picocli.CommandLine;
 /** {@code oppu run streams} and {@code oppu ask} in-process against the shared test broker, on a tiny random model. */
 @ExtendWith(KafkaExtension.class)
 class RunStreamsAndAskTest {
-  private static final Path FIX = Path.of(System.getProperty("oppu.fixtures", "../../shared/fixtures"),
+  private static final Path FIX = Path.of(System.getProperty("oppu.fixtures", "../fixtures"),
       "hf-llama-mha");
 
   @TempDir

@@ -30,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** Our model against what transformers 5.17 and PEFT 0.21 computed on fixtures/hf-llama-mha. */
 class HfFixtureTest {
 
-  static final Path FIX = Paths.get(System.getProperty("oppu.fixtures", "../../shared/fixtures"), "hf-llama-mha");
+  static final Path FIX = Paths.get(System.getProperty("oppu.fixtures", "../fixtures"), "hf-llama-mha");
   static NDManager manager;
   static LlamaModel model;
   static LoraAdapter adapter;

@@ -34,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The real generator on a tiny random model (saved and reloaded) with the fixture tokenizer. */
 class ModelBatchGeneratorTest {
-  private static final Path FIX = Path.of(System.getProperty("oppu.fixtures", "../../shared/fixtures"),
+  private static final Path FIX = Path.of(System.getProperty("oppu.fixtures", "../fixtures"),
       "hf-llama-mha");
   static NDManager manager;
   static LlamaModel model;

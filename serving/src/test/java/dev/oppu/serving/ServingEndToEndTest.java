@@ -65,7 +65,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @ExtendWith(KafkaExtension.class)
 class ServingEndToEndTest {
-  private static final Path FIX = Path.of(System.getProperty("oppu.fixtures", "../../shared/fixtures"),
+  private static final Path FIX = Path.of(System.getProperty("oppu.fixtures", "../fixtures"),
       "hf-llama-mha");
   private static final Duration PATIENCE = Duration.ofSeconds(90); // failure bound only, never a measurement
 

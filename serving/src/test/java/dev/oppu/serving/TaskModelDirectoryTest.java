@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Task models laid out as the trainer lays them out: base + task adapters merged per task, with fingerprints. */
 class TaskModelDirectoryTest {
-  private static final Path FIX = Path.of(System.getProperty("oppu.fixtures", "../../shared/fixtures"),
+  private static final Path FIX = Path.of(System.getProperty("oppu.fixtures", "../fixtures"),
       "hf-llama-mha");
 
   @Test

@@ -93,7 +93,7 @@ class CrashRecoveryTest {
   static final int USERS = 6;
   static final int CHUNKS = 5;
   static final String MODE = "OPPU+RAG";
-  static final Path FIXTURES = Path.of(System.getProperty("oppu.fixtures", "../../shared/fixtures"));
+  static final Path FIXTURES = Path.of(System.getProperty("oppu.fixtures", "../fixtures"));
   static final Duration PATIENCE = Duration.ofMinutes(8);
   /** What a JVM killed by SIGKILL exits with (128 + 9): proves destroyForcibly was a hard kill. */
   static final int SIGKILL_EXIT = 137;

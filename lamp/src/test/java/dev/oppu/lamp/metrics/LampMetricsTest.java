@@ -21,7 +21,7 @@ class LampMetricsTest {
 
   @Test
   void rougeConformanceFixture() throws Exception {
-    File f = new File(System.getProperty("oppu.fixtures", "/work/shared/fixtures"), "rouge/rouge_conformance.json");
+    File f = new File(System.getProperty("oppu.fixtures", "../fixtures"), "rouge/rouge_conformance.json");
     JsonNode root = new ObjectMapper().readTree(f);
     double tol = root.path("tolerance").asDouble(1e-5);
     int checked = 0;
