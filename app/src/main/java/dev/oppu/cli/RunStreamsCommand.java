@@ -92,6 +92,11 @@ public final class RunStreamsCommand implements Callable<Integer> {
       description = "Partitions of topics it has to create (default: ${DEFAULT-VALUE}).")
   int partitions;
 
+  @Option(names = "--adapter-store", defaultValue = ServingConfig.DEFAULT_ADAPTER_STORE, paramLabel = "DIR",
+      description = "The trainer's store of adapters too large to inline (its --adapter-store): adapter records may"
+          + " only point into it; others are dead-lettered (default: ${DEFAULT-VALUE}).")
+  Path adapterStore;
+
   @Option(names = "--no-create-topics", description = "Do not create missing oppu topics first.")
   boolean noCreateTopics;
 
@@ -136,7 +141,8 @@ public final class RunStreamsCommand implements Callable<Integer> {
     }
     try (TaskModelDirectory models = new TaskModelDirectory(model, taskAdapters, servedTasks);
         AdapterCache cache = new AdapterCache(serving.cacheMaxAdapters(), serving.cacheMaxBytes())) {
-      ModelBatchGenerator generator = new ModelBatchGenerator(models::get, models.tokenizer(), gen);
+      ModelBatchGenerator generator = new ModelBatchGenerator(models::get, models.tokenizer(), gen,
+          serving.adapterStore());
       KafkaStreams streams = new KafkaStreams(
           StreamsApp.topology(topics, ingest, serving, generator, cache, profiles),
           StreamsApp.config(applicationId, client.bootstrapServers(), serving, overrides));
@@ -170,6 +176,9 @@ public final class RunStreamsCommand implements Callable<Integer> {
 
   private ServingConfig servingConfig(Properties settings) {
     ServingConfig c = ServingConfig.from(settings);
+    if (!settings.containsKey(ServingConfig.ADAPTER_STORE)) {
+      c = c.withAdapterStore(adapterStore);
+    }
     if (mode != null) {
       c = c.withDefaultMode(Mode.of(mode));
     }

@@ -68,6 +68,11 @@ public final class UserCommand implements Runnable {
             + "${DEFAULT-VALUE}).")
     long timeoutMs;
 
+    @Option(names = "--adapter-store", defaultValue = "adapter-store", paramLabel = "DIR",
+        description = "The store of adapters too large to inline (the trainer's --adapter-store): export reads only"
+            + " files there, delete removes the user's files there (default: ${DEFAULT-VALUE}).")
+    Path adapterStore;
+
     void validate() {
       if (user.isBlank() || user.indexOf('\u0000') >= 0) {
         throw new IllegalArgumentException("--user must be a non-empty user id without NUL characters");
@@ -111,7 +116,8 @@ public final class UserCommand implements Runnable {
         writeHistory(dir.resolve("history.json"), target.user, history);
         Map<String, AdapterVersion> adapters = scan.adapters(topics);
         for (AdapterVersion v : adapters.values()) {
-          writeAdapter(dir.resolve("adapters").resolve(safe(v.getTask())).resolve(safe(v.getVariant())), v);
+          writeAdapter(dir.resolve("adapters").resolve(safe(v.getTask())).resolve(safe(v.getVariant())), v,
+              target.adapterStore);
         }
         int items = history.values().stream().mapToInt(List::size).sum();
         stdout.printf("exported user %s to %s: %d history item(s) in %d task(s), %d adapter(s)%n", target.user,
@@ -155,9 +161,9 @@ public final class UserCommand implements Runnable {
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), doc);
     }
 
-    private static void writeAdapter(Path dir, AdapterVersion v) throws Exception {
+    private static void writeAdapter(Path dir, AdapterVersion v, Path store) throws Exception {
       // verified against the record's SHA-256, inline or from the adapter store
-      AdapterPayload.writePeftDirectory(dir, v.getAdapterConfig(), AdapterRecords.weights(v));
+      AdapterPayload.writePeftDirectory(dir, v.getAdapterConfig(), AdapterRecords.weights(v, store));
       Map<String, Object> meta = new LinkedHashMap<>();
       meta.put("user_id", v.getUserId());
       meta.put("task", v.getTask());
@@ -202,11 +208,6 @@ public final class UserCommand implements Runnable {
 
     @Mixin
     Target target = new Target();
-
-    @Option(names = "--adapter-store", defaultValue = "adapter-store", paramLabel = "DIR",
-        description = "The trainer's store of adapters too large to inline: the user's files there are removed "
-            + "(default: ${DEFAULT-VALUE}).")
-    Path adapterStore;
 
     @Option(names = "--no-wait", description = "Send the command and return, without waiting for it to be applied.")
     boolean noWait;
@@ -281,17 +282,17 @@ public final class UserCommand implements Runnable {
       int removed = 0;
       for (String f : files) {
         try {
-          if (AdapterPayload.deleteStored(adapterStore, f)) {
+          if (AdapterPayload.deleteStored(target.adapterStore, f)) {
             removed++;
           } else if (Files.exists(Path.of(f))) {
-            err.printf("adapter file %s is outside --adapter-store %s: left in place%n", f, adapterStore);
+            err.printf("adapter file %s is outside --adapter-store %s: left in place%n", f, target.adapterStore);
           }
         } catch (java.io.IOException e) {
           err.printf("could not remove adapter file %s: %s%n", f, e.getMessage());
         }
       }
       if (removed > 0) {
-        stdout.printf("removed %d stored adapter file set(s) from %s%n", removed, adapterStore);
+        stdout.printf("removed %d stored adapter file set(s) from %s%n", removed, target.adapterStore);
       }
     }
   }

@@ -12,6 +12,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -51,17 +52,28 @@ public final class ModelBatchGenerator implements BatchGenerator {
   private final Function<Task, TaskModel> models;
   private final TextTokenizer tokenizer;
   private final Options options;
+  private final Path adapterStore;
 
-  /** Holds, does not own, the models and the tokenizer (the caller closes them). */
+  /** Serves inline adapters only; holds, does not own, the models and the tokenizer (the caller closes them). */
   public ModelBatchGenerator(Map<Task, TaskModel> models, TextTokenizer tokenizer, Options options) {
-    this(new EnumMap<>(models)::get, tokenizer, options);
+    this(new EnumMap<>(models)::get, tokenizer, options, null);
   }
 
-  /** @param models the task model of a task, or null when this server does not serve it (may load lazily) */
+  /** Serves inline adapters only; {@code models} as below. */
   public ModelBatchGenerator(Function<Task, TaskModel> models, TextTokenizer tokenizer, Options options) {
+    this(models, tokenizer, options, null);
+  }
+
+  /**
+   * @param models       the task model of a task, or null when this server does not serve it (may load lazily)
+   * @param adapterStore where adapters too large to inline are read from, and nowhere else; null: inline only
+   */
+  public ModelBatchGenerator(Function<Task, TaskModel> models, TextTokenizer tokenizer, Options options,
+      Path adapterStore) {
     this.models = models;
     this.tokenizer = tokenizer;
     this.options = options;
+    this.adapterStore = adapterStore;
   }
 
   @Override
@@ -105,21 +117,21 @@ public final class ModelBatchGenerator implements BatchGenerator {
     if (m == null) {
       throw new IllegalStateException("no task model for " + task.id());
     }
-    byte[] weights = weights(v);
+    byte[] weights = weights(v, adapterStore);
     LoraAdapter lora = LoraAdapter.fromBytes(peftZip(v.getAdapterConfig(), weights), m.model().config(),
         m.model().manager());
     return new ModelAdapter(lora, task);
   }
 
-  /** The verified weights of a published adapter: inline, or read from the referenced path; SHA-256 checked. */
-  static byte[] weights(AdapterVersion v) {
+  /** The verified weights of a published adapter: inline, or read from the store by path; SHA-256 checked. */
+  static byte[] weights(AdapterVersion v, Path store) {
     byte[] inline = null;
     if (v.getWeights() != null) {
       ByteBuffer b = v.getWeights().duplicate();
       inline = new byte[b.remaining()];
       b.get(inline);
     }
-    return AdapterPayload.weights(inline, v.getWeightsPath(), v.getWeightsSha256());
+    return AdapterPayload.weights(inline, v.getWeightsPath(), v.getWeightsSha256(), store);
   }
 
   static String sha256(byte[] bytes) {

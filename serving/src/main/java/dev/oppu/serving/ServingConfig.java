@@ -22,9 +22,17 @@ import java.util.Properties;
  *                           ({@code oppu.serving.constrained})
  * @param cacheMaxAdapters   LRU bound on loaded adapters, by count ({@code oppu.serving.cache.adapters})
  * @param cacheMaxBytes      LRU bound on loaded adapters, by weight bytes ({@code oppu.serving.cache.bytes})
+ * @param adapterStore       the trainer's store of adapters too large to inline ({@code oppu.adapter.store}, default
+ *                           {@code adapter-store}, as {@code run trainer}): the only place an adapter record's
+ *                           weights path may point to
  */
 public record ServingConfig(Mode defaultMode, int defaultK, int maxK, int maxBatch, long maxWaitMs, int maxNewTokens,
-    int maxInputChars, int retrievedWords, boolean constrained, int cacheMaxAdapters, long cacheMaxBytes) {
+    int maxInputChars, int retrievedWords, boolean constrained, int cacheMaxAdapters, long cacheMaxBytes,
+    java.nio.file.Path adapterStore) {
+
+  /** Property naming the adapter store; trainer and serving must agree on it. */
+  public static final String ADAPTER_STORE = "oppu.adapter.store";
+  public static final String DEFAULT_ADAPTER_STORE = "adapter-store";
 
   public static final String PREFIX = "oppu.serving.";
 
@@ -57,37 +65,43 @@ public record ServingConfig(Mode defaultMode, int defaultK, int maxK, int maxBat
         intProp(p, "retrieved.words", 48),
         Boolean.parseBoolean(p.getProperty(PREFIX + "constrained", "false")),
         intProp(p, "cache.adapters", 256),
-        longProp(p, "cache.bytes", 256L << 20));
+        longProp(p, "cache.bytes", 256L << 20),
+        java.nio.file.Path.of(p.getProperty(ADAPTER_STORE, DEFAULT_ADAPTER_STORE)));
   }
 
   public ServingConfig withMaxBatch(int n) {
     return new ServingConfig(defaultMode, defaultK, maxK, n, maxWaitMs, maxNewTokens, maxInputChars, retrievedWords,
-        constrained, cacheMaxAdapters, cacheMaxBytes);
+        constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore);
   }
 
   public ServingConfig withMaxWaitMs(long ms) {
     return new ServingConfig(defaultMode, defaultK, maxK, maxBatch, ms, maxNewTokens, maxInputChars, retrievedWords,
-        constrained, cacheMaxAdapters, cacheMaxBytes);
+        constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore);
   }
 
   public ServingConfig withMaxNewTokens(int n) {
     return new ServingConfig(defaultMode, defaultK, maxK, maxBatch, maxWaitMs, n, maxInputChars, retrievedWords,
-        constrained, cacheMaxAdapters, cacheMaxBytes);
+        constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore);
   }
 
   public ServingConfig withConstrained(boolean c) {
     return new ServingConfig(defaultMode, defaultK, maxK, maxBatch, maxWaitMs, maxNewTokens, maxInputChars,
-        retrievedWords, c, cacheMaxAdapters, cacheMaxBytes);
+        retrievedWords, c, cacheMaxAdapters, cacheMaxBytes, adapterStore);
   }
 
   public ServingConfig withDefaultMode(Mode m) {
     return new ServingConfig(m, defaultK, maxK, maxBatch, maxWaitMs, maxNewTokens, maxInputChars, retrievedWords,
-        constrained, cacheMaxAdapters, cacheMaxBytes);
+        constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore);
   }
 
   public ServingConfig withCache(int adapters, long bytes) {
     return new ServingConfig(defaultMode, defaultK, maxK, maxBatch, maxWaitMs, maxNewTokens, maxInputChars,
-        retrievedWords, constrained, adapters, bytes);
+        retrievedWords, constrained, adapters, bytes, adapterStore);
+  }
+
+  public ServingConfig withAdapterStore(java.nio.file.Path store) {
+    return new ServingConfig(defaultMode, defaultK, maxK, maxBatch, maxWaitMs, maxNewTokens, maxInputChars,
+        retrievedWords, constrained, cacheMaxAdapters, cacheMaxBytes, store);
   }
 
   private static int intProp(Properties p, String key, int dflt) {

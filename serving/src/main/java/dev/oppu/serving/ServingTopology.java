@@ -7,14 +7,11 @@ import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.UserCommand;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import org.apache.avro.specific.SpecificRecord;
-import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Utils;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.kstream.Branched;
 import org.apache.kafka.streams.kstream.Consumed;
@@ -34,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * {@code user|task|variant}, which would otherwise hash elsewhere).
  *
  * <pre>
- *   adapters --(partition by user)--> adapters-by-user --> AdapterMaterializer --> [serving-adapters]
+ *   adapters --> AdapterIntake --(partition by user)--> adapters-by-user --> AdapterMaterializer --> [serving-adapters]
+ *                          \\--> dead-letters (weights path outside the adapter store)
  *   requests --> RequestProcessor [serving-pending-requests, serving-adapters, ingestion stores]
  *            --> responses | dead-letters
  * </pre>
@@ -94,9 +92,14 @@ public final class ServingTopology {
     if (adapterPartitions > 0) {
       byUser = byUser.withNumberOfPartitions(adapterPartitions);
     }
-    // Undecodable adapter records are skipped here: ingestion dead-letters them from the same source.
-    rawAdapters
-        .flatMap((k, v) -> decodeAdapter(k, v, adapterSerde), Named.as("serving-adapters-decode"))
+    KStream<String, Object> intake = rawAdapters.process(
+        () -> new AdapterIntake(adapterSerde, config.adapterStore()), Named.as("serving-adapters-decode"));
+    intake.filter((k, v) -> v instanceof DeadLetter, Named.as("serving-adapters-refused"))
+        .mapValues(v -> (DeadLetter) v, Named.as("serving-adapters-refused-cast"))
+        .to(topics.deadLetters.name(), Produced.with(Topics.KEY, topics.deadLetters.valueSerde())
+            .withName("serving-adapters-dead-letters"));
+    intake.filter((k, v) -> !(v instanceof DeadLetter), Named.as("serving-adapters-accepted"))
+        .mapValues(v -> (AdapterVersion) v, Named.as("serving-adapters-cast"))
         .repartition(byUser)
         .process(() -> new AdapterMaterializer(cache), Named.as("serving-adapter-materializer"), ADAPTER_STORE);
 
@@ -122,21 +125,6 @@ public final class ServingTopology {
             .to(topics.deadLetters.name(), Produced.with(Topics.KEY, topics.deadLetters.valueSerde())
                 .withName("serving-dead-letters-sink")), "dead-letters"))
         .noDefaultBranch();
-  }
-
-  private static List<KeyValue<String, AdapterVersion>> decodeAdapter(byte[] key, byte[] value,
-      Serde<AdapterVersion> serde) {
-    if (key == null) {
-      return List.of();
-    }
-    String k = new String(key, StandardCharsets.UTF_8);
-    try {
-      userOfAdapterKey(k);
-      return List.of(KeyValue.pair(k, value == null ? null : serde.deserializer().deserialize(null, value)));
-    } catch (RuntimeException e) {
-      LOG.warn("adapter record {} skipped: {}", k, e.getMessage());
-      return List.of();
-    }
   }
 
   /** The user id of an adapter key {@code user|task|variant} (user ids may contain '|': split from the right). */

@@ -90,7 +90,9 @@ public final class InProcessSystem implements DemoSystem {
           shortFp(tm.baseFingerprint()), shortFp(tm.taskFingerprint())));
     }
     TextTokenizer tokenizer = TextTokenizer.load(m.modelDir(), byTask.values().iterator().next().model().config());
-    ModelBatchGenerator generator = new ModelBatchGenerator(byTask, tokenizer, ModelBatchGenerator.Options.greedy());
+    Path adapterStore = work.resolve("adapter-store");
+    ModelBatchGenerator generator = new ModelBatchGenerator(new java.util.EnumMap<>(byTask)::get, tokenizer,
+        ModelBatchGenerator.Options.greedy(), adapterStore);
 
     IngestConfig ingest = IngestConfig.from(settings);
     ServingConfig serving = ServingConfig.from(settings);
@@ -107,7 +109,7 @@ public final class InProcessSystem implements DemoSystem {
     KafkaStreams streams = startStreams(client, topics, settings, generator, work);
 
     TrainerService trainer = new TrainerService(client, topics, trainModels, userTraining,
-        TrainerService.Settings.defaults(work.resolve("adapter-store")));
+        TrainerService.Settings.defaults(adapterStore));
     AtomicReference<Throwable> trainerFailure = new AtomicReference<>();
     Thread thread = new Thread(() -> {
       try {
@@ -135,7 +137,7 @@ public final class InProcessSystem implements DemoSystem {
   private static KafkaStreams startStreams(ClientConfig client, Topics topics, Properties settings,
       ModelBatchGenerator generator, Path work) throws InterruptedException {
     IngestConfig ingest = IngestConfig.from(settings);
-    ServingConfig serving = ServingConfig.from(settings);
+    ServingConfig serving = ServingConfig.from(settings).withAdapterStore(work.resolve("adapter-store"));
     String appId = StreamsApp.APPLICATION_ID;
     Properties overrides = new Properties();
     overrides.putAll(client.streams(appId));

@@ -364,10 +364,10 @@ class CrashRecoveryTest {
           AdapterVersion v = topics.adapters.valueSerde().deserializer().deserialize(r.topic(), r.value());
           assertEquals(baseFingerprint, v.getBaseFingerprint());
           assertEquals(AdapterPayload.NO_TASK_ADAPTER, v.getTaskFingerprint());
-          byte[] weights = AdapterRecords.weights(v); // checks the SHA-256
+          byte[] weights = AdapterRecords.weights(v, null); // checks the SHA-256
           assertEquals(v.getWeightsSha256(), AdapterPayload.sha256(weights));
           try (LoraAdapter a = AdapterRecords.load(v, baseFingerprint, AdapterPayload.NO_TASK_ADAPTER, modelConfig, m,
-              scratch)) {
+              null, scratch)) {
             assertFalse(a.modulePaths().isEmpty());
           }
           String key = new String(r.key(), java.nio.charset.StandardCharsets.UTF_8);

@@ -57,14 +57,21 @@ public final class AdapterPayload {
     }
   }
 
-  /** The verified {@code adapter_model.safetensors} bytes of an encoded adapter. */
-  public static byte[] weights(byte[] inlineWeights, String weightsPath, String sha256) {
+  /**
+   * The verified {@code adapter_model.safetensors} bytes of an encoded adapter. A referenced file is read only where
+   * {@link #encode} would have put it ({@link #storedFile}): whoever can write the adapters topic must not be able to
+   * make a reader open any other file.
+   *
+   * @param store the adapter store directory; null refuses every adapter that is not inline
+   */
+  public static byte[] weights(byte[] inlineWeights, String weightsPath, String sha256, Path store) {
     byte[] bytes;
     if (inlineWeights != null) {
       bytes = inlineWeights;
     } else if (weightsPath != null) {
+      Path file = storedFile(store, weightsPath, sha256);
       try {
-        bytes = Files.readAllBytes(Path.of(weightsPath));
+        bytes = Files.readAllBytes(file);
       } catch (IOException e) {
         throw new UncheckedIOException("adapter weights not readable at " + weightsPath, e);
       }
@@ -78,6 +85,62 @@ public final class AdapterPayload {
     }
     return bytes;
   }
+
+  /**
+   * The file a weights path names, if it is exactly {@code store/<sha256>/adapter_model.safetensors} for the record's
+   * own SHA-256, also once symbolic links are resolved, and a regular file of at most {@link #MAX_STORED_BYTES};
+   * otherwise {@link RefusedPathException} with the reason. Does not read the file.
+   */
+  public static Path storedFile(Path store, String weightsPath, String sha256) {
+    if (store == null) {
+      throw new RefusedPathException("adapter weights path " + weightsPath + " refused: no adapter store is configured");
+    }
+    if (sha256 == null || !SHA256_HEX.matcher(sha256).matches()) {
+      throw new RefusedPathException("adapter weights path " + weightsPath + " refused: SHA-256 '" + sha256
+          + "' is not 64 hex digits");
+    }
+    Path root = store.toAbsolutePath().normalize();
+    Path expected = root.resolve(sha256.toLowerCase(java.util.Locale.ROOT)).resolve(WEIGHTS_FILE);
+    Path given;
+    try {
+      given = Path.of(weightsPath).toAbsolutePath().normalize();
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new RefusedPathException("adapter weights path refused: not a path (" + e.getMessage() + ")");
+    }
+    if (!given.equals(expected)) {
+      throw new RefusedPathException("adapter weights path " + weightsPath + " is outside the adapter store "
+          + root + " (expected " + expected + ")");
+    }
+    try {
+      Path real = given.toRealPath();
+      if (!real.startsWith(root.toRealPath())) {
+        throw new RefusedPathException("adapter weights path " + weightsPath + " leads outside the adapter store "
+            + root + " (to " + real + ")");
+      }
+      if (!Files.isRegularFile(real)) {
+        throw new RefusedPathException("adapter weights path " + weightsPath + " is not a regular file");
+      }
+      long size = Files.size(real);
+      if (size > MAX_STORED_BYTES) {
+        throw new RefusedPathException("adapter weights at " + weightsPath + " are " + size + " bytes, over "
+            + MAX_STORED_BYTES);
+      }
+      return real;
+    } catch (IOException e) {
+      throw new UncheckedIOException("adapter weights not readable at " + weightsPath, e);
+    }
+  }
+
+  /** A weights path that does not name a file of the adapter store. */
+  public static final class RefusedPathException extends IllegalArgumentException {
+    public RefusedPathException(String message) {
+      super(message);
+    }
+  }
+
+  /** Largest stored adapter read (a Java array's limit; a 7B model's LoRA is ~17 MB). */
+  public static final long MAX_STORED_BYTES = Integer.MAX_VALUE - 8;
+  private static final java.util.regex.Pattern SHA256_HEX = java.util.regex.Pattern.compile("[0-9a-fA-F]{64}");
 
   /** Throws unless the adapter was trained on this base model and task adapter. */
   public static void requireFingerprints(String expectedBase, String expectedTask, String adapterBase,

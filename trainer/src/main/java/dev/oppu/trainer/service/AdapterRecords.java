@@ -25,29 +25,33 @@ public final class AdapterRecords {
         .setWeightsSha256(e.sha256());
   }
 
-  /** The verified safetensors bytes of a record (SHA-256 checked, inline or from the store). */
-  public static byte[] weights(AdapterVersion v) {
+  /**
+   * The verified safetensors bytes of a record (SHA-256 checked, inline or from the store; a path outside
+   * {@code store} is refused with {@link AdapterPayload.RefusedPathException}).
+   */
+  public static byte[] weights(AdapterVersion v, Path store) {
     byte[] inline = null;
     if (v.getWeights() != null) {
       ByteBuffer buf = v.getWeights().duplicate();
       inline = new byte[buf.remaining()];
       buf.get(inline);
     }
-    return AdapterPayload.weights(inline, v.getWeightsPath(), v.getWeightsSha256());
+    return AdapterPayload.weights(inline, v.getWeightsPath(), v.getWeightsSha256(), store);
   }
 
   /**
    * Loads a record's adapter after checking it was trained on this base and task adapter.
    *
+   * @param store   the adapter store, the only place a referenced adapter is read from
    * @param scratch a directory to unpack the PEFT files into
    */
   public static LoraAdapter load(AdapterVersion v, String baseFingerprint, String taskFingerprint, LlamaConfig config,
-      NDManager manager, Path scratch) throws IOException {
+      NDManager manager, Path store, Path scratch) throws IOException {
     AdapterPayload.requireFingerprints(baseFingerprint, taskFingerprint, v.getBaseFingerprint(),
         v.getTaskFingerprint());
     Path dir = Files.createTempDirectory(scratch, "adapter");
     try {
-      AdapterPayload.writePeftDirectory(dir, v.getAdapterConfig(), weights(v));
+      AdapterPayload.writePeftDirectory(dir, v.getAdapterConfig(), weights(v, store));
       return LoraAdapter.loadPeft(dir, config, manager);
     } finally {
       try (var files = Files.list(dir)) {

@@ -232,9 +232,9 @@ public final class TrainerService implements AutoCloseable {
       if (prev != null) {
         try {
           previous = AdapterRecords.load(prev, tm.baseFingerprint(), tm.taskFingerprint(), tm.lm().config(),
-              tm.lm().manager(), scratch());
+              tm.lm().manager(), settings.store(), scratch());
           newFrom = prev.getCoveredSeq() + 1; // the trainer knows what its adapter covers
-        } catch (IllegalStateException | IOException e) {
+        } catch (IllegalStateException | IllegalArgumentException | IOException | java.io.UncheckedIOException e) {
           LOG.warn("{}: previous version {} unusable ({}); training from scratch", key, prev.getVersion(),
               e.getMessage());
         }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
@@ -267,14 +268,14 @@ class TrainerServiceTest {
     assertEquals(AdapterPayload.NO_TASK_ADAPTER, v2.getTaskFingerprint());
     TaskModels.TaskModel tm = models.forTask(Task.MOVIE_TAGGING);
     try (LoraAdapter a = AdapterRecords.load(v2, tm.baseFingerprint(), tm.taskFingerprint(), tm.lm().config(),
-        tm.lm().manager(), Files.createDirectories(tmp.resolve("scratch")))) {
+        tm.lm().manager(), null, Files.createDirectories(tmp.resolve("scratch")))) {
       assertEquals(LoraConfig.oppuUser().targetModules(), a.config().targetModules());
       assertEquals(v2.getWeightsSha256(), AdapterPayload.sha256(a.weightsBytes()));
     }
     // a record claiming another base is refused
     AdapterVersion alien = AdapterVersion.newBuilder(v2).setBaseFingerprint("0".repeat(64)).build();
     assertThrowsIllegalState(() -> AdapterRecords.load(alien, tm.baseFingerprint(), tm.taskFingerprint(),
-        tm.lm().config(), tm.lm().manager(), tmp));
+        tm.lm().config(), tm.lm().manager(), null, tmp));
   }
 
   @Test
@@ -289,16 +290,19 @@ class TrainerServiceTest {
         .findFirst().orElseThrow(() -> new AssertionError("no adapter version: " + seen));
     assertNull(v.getWeights());
     assertNotNull(v.getWeightsPath());
-    byte[] weights = AdapterRecords.weights(v);
+    byte[] weights = AdapterRecords.weights(v, tmp.resolve("store"));
     assertTrue(weights.length > 1_048_576, "adapter of " + weights.length + " bytes");
     TaskModels.TaskModel tm = models.forTask(Task.MOVIE_TAGGING);
     try (LoraAdapter a = AdapterRecords.load(v, tm.baseFingerprint(), tm.taskFingerprint(), tm.lm().config(),
-        tm.lm().manager(), tmp)) {
+        tm.lm().manager(), tmp.resolve("store"), tmp)) {
       assertEquals(320, a.config().r());
     }
     // a corrupted stored file is detected by its SHA-256
     Files.write(Path.of(v.getWeightsPath()), new byte[] {1, 2, 3});
-    assertThrowsIllegalState(() -> AdapterRecords.weights(v));
+    assertThrowsIllegalState(() -> AdapterRecords.weights(v, tmp.resolve("store")));
+    // and a reader with no store, or another one, does not follow the path at all
+    assertThrows(AdapterPayload.RefusedPathException.class, () -> AdapterRecords.weights(v, null));
+    assertThrows(AdapterPayload.RefusedPathException.class, () -> AdapterRecords.weights(v, tmp.resolve("other")));
   }
 
   @Test
