@@ -10,9 +10,10 @@ i - window < j <= i). It is written from transformers' source, independently of 
     python3 tools/family_reference.py window    # writes fixtures/families/windowed/reference.safetensors
 
 The window reference runs two fixture checkpoints under configs that turn a window on (the weights do not depend
-on it): mistral with sliding_window 5 (every layer) and qwen2 with use_sliding_window, sliding_window 4 and
-max_window_layers 1 (only layer 1 windowed, as Qwen2Config's layer_types rule says). For each: base logits of the
-fixture's input_ids [3, 20] and greedy ids from the first 6 tokens, 14 new, so generation runs far past the window.
+on it): mistral with sliding_window 4 (every layer) and qwen2 with use_sliding_window, sliding_window 4 and
+max_window_layers 1 (only layer 1 windowed, as Qwen2Config's layer_types rule says). For each, keys prefixed with
+the family: input_ids [3, 20] (the fixture's), base logits, and greedy ids from the first 6 tokens, 14 new, so
+generation runs far past the window.
 Only numpy and the standard library are needed.
 """
 import json
@@ -190,7 +191,7 @@ def check():
 def window():
     out = {}
     variants = {
-        "mistral": {"sliding_window": 5},
+        "mistral": {"sliding_window": 4},
         "qwen2": {"use_sliding_window": True, "sliding_window": 4, "max_window_layers": 1},
     }
     for family, change in variants.items():
@@ -202,10 +203,10 @@ def window():
         full = forward(load(family)[0], w, ids)
         print("%s windowed: logits move by %.3f from full attention" % (family, np.abs(logits - full).max()))
         out[family + "_base_logits"] = logits.astype(np.float32)
+        out[family + "_input_ids"] = ids.astype(np.int64)
         out[family + "_greedy_ids"] = greedy(cfg, w, ids[:, :6], 14).astype(np.int64)
         gap = np.sort(forward(cfg, w, out[family + "_greedy_ids"][:, :-1])[:, 5:, :], -1)
         print("%s: smallest top-2 logit gap over greedy steps %.4f" % (family, (gap[..., -1] - gap[..., -2]).min()))
-    out["input_ids"] = ref["input_ids"].astype(np.int64)
     target = os.path.join(FAMILIES, "windowed")
     os.makedirs(target, exist_ok=True)
     write_safetensors(os.path.join(target, "reference.safetensors"), out)
