@@ -33,8 +33,10 @@ import java.util.TreeMap;
 
 /**
  * A Llama-family causal decoder (RMSNorm, rotary embeddings, SwiGLU MLP, grouped-query attention, optional tied
- * embeddings) written functionally over NDArrays on DJL's PyTorch engine, with Hugging Face's weight names. LoRA is
- * applied per forward pass ({@link LoraBatch}) or merged into the weights ({@link #merge}).
+ * embeddings) written functionally over NDArrays on DJL's PyTorch engine, with Hugging Face's weight names. The
+ * config's {@link Family} switches the few places the families differ: projection biases ({@code proj}), Qwen3's
+ * per-head q/k norm and the sliding window ({@code attention}, {@code attentionBias}). LoRA is applied per forward
+ * pass ({@link LoraBatch}) or merged into the weights ({@link #merge}).
  *
  * <p>Every forward pass runs inside its own {@link NDScope}: intermediates are freed when it returns, the result is
  * handed to the caller's scope (if any).

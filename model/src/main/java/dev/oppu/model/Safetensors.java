@@ -56,8 +56,9 @@ public final class Safetensors {
       throw new NoSuchFileException(file.toString(), null, "safetensors file not found");
     }
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      JsonNode root = header(ch, file);
-      long dataStart = 8 + ch.position(); // header() leaves the channel at the header's length
+      Header header = header(ch, file);
+      JsonNode root = header.root();
+      long dataStart = header.dataStart();
       Map<String, NDArray> out = new LinkedHashMap<>();
       ByteBuffer staging = ByteBuffer.allocate(STAGING_BYTES).order(ByteOrder.LITTLE_ENDIAN);
       try {
@@ -218,7 +219,7 @@ public final class Safetensors {
         throw new NoSuchFileException(f.toString(), null, "safetensors file not found");
       }
       try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
-        header(ch, f).fieldNames().forEachRemaining(k -> {
+        header(ch, f).root().fieldNames().forEachRemaining(k -> {
           if (!k.equals("__metadata__")) {
             names.add(k);
           }
@@ -429,8 +430,11 @@ public final class Safetensors {
     return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
   }
 
-  /** The JSON header of a safetensors file; leaves the channel's position at the header's byte length. */
-  private static JsonNode header(FileChannel ch, Path file) throws IOException {
+  /** A file's JSON header and where its data begins. */
+  private record Header(JsonNode root, long dataStart) {
+  }
+
+  private static Header header(FileChannel ch, Path file) throws IOException {
     ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
     readFully(ch, len, 0);
     long headerLen = len.getLong(0);
@@ -439,8 +443,7 @@ public final class Safetensors {
     }
     ByteBuffer header = ByteBuffer.allocate((int) headerLen);
     readFully(ch, header, 8);
-    ch.position(headerLen);
-    return JSON.readTree(header.array());
+    return new Header(JSON.readTree(header.array()), 8 + headerLen);
   }
 
   private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
