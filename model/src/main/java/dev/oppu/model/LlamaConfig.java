@@ -9,11 +9,13 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
- * Hyperparameters of a Llama-family decoder, as Hugging Face's {@code config.json} gives them.
+ * Hyperparameters of a Llama-family decoder, as Hugging Face's {@code config.json} gives them: the shared shape plus
+ * the {@link Rope} and the {@link Family} switches (Llama 3.x, Mistral, Qwen2/2.5, Qwen3).
  *
- * @param ropeScalingType "default" (none) or "linear" (positions divided by {@code ropeScalingFactor})
  * @param eosTokenIds one or more end-of-sequence ids (Llama 3 lists several); may be empty
  * @param padTokenId -1 when the config has none
  */
@@ -27,13 +29,12 @@ public record LlamaConfig(
     int headDim,
     int maxPositions,
     double rmsNormEps,
-    double ropeTheta,
-    String ropeScalingType,
-    double ropeScalingFactor,
+    Rope rope,
     boolean tieWordEmbeddings,
     int bosTokenId,
     int[] eosTokenIds,
-    int padTokenId) {
+    int padTokenId,
+    Family family) {
 
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   public static final String FILE = "config.json";
@@ -50,10 +51,47 @@ public record LlamaConfig(
       throw new IllegalArgumentException("sizes must be positive: " + vocabSize + "/" + hiddenSize + "/"
           + intermediateSize + "/" + numLayers);
     }
-    if (!ropeScalingType.equals("default") && !ropeScalingType.equals("linear")) {
-      throw new IllegalArgumentException("unsupported rope type '" + ropeScalingType + "' (default, linear)");
-    }
     eosTokenIds = eosTokenIds == null ? new int[0] : eosTokenIds.clone();
+    family = family == null ? Family.llama() : family;
+    for (int layer : family.windowedLayers()) {
+      if (layer >= numLayers) {
+        throw new IllegalArgumentException("windowed layer " + layer + " of " + numLayers);
+      }
+    }
+  }
+
+  /** A Llama config (the form before families); {@code ropeScalingType} "default" or "linear". */
+  public LlamaConfig(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads, int numKvHeads,
+      int headDim, int maxPositions, double rmsNormEps, double ropeTheta, String ropeScalingType,
+      double ropeScalingFactor, boolean tieWordEmbeddings, int bosTokenId, int[] eosTokenIds, int padTokenId) {
+    this(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, maxPositions, rmsNormEps,
+        new Rope(ropeScalingType, ropeTheta, ropeScalingFactor, 0, 0, 0), tieWordEmbeddings, bosTokenId, eosTokenIds,
+        padTokenId, Family.llama());
+  }
+
+  /** This config with another family (e.g. {@code Family.qwen2()} for a Qwen2-shaped test model). */
+  public LlamaConfig withFamily(Family f) {
+    return new LlamaConfig(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
+        maxPositions, rmsNormEps, rope, tieWordEmbeddings, bosTokenId, eosTokenIds, padTokenId, f);
+  }
+
+  /** This config with another rotary embedding. */
+  public LlamaConfig withRope(Rope r) {
+    return new LlamaConfig(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
+        maxPositions, rmsNormEps, r, tieWordEmbeddings, bosTokenId, eosTokenIds, padTokenId, family);
+  }
+
+  public double ropeTheta() {
+    return rope.theta();
+  }
+
+  /** "default", "linear" or "llama3". */
+  public String ropeScalingType() {
+    return rope.type();
+  }
+
+  public double ropeScalingFactor() {
+    return rope.factor();
   }
 
   /** A plain config: no rope scaling, bos 1, eos 2, pad 0, head_dim = hidden / heads. */
@@ -97,15 +135,43 @@ public record LlamaConfig(
     };
   }
 
-  /** Number of weights (embedding and untied head counted once each). */
-  public long parameterCount() {
-    long perLayer = 2L * hiddenSize
-        + (long) hiddenSize * qDim() * 2 + (long) hiddenSize * kvDim() * 2
-        + 3L * hiddenSize * intermediateSize;
-    return (long) vocabSize * hiddenSize * (tieWordEmbeddings ? 1 : 2) + numLayers * perLayer + hiddenSize;
+  /**
+   * Every weight by Hugging Face name with its shape, in checkpoint order: what a checkpoint of this config holds
+   * (the family adds biases and q/k norms to the shared layout).
+   */
+  public Map<String, long[]> weightShapes() {
+    Map<String, long[]> s = new LinkedHashMap<>();
+    long h = hiddenSize;
+    s.put("model.embed_tokens.weight", new long[] {vocabSize, h});
+    for (int l = 0; l < numLayers; l++) {
+      String p = "model.layers." + l + ".";
+      s.put(p + "input_layernorm.weight", new long[] {h});
+      s.put(p + "post_attention_layernorm.weight", new long[] {h});
+      for (String mod : LoraConfig.ALL_MODULES) {
+        int[] io = projectionShape(mod);
+        s.put(LoraConfig.modulePath(l, mod) + ".weight", new long[] {io[1], io[0]}); // [out, in]
+        if (family.hasBias(mod)) {
+          s.put(LoraConfig.modulePath(l, mod) + ".bias", new long[] {io[1]});
+        }
+      }
+      if (family.qkNorm()) {
+        s.put(p + "self_attn.q_norm.weight", new long[] {headDim});
+        s.put(p + "self_attn.k_norm.weight", new long[] {headDim});
+      }
+    }
+    s.put("model.norm.weight", new long[] {h});
+    if (!tieWordEmbeddings) {
+      s.put("lm_head.weight", new long[] {vocabSize, h});
+    }
+    return s;
   }
 
-  /** Reads {@code dir/config.json}; rope given as {@code rope_theta} or as {@code rope_parameters}. */
+  /** Number of weights (embedding and untied head counted once each). */
+  public long parameterCount() {
+    return weightShapes().values().stream().mapToLong(d -> Arrays.stream(d).reduce(1, (a, b) -> a * b)).sum();
+  }
+
+  /** Reads {@code dir/config.json}; rope given as {@code rope_theta} + {@code rope_scaling} or {@code rope_parameters}. */
   public static LlamaConfig load(Path dir) throws IOException {
     Path file = dir.resolve(FILE);
     if (!Files.isRegularFile(file)) {
@@ -114,73 +180,59 @@ public record LlamaConfig(
     return fromJson(JSON.readTree(file.toFile()), file.toString());
   }
 
+  /** Reads a config.json tree with transformers' defaults for its model_type; {@code where} names it in errors. */
   static LlamaConfig fromJson(JsonNode n, String where) {
-    String type = n.path("model_type").asText("llama");
-    JsonNode arch = n.path("architectures");
-    boolean archOk = arch.isMissingNode() || arch.isNull() || arch.size() == 0
-        || "LlamaForCausalLM".equals(arch.get(0).asText());
-    if (!type.equals("llama") || !archOk) {
-      throw new IllegalArgumentException(where + ": unsupported architecture (model_type '" + type
-          + "', architectures " + arch + "); only LlamaForCausalLM is supported");
-    }
-    if (n.path("attention_bias").asBoolean(false) || n.path("mlp_bias").asBoolean(false)) {
-      throw new IllegalArgumentException(where + ": attention_bias / mlp_bias are not supported");
-    }
-    String act = n.path("hidden_act").asText("silu");
-    if (!act.equals("silu")) {
-      throw new IllegalArgumentException(where + ": unsupported hidden_act '" + act + "' (silu only)");
-    }
-    int hidden = req(n, "hidden_size", where);
-    int heads = req(n, "num_attention_heads", where);
-    int kv = n.path("num_key_value_heads").isNumber() ? n.get("num_key_value_heads").asInt() : heads;
-    int headDim = n.path("head_dim").isNumber() ? n.get("head_dim").asInt() : hidden / heads;
-    JsonNode ropeParams = n.path("rope_parameters");
-    JsonNode scaling = n.path("rope_scaling");
-    double theta = n.path("rope_theta").asDouble(10000.0);
-    String ropeType = "default";
-    double factor = 1.0;
-    if (ropeParams.isObject()) {
-      theta = ropeParams.path("rope_theta").asDouble(theta);
-      ropeType = ropeParams.path("rope_type").asText("default");
-      factor = ropeParams.path("factor").asDouble(1.0);
-    } else if (scaling.isObject()) {
-      ropeType = scaling.path("rope_type").asText(scaling.path("type").asText("default"));
-      factor = scaling.path("factor").asDouble(1.0);
-    }
-    int[] eos;
-    JsonNode e = n.path("eos_token_id");
-    if (e.isArray()) {
-      eos = new int[e.size()];
-      for (int i = 0; i < eos.length; i++) {
-        eos[i] = e.get(i).asInt();
-      }
-    } else {
-      eos = e.isNumber() ? new int[] {e.asInt()} : new int[0];
-    }
     try {
-      return new LlamaConfig(req(n, "vocab_size", where), hidden, req(n, "intermediate_size", where),
-          req(n, "num_hidden_layers", where), heads, kv, headDim, n.path("max_position_embeddings").asInt(2048),
-          n.path("rms_norm_eps").asDouble(1e-6), theta, ropeType, factor,
-          n.path("tie_word_embeddings").asBoolean(true),
-          n.path("bos_token_id").isNumber() ? n.get("bos_token_id").asInt() : -1, eos,
-          n.path("pad_token_id").isNumber() ? n.get("pad_token_id").asInt() : -1);
+      String type = n.path("model_type").asText("llama");
+      if (!Family.SUPPORTED.contains(type)) { // before anything else: a GPT-2 config has no num_hidden_layers
+        throw new IllegalArgumentException(Family.unsupported(type));
+      }
+      String act = n.path("hidden_act").asText("silu");
+      if (!act.equals("silu")) {
+        throw new IllegalArgumentException("unsupported hidden_act '" + act + "' (silu only)");
+      }
+      int layers = req(n, "num_hidden_layers");
+      Family family = Family.fromJson(n, layers);
+      int hidden = req(n, "hidden_size");
+      int heads = req(n, "num_attention_heads");
+      int kv = n.path("num_key_value_heads").isNumber() ? n.get("num_key_value_heads").asInt() : heads;
+      // Qwen3Config defaults head_dim to 128; the others to hidden / heads
+      int headDim = n.path("head_dim").isNumber() ? n.get("head_dim").asInt()
+          : family.modelType().equals("qwen3") ? 128 : hidden / heads;
+      return new LlamaConfig(req(n, "vocab_size"), hidden, req(n, "intermediate_size"), layers, heads, kv, headDim,
+          n.path("max_position_embeddings").asInt(2048), n.path("rms_norm_eps").asDouble(1e-6), Rope.fromJson(n),
+          // transformers' Llama, Mistral and Qwen configs default to an untied head
+          n.path("tie_word_embeddings").asBoolean(false),
+          n.path("bos_token_id").isNumber() ? n.get("bos_token_id").asInt() : -1, ids(n.path("eos_token_id")),
+          n.path("pad_token_id").isNumber() ? n.get("pad_token_id").asInt() : -1, family);
     } catch (IllegalArgumentException ex) {
       throw new IllegalArgumentException(where + ": " + ex.getMessage(), ex);
     }
   }
 
-  private static int req(JsonNode n, String field, String where) {
+  /** A token id or a list of them (Llama 3's eos_token_id); none when absent or null. */
+  private static int[] ids(JsonNode e) {
+    if (e.isArray()) {
+      int[] out = new int[e.size()];
+      for (int i = 0; i < out.length; i++) {
+        out[i] = e.get(i).asInt();
+      }
+      return out;
+    }
+    return e.isNumber() ? new int[] {e.asInt()} : new int[0];
+  }
+
+  private static int req(JsonNode n, String field) {
     if (!n.path(field).isNumber()) {
-      throw new IllegalArgumentException(where + ": missing or non-numeric '" + field + "'");
+      throw new IllegalArgumentException("missing or non-numeric '" + field + "'");
     }
     return n.get(field).asInt();
   }
 
-  /** Writes {@code dir/config.json} in Hugging Face's form (transformers reads it as a LlamaForCausalLM). */
+  /** Writes {@code dir/config.json} in Hugging Face's form (transformers reads it as the family's ForCausalLM). */
   public void save(Path dir) throws IOException {
     ObjectNode n = JSON.createObjectNode();
-    n.putArray("architectures").add("LlamaForCausalLM");
-    n.put("attention_bias", false);
+    family.toJson(n, numLayers);
     n.put("attention_dropout", 0.0);
     if (bosTokenId >= 0) {
       n.put("bos_token_id", bosTokenId);
@@ -196,8 +248,6 @@ public record LlamaConfig(
     n.put("initializer_range", 0.02);
     n.put("intermediate_size", intermediateSize);
     n.put("max_position_embeddings", maxPositions);
-    n.put("mlp_bias", false);
-    n.put("model_type", "llama");
     n.put("num_attention_heads", numHeads);
     n.put("num_hidden_layers", numLayers);
     n.put("num_key_value_heads", numKvHeads);
@@ -207,13 +257,7 @@ public record LlamaConfig(
       n.putNull("pad_token_id");
     }
     n.put("rms_norm_eps", rmsNormEps);
-    ObjectNode rope = n.putObject("rope_parameters");
-    rope.put("rope_theta", ropeTheta);
-    rope.put("rope_type", ropeScalingType);
-    if (ropeScalingType.equals("linear")) {
-      rope.put("factor", ropeScalingFactor);
-    }
-    n.put("rope_theta", ropeTheta); // older transformers read this one
+    rope.toJson(n);
     n.put("tie_word_embeddings", tieWordEmbeddings);
     n.put("dtype", "float32");
     n.put("torch_dtype", "float32");
@@ -235,10 +279,12 @@ public record LlamaConfig(
 
   @Override
   public String toString() {
+    // Plain Llama configs print as they did before families (a model's fingerprint hashes this text).
+    String fam = family.equals(Family.llama()) ? "" : ", family=" + family;
     return "LlamaConfig[vocab=" + vocabSize + ", hidden=" + hiddenSize + ", intermediate=" + intermediateSize
         + ", layers=" + numLayers + ", heads=" + numHeads + ", kvHeads=" + numKvHeads + ", headDim=" + headDim
-        + ", maxPositions=" + maxPositions + ", eps=" + rmsNormEps + ", ropeTheta=" + ropeTheta + ", rope="
-        + ropeScalingType + "x" + ropeScalingFactor + ", tied=" + tieWordEmbeddings + ", bos=" + bosTokenId
-        + ", eos=" + Arrays.toString(eosTokenIds) + ", pad=" + padTokenId + "]";
+        + ", maxPositions=" + maxPositions + ", eps=" + rmsNormEps + ", ropeTheta=" + rope.theta() + ", rope="
+        + rope + ", tied=" + tieWordEmbeddings + ", bos=" + bosTokenId
+        + ", eos=" + Arrays.toString(eosTokenIds) + ", pad=" + padTokenId + fam + "]";
   }
 }

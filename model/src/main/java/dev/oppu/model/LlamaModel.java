@@ -33,8 +33,10 @@ import java.util.TreeMap;
 
 /**
  * A Llama-family causal decoder (RMSNorm, rotary embeddings, SwiGLU MLP, grouped-query attention, optional tied
- * embeddings) written functionally over NDArrays on DJL's PyTorch engine, with Hugging Face's weight names. LoRA is
- * applied per forward pass ({@link LoraBatch}) or merged into the weights ({@link #merge}).
+ * embeddings) written functionally over NDArrays on DJL's PyTorch engine, with Hugging Face's weight names. The
+ * config's {@link Family} switches the few places the families differ: projection biases ({@code proj}), Qwen3's
+ * per-head q/k norm and the sliding window ({@code attention}, {@code attentionBias}). LoRA is applied per forward
+ * pass ({@link LoraBatch}) or merged into the weights ({@link #merge}).
  *
  * <p>Every forward pass runs inside its own {@link NDScope}: intermediates are freed when it returns, the result is
  * handed to the caller's scope (if any).
@@ -54,15 +56,14 @@ public final class LlamaModel implements AutoCloseable {
     this.config = config;
     this.manager = manager;
     this.weights = weights;
-    // As transformers computes it, in float32: 1 / theta^(arange(0, d, 2) / d), divided by the linear factor.
+    // As transformers computes it, in float32: 1 / theta^(arange(0, d, 2) / d), then the rope type's scaling.
     int d = config.headDim();
-    NDArray exponent = manager.arange(0, d, 2, DataType.INT64).toType(DataType.FLOAT32, false).div((float) d);
-    NDArray pow = manager.create((float) config.ropeTheta()).pow(exponent);
-    NDArray inv = manager.ones(pow.getShape()).div(pow);
-    if (config.ropeScalingType().equals("linear")) {
-      inv = inv.div((float) config.ropeScalingFactor());
+    try (NDManager tmp = manager.newSubManager()) {
+      NDArray exponent = tmp.arange(0, d, 2, DataType.INT64).toType(DataType.FLOAT32, false).div((float) d);
+      NDArray pow = tmp.create((float) config.ropeTheta()).pow(exponent);
+      float[] inv = tmp.ones(pow.getShape()).div(pow).toFloatArray();
+      this.invFreq = manager.create(config.rope().scale(inv)); // [D/2]
     }
-    this.invFreq = inv;
   }
 
   // ------------------------------------------------------------------ construction and I/O
@@ -73,9 +74,19 @@ public final class LlamaModel implements AutoCloseable {
       throw new java.nio.file.NoSuchFileException(dir.toString(), null, "model directory not found");
     }
     LlamaConfig config = LlamaConfig.load(dir);
+    Map<String, long[]> expected = config.weightShapes();
+    List<String> unused = Safetensors.tensorNames(dir).stream()
+        .filter(k -> !expected.containsKey(k) && !k.equals("lm_head.weight") && !k.endsWith("rotary_emb.inv_freq"))
+        .toList();
+    if (!unused.isEmpty()) {
+      // e.g. biases or q/k norms under a config that does not name them: running without them would be wrong
+      throw new IllegalArgumentException(dir + ": the checkpoint holds tensors its config.json does not use ("
+          + config.family().modelType() + "): " + (unused.size() > 5 ? unused.subList(0, 5) + "..." : unused));
+    }
     NDManager m = parent.newSubManager();
     try {
-      return fromWeights(config, Safetensors.readCheckpoint(dir, m), m);
+      // only the tensors the config uses (a tied lm_head copy is never read), one at a time, converted to float32
+      return fromWeights(config, Safetensors.readCheckpoint(dir, m, expected::containsKey), m);
     } catch (IOException | RuntimeException e) {
       m.close();
       throw e;
@@ -84,7 +95,7 @@ public final class LlamaModel implements AutoCloseable {
 
   /** Wraps weights by Hugging Face name; checks every name and shape the config implies. */
   static LlamaModel fromWeights(LlamaConfig c, Map<String, NDArray> tensors, NDManager m) {
-    Map<String, long[]> expected = expectedShapes(c);
+    Map<String, long[]> expected = c.weightShapes();
     Map<String, NDArray> w = new LinkedHashMap<>();
     for (Map.Entry<String, long[]> e : expected.entrySet()) {
       NDArray a = tensors.get(e.getKey());
@@ -108,15 +119,17 @@ public final class LlamaModel implements AutoCloseable {
     return new LlamaModel(c, m, w);
   }
 
-  /** Random weights as transformers initializes them (normal(0, 0.02), norms 1); deterministic by seed. */
+  /** Random weights as transformers initializes them (normal(0, 0.02), norms 1, biases 0); deterministic by seed. */
   public static LlamaModel random(LlamaConfig c, long seed, NDManager parent) {
     NDManager m = parent.newSubManager();
     SplittableRandom rnd = new SplittableRandom(seed);
     Map<String, NDArray> w = new LinkedHashMap<>();
-    expectedShapes(c).forEach((name, shape) -> {
+    c.weightShapes().forEach((name, shape) -> {
       Shape s = new Shape(shape);
       if (name.endsWith("norm.weight")) {
         w.put(name, m.ones(s));
+      } else if (name.endsWith(".bias")) {
+        w.put(name, m.zeros(s));
       } else {
         float[] v = new float[Math.toIntExact(s.size())];
         for (int i = 0; i < v.length; i++) {
@@ -126,26 +139,6 @@ public final class LlamaModel implements AutoCloseable {
       }
     });
     return new LlamaModel(c, m, w);
-  }
-
-  static Map<String, long[]> expectedShapes(LlamaConfig c) {
-    Map<String, long[]> s = new LinkedHashMap<>();
-    long h = c.hiddenSize();
-    s.put("model.embed_tokens.weight", new long[] {c.vocabSize(), h});
-    for (int l = 0; l < c.numLayers(); l++) {
-      String p = "model.layers." + l + ".";
-      s.put(p + "input_layernorm.weight", new long[] {h});
-      s.put(p + "post_attention_layernorm.weight", new long[] {h});
-      for (String mod : LoraConfig.ALL_MODULES) {
-        int[] io = c.projectionShape(mod);
-        s.put(LoraConfig.modulePath(l, mod) + ".weight", new long[] {io[1], io[0]});
-      }
-    }
-    s.put("model.norm.weight", new long[] {h});
-    if (!c.tieWordEmbeddings()) {
-      s.put("lm_head.weight", new long[] {c.vocabSize(), h});
-    }
-    return s;
   }
 
   /** Hugging Face's default shard size limit. */
@@ -248,8 +241,12 @@ public final class LlamaModel implements AutoCloseable {
     try (NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       for (String p : adapter.modulePaths()) {
-        NDArray delta = adapter.b(p).matMul(adapter.a(p)).mul((float) adapter.scaling() * sign); // [out, in]
-        weights.get(p + ".weight").addi(delta);
+        // In float64, rounded to float32 once: W + s B A rounded twice moved the logits of the Qwen2 fixture
+        // (all seven projections, scaling 4) past 1e-4. The bias, if any, stays as it is (PEFT merges weights only).
+        NDArray w = weights.get(p + ".weight");
+        NDArray delta = adapter.b(p).toType(DataType.FLOAT64, false)
+            .matMul(adapter.a(p).toType(DataType.FLOAT64, false)).mul(adapter.scaling() * sign); // [out, in]
+        w.toType(DataType.FLOAT64, false).add(delta).toType(DataType.FLOAT32, false).copyTo(w);
       }
     }
   }
@@ -351,20 +348,19 @@ public final class LlamaModel implements AutoCloseable {
     NDArray cos = emb.cos().expandDims(1);
     NDArray sin = emb.sin().expandDims(1);
 
-    // Additive mask [B or 1, 1, T, S]: key j visible to query i iff j <= past + i and j is a real token.
-    NDArray qpos = m.arange(past, s, 1, DataType.INT64).expandDims(1);  // [T, 1]
-    NDArray kpos = m.arange(0, s, 1, DataType.INT64).expandDims(0);     // [1, S]
-    NDArray keep = kpos.lte(qpos).expandDims(0);                        // [1, T, S]
-    if (maskBool != null) {
-      keep = keep.logicalAnd(maskBool.expandDims(1));                   // [B, T, S]
-    }
-    NDArray bias = keep.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED).expandDims(1); // [B|1, 1, T, S]
+    // Additive masks [B or 1, 1, T, S]: key j visible to query i iff j <= past + i and j is a real token; in a
+    // windowed layer also j > past + i - window (transformers' sliding_window_overlay, on cache indices). The cache
+    // keeps every key, so cached generation honours the window through this mask too.
+    NDArray full = attentionBias(m, maskBool, past, s, 0);
+    NDArray windowed = config.family().slidingWindow() == 0 ? null
+        : attentionBias(m, maskBool, past, s, config.family().slidingWindow());
 
     NDArray embed = weights.get("model.embed_tokens.weight");
     NDArray h = ids.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).singletonOrThrow(); // [B, T, H]
     for (int l = 0; l < config.numLayers(); l++) {
       String p = "model.layers." + l + ".";
       NDArray x = rmsNorm(h, weights.get(p + "input_layernorm.weight"));
+      NDArray bias = config.family().window(l) == 0 ? full : windowed;
       NDArray attn = attention(l, x, cos, sin, bias, lora, cache, training, b, t);
       h = h.add(attn);
       x = rmsNorm(h, weights.get(p + "post_attention_layernorm.weight"));
@@ -376,14 +372,38 @@ public final class LlamaModel implements AutoCloseable {
     return h;
   }
 
+  /** Additive attention mask [B|1, 1, T, S]: 0 where a query sees a key, MASKED elsewhere. */
+  private static NDArray attentionBias(NDManager m, NDArray maskBool, long past, long s, int window) {
+    NDArray qpos = m.arange(past, s, 1, DataType.INT64).expandDims(1);  // [T, 1]
+    NDArray kpos = m.arange(0, s, 1, DataType.INT64).expandDims(0);     // [1, S]
+    NDArray keep = kpos.lte(qpos);                                      // [T, S]
+    if (window > 0) {
+      keep = keep.logicalAnd(kpos.gt(qpos.sub(window)));                // the window keys, the query's own included
+    }
+    keep = keep.expandDims(0);                                          // [1, T, S]
+    if (maskBool != null) {
+      keep = keep.logicalAnd(maskBool.expandDims(1));                   // [B, T, S]
+    }
+    return keep.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED).expandDims(1);
+  }
+
   private NDArray attention(int l, NDArray x, NDArray cos, NDArray sin, NDArray bias, LoraBatch lora,
       KvCache cache, boolean training, long b, long t) {
     int nh = config.numHeads();
     int nkv = config.numKvHeads();
     int d = config.headDim();
-    NDArray q = proj(l, "q_proj", x, lora, training).reshape(b, t, nh, d).transpose(0, 2, 1, 3);  // [B, H, T, D]
-    NDArray k = proj(l, "k_proj", x, lora, training).reshape(b, t, nkv, d).transpose(0, 2, 1, 3); // [B, KV, T, D]
-    NDArray v = proj(l, "v_proj", x, lora, training).reshape(b, t, nkv, d).transpose(0, 2, 1, 3);
+    NDArray q = proj(l, "q_proj", x, lora, training).reshape(b, t, nh, d);   // [B, T, H, D]
+    NDArray k = proj(l, "k_proj", x, lora, training).reshape(b, t, nkv, d);  // [B, T, KV, D]
+    NDArray v = proj(l, "v_proj", x, lora, training).reshape(b, t, nkv, d);
+    if (config.family().qkNorm()) {
+      // Qwen3: each head's query and key normalized over head_dim, before the rotary embedding
+      String p = "model.layers." + l + ".self_attn.";
+      q = rmsNorm(q, weights.get(p + "q_norm.weight"));
+      k = rmsNorm(k, weights.get(p + "k_norm.weight"));
+    }
+    q = q.transpose(0, 2, 1, 3); // [B, H, T, D]
+    k = k.transpose(0, 2, 1, 3); // [B, KV, T, D]
+    v = v.transpose(0, 2, 1, 3);
     q = rope(q, cos, sin);
     k = rope(k, cos, sin);
     if (cache != null) {
@@ -408,7 +428,8 @@ public final class LlamaModel implements AutoCloseable {
 
   private NDArray proj(int layer, String module, NDArray x, LoraBatch lora, boolean training) {
     String path = LoraConfig.modulePath(layer, module);
-    NDArray y = Linear.linear(x, weights.get(path + ".weight")).singletonOrThrow();
+    // x W^T (+ b); LoRA adds to the biased output, as PEFT's LoraLayer does (merging changes W, never b)
+    NDArray y = Linear.linear(x, weights.get(path + ".weight"), weights.get(path + ".bias")).singletonOrThrow();
     if (lora != null) {
       NDArray delta = lora.delta(path, x, training);
       if (delta != null) {

@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 
 /**
  * The safetensors format (8-byte little-endian header length, a JSON header, raw little-endian data). Floating-point
@@ -42,37 +43,81 @@ public final class Safetensors {
 
   /** Reads every tensor of one file into {@code manager}, in header order. */
   public static Map<String, NDArray> read(Path file, NDManager manager) throws IOException {
+    return read(file, manager, name -> true);
+  }
+
+  /**
+   * Reads the tensors of one file that {@code wanted} accepts, in header order, each straight into its own float32
+   * (or integer) buffer: the file is read through a small staging buffer, never mapped, so reading a checkpoint
+   * holds the converted weights plus at most {@value #STAGING_BYTES} bytes.
+   */
+  public static Map<String, NDArray> read(Path file, NDManager manager, Predicate<String> wanted) throws IOException {
     if (!Files.isRegularFile(file)) {
       throw new NoSuchFileException(file.toString(), null, "safetensors file not found");
     }
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, len, 0);
-      long headerLen = len.getLong(0);
-      if (headerLen <= 0 || headerLen > 100_000_000L || 8 + headerLen > ch.size()) {
-        throw new IOException(file + ": not a safetensors file (header length " + headerLen + ")");
-      }
-      ByteBuffer header = ByteBuffer.allocate((int) headerLen);
-      readFully(ch, header, 8);
-      JsonNode root = JSON.readTree(header.array());
-      long dataStart = 8 + headerLen;
+      Header header = header(ch, file);
+      JsonNode root = header.root();
+      long dataStart = header.dataStart();
       Map<String, NDArray> out = new LinkedHashMap<>();
-      for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
-        if (e.getKey().equals("__metadata__")) {
-          continue;
+      ByteBuffer staging = ByteBuffer.allocate(STAGING_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      try {
+        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
+          Map.Entry<String, JsonNode> e = it.next();
+          if (e.getKey().equals("__metadata__") || !wanted.test(e.getKey())) {
+            continue;
+          }
+          JsonNode info = e.getValue();
+          long begin = info.get("data_offsets").get(0).asLong();
+          long end = info.get("data_offsets").get(1).asLong();
+          if (dataStart + end > ch.size() || end < begin) {
+            throw new IOException(file + ": tensor " + e.getKey() + " lies outside the file");
+          }
+          out.put(e.getKey(), readTensor(ch, dataStart + begin, end - begin, e.getKey(), info, staging, manager));
         }
-        JsonNode info = e.getValue();
-        long begin = info.get("data_offsets").get(0).asLong();
-        long end = info.get("data_offsets").get(1).asLong();
-        if (dataStart + end > ch.size() || end < begin) {
-          throw new IOException(file + ": tensor " + e.getKey() + " lies outside the file");
-        }
-        ByteBuffer raw = ch.map(FileChannel.MapMode.READ_ONLY, dataStart + begin, end - begin);
-        out.put(e.getKey(), toArray(e.getKey(), info, raw, manager));
+      } catch (IOException | RuntimeException ex) {
+        out.values().forEach(NDArray::close);
+        throw ex;
       }
       return out;
     }
+  }
+
+  /** Bytes read from a file at a time when converting a tensor. */
+  static final int STAGING_BYTES = 1 << 20;
+
+  private static NDArray readTensor(FileChannel ch, long pos, long bytes, String name, JsonNode info,
+      ByteBuffer staging, NDManager manager) throws IOException {
+    String dtype = info.get("dtype").asText();
+    Shape shape = shape(info);
+    int width = width(name, dtype);
+    if (bytes != shape.size() * width) {
+      throw new IOException("tensor " + name + ": " + bytes + " bytes for shape " + shape + " " + dtype);
+    }
+    DataType type = switch (dtype) {
+      case "I64" -> DataType.INT64;
+      case "I32" -> DataType.INT32;
+      case "F32", "F16", "BF16", "F64" -> DataType.FLOAT32;
+      default -> throw new IOException("tensor " + name + ": dtype " + dtype + " is not a weight type");
+    };
+    // The destination is the tensor's own memory (DJL wraps a direct buffer without copying).
+    ByteBuffer dest = ByteBuffer.allocateDirect(Math.toIntExact(shape.size() * type.getNumOfBytes()))
+        .order(ByteOrder.nativeOrder());
+    if (width == type.getNumOfBytes()) {
+      readFully(ch, dest, pos); // F32, I64, I32: the bytes as they are (little-endian on x86 and arm64)
+    } else {
+      long done = 0;
+      int step = STAGING_BYTES / width * width;
+      while (done < bytes) {
+        staging.clear().limit((int) Math.min(step, bytes - done));
+        readFully(ch, staging, pos + done);
+        done += staging.limit();
+        staging.flip();
+        convert(staging, dtype, dest);
+      }
+    }
+    dest.flip();
+    return manager.create(dest, shape, type);
   }
 
   /** Reads tensors from an in-memory safetensors file. */
@@ -111,6 +156,12 @@ public final class Safetensors {
    * {@code model.safetensors.index.json}.
    */
   public static Map<String, NDArray> readCheckpoint(Path dir, NDManager manager) throws IOException {
+    return readCheckpoint(dir, manager, name -> true);
+  }
+
+  /** As {@link #readCheckpoint(Path, NDManager)}, reading only the tensors {@code wanted} accepts. */
+  public static Map<String, NDArray> readCheckpoint(Path dir, NDManager manager, Predicate<String> wanted)
+      throws IOException {
     Path index = dir.resolve(INDEX_FILE);
     Path single = dir.resolve(SINGLE_FILE);
     if (Files.isRegularFile(index)) {
@@ -125,16 +176,57 @@ public final class Safetensors {
         }
       });
       Map<String, NDArray> out = new LinkedHashMap<>();
-      for (String shard : shards) {
-        out.putAll(read(dir.resolve(shard), manager));
+      try {
+        for (String shard : shards) {
+          out.putAll(read(dir.resolve(shard), manager, wanted)); // one shard's tensors at a time
+        }
+      } catch (IOException | RuntimeException ex) {
+        out.values().forEach(NDArray::close);
+        throw ex;
       }
       return out;
     }
     if (Files.isRegularFile(single)) {
-      return read(single, manager);
+      return read(single, manager, wanted);
     }
     throw new NoSuchFileException(dir.toString(), null,
         "no " + SINGLE_FILE + " or " + INDEX_FILE + " in the checkpoint directory");
+  }
+
+  /** Names of the tensors a checkpoint directory holds, read from the headers only. */
+  public static List<String> tensorNames(Path dir) throws IOException {
+    Path index = dir.resolve(INDEX_FILE);
+    List<Path> files = new ArrayList<>();
+    if (Files.isRegularFile(index)) {
+      JsonNode map = JSON.readTree(index.toFile()).get("weight_map");
+      if (map == null) {
+        throw new IOException(index + ": no weight_map");
+      }
+      map.fields().forEachRemaining(e -> {
+        if (!files.contains(dir.resolve(e.getValue().asText()))) {
+          files.add(dir.resolve(e.getValue().asText()));
+        }
+      });
+    } else if (Files.isRegularFile(dir.resolve(SINGLE_FILE))) {
+      files.add(dir.resolve(SINGLE_FILE));
+    } else {
+      throw new NoSuchFileException(dir.toString(), null,
+          "no " + SINGLE_FILE + " or " + INDEX_FILE + " in the checkpoint directory");
+    }
+    List<String> names = new ArrayList<>();
+    for (Path f : files) {
+      if (!Files.isRegularFile(f)) {
+        throw new NoSuchFileException(f.toString(), null, "safetensors file not found");
+      }
+      try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+        header(ch, f).root().fieldNames().forEachRemaining(k -> {
+          if (!k.equals("__metadata__")) {
+            names.add(k);
+          }
+        });
+      }
+    }
+    return names;
   }
 
   /**
@@ -248,22 +340,10 @@ public final class Safetensors {
 
   private static NDArray toArray(String name, JsonNode info, ByteBuffer raw, NDManager manager) throws IOException {
     String dtype = info.get("dtype").asText();
-    long[] dims = new long[info.get("shape").size()];
-    long n = 1;
-    for (int i = 0; i < dims.length; i++) {
-      dims[i] = info.get("shape").get(i).asLong();
-      n *= dims[i];
-    }
-    Shape shape = new Shape(dims);
+    Shape shape = shape(info);
     raw.order(ByteOrder.LITTLE_ENDIAN);
-    int width = switch (dtype) {
-      case "F64", "I64" -> 8;
-      case "F32", "I32" -> 4;
-      case "F16", "BF16", "I16" -> 2;
-      case "U8", "I8", "BOOL" -> 1;
-      default -> throw new IOException("tensor " + name + ": unsupported dtype " + dtype);
-    };
-    if (raw.remaining() != n * width) {
+    int width = width(name, dtype);
+    if (raw.remaining() != shape.size() * width) {
       throw new IOException("tensor " + name + ": " + raw.remaining() + " bytes for shape " + shape + " " + dtype);
     }
     switch (dtype) {
@@ -274,23 +354,53 @@ public final class Safetensors {
       case "I32":
         return manager.create(direct(raw), shape, DataType.INT32);
       case "BF16", "F16", "F64": {
-        ByteBuffer f = ByteBuffer.allocateDirect((int) (n * 4)).order(ByteOrder.nativeOrder());
-        for (long i = 0; i < n; i++) {
-          float v;
-          if (dtype.equals("BF16")) {
-            v = Float.intBitsToFloat((raw.getShort() & 0xffff) << 16);
-          } else if (dtype.equals("F16")) {
-            v = halfToFloat(raw.getShort());
-          } else {
-            v = (float) raw.getDouble();
-          }
-          f.putFloat(v);
-        }
+        ByteBuffer f = ByteBuffer.allocateDirect((int) (shape.size() * 4)).order(ByteOrder.nativeOrder());
+        convert(raw, dtype, f);
         f.flip();
         return manager.create(f, shape, DataType.FLOAT32);
       }
       default:
         throw new IOException("tensor " + name + ": dtype " + dtype + " is not a weight type");
+    }
+  }
+
+  private static Shape shape(JsonNode info) {
+    long[] dims = new long[info.get("shape").size()];
+    for (int i = 0; i < dims.length; i++) {
+      dims[i] = info.get("shape").get(i).asLong();
+    }
+    return new Shape(dims);
+  }
+
+  private static int width(String name, String dtype) throws IOException {
+    return switch (dtype) {
+      case "F64", "I64" -> 8;
+      case "F32", "I32" -> 4;
+      case "F16", "BF16", "I16" -> 2;
+      case "U8", "I8", "BOOL" -> 1;
+      default -> throw new IOException("tensor " + name + ": unsupported dtype " + dtype);
+    };
+  }
+
+  /** Converts the little-endian BF16/F16/F64 values left in {@code raw} to float32, appended to {@code dest}. */
+  private static void convert(ByteBuffer raw, String dtype, ByteBuffer dest) {
+    raw.order(ByteOrder.LITTLE_ENDIAN);
+    switch (dtype) {
+      case "BF16" -> {
+        while (raw.hasRemaining()) {
+          dest.putFloat(Float.intBitsToFloat((raw.getShort() & 0xffff) << 16)); // bf16 = the float's top half
+        }
+      }
+      case "F16" -> {
+        while (raw.hasRemaining()) {
+          dest.putFloat(halfToFloat(raw.getShort()));
+        }
+      }
+      default -> {
+        while (raw.hasRemaining()) {
+          dest.putFloat((float) raw.getDouble());
+        }
+      }
     }
   }
 
@@ -318,6 +428,22 @@ public final class Safetensors {
       return sign != 0 ? -v : v;
     }
     return Float.intBitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
+  }
+
+  /** A file's JSON header and where its data begins. */
+  private record Header(JsonNode root, long dataStart) {
+  }
+
+  private static Header header(FileChannel ch, Path file) throws IOException {
+    ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+    readFully(ch, len, 0);
+    long headerLen = len.getLong(0);
+    if (headerLen <= 0 || headerLen > 100_000_000L || 8 + headerLen > ch.size()) {
+      throw new IOException(file + ": not a safetensors file (header length " + headerLen + ")");
+    }
+    ByteBuffer header = ByteBuffer.allocate((int) headerLen);
+    readFully(ch, header, 8);
+    return new Header(JSON.readTree(header.array()), 8 + headerLen);
   }
 
   private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
