@@ -14,6 +14,7 @@ import dev.oppu.serving.BatchGenerator.Fingerprint;
 import dev.oppu.serving.BatchGenerator.Row;
 import dev.oppu.serving.RequestValidator.Validated;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -52,6 +53,8 @@ final class RequestProcessor implements Processor<String, Object, String, Specif
   private final RequestValidator validator;
   private final PromptAssembler assembler;
   private final AvroSerde<Request> requestSerde = new AvroSerde<>(Request.class);
+  /** The wall clock deadlines and latencies are read from ({@link Clock#systemUTC()} outside tests). */
+  private final Clock clock;
 
   private ProcessorContext<String, SpecificRecord> context;
   private KeyValueStore<String, Request> pending;
@@ -61,8 +64,10 @@ final class RequestProcessor implements Processor<String, Object, String, Specif
   /** Arrival (stream time of the context's wall clock) of each pending request, in store (arrival) order. */
   private final java.util.ArrayDeque<Long> arrivals = new java.util.ArrayDeque<>();
 
-  RequestProcessor(ServingConfig config, BatchGenerator generator, AdapterCache cache, UserData.Source userData) {
+  RequestProcessor(ServingConfig config, BatchGenerator generator, AdapterCache cache, UserData.Source userData,
+      Clock clock) {
     this.config = config;
+    this.clock = Objects.requireNonNull(clock, "clock");
     this.generator = generator;
     this.cache = cache;
     this.userDataSource = userData;
@@ -417,11 +422,12 @@ final class RequestProcessor implements Processor<String, Object, String, Specif
   }
 
   /**
-   * Wall-clock now. The context's time is cached per poll loop (stale after a long batch) but is the mocked clock
-   * under TopologyTestDriver, which starts at the real time and only moves ahead of it.
+   * Wall-clock now: the later of the clock's time and the context's. The context's time is cached per poll loop (stale
+   * after a long batch), hence the clock. Under TopologyTestDriver the context's time is the mocked wall clock: a test
+   * that passes a clock fixed at the driver's start time gets a now that moves only when it advances the driver.
    */
   private long now() {
-    return Math.max(System.currentTimeMillis(), context.currentSystemTimeMs());
+    return Math.max(clock.millis(), context.currentSystemTimeMs());
   }
 
   @Override

@@ -6,6 +6,7 @@ import dev.oppu.schemas.Response;
 import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.UserCommand;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.Arrays;
 import java.util.Optional;
 import java.util.Set;
@@ -53,9 +54,15 @@ public final class ServingTopology {
    */
   public static void addServing(StreamsBuilder builder, Topics topics, ServingConfig config, BatchGenerator generator,
       AdapterCache cache, UserData.Source userData) {
+    addServing(builder, topics, config, generator, cache, userData, Clock.systemUTC());
+  }
+
+  /** As above, reading deadlines and latencies from {@code clock} (tests pass one they control). */
+  public static void addServing(StreamsBuilder builder, Topics topics, ServingConfig config, BatchGenerator generator,
+      AdapterCache cache, UserData.Source userData, Clock clock) {
     KStream<byte[], byte[]> adapters = builder.stream(topics.adapters.name(),
         Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("serving-adapters-source"));
-    addServing(builder, topics, config, generator, cache, userData, adapters, 0);
+    addServing(builder, topics, config, generator, cache, userData, adapters, 0, null, clock);
   }
 
   /**
@@ -80,6 +87,14 @@ public final class ServingTopology {
   public static void addServing(StreamsBuilder builder, Topics topics, ServingConfig config, BatchGenerator generator,
       AdapterCache cache, UserData.Source userData, KStream<byte[], byte[]> rawAdapters, int adapterPartitions,
       KStream<String, UserCommand> userCommands) {
+    addServing(builder, topics, config, generator, cache, userData, rawAdapters, adapterPartitions, userCommands,
+        Clock.systemUTC());
+  }
+
+  /** As above, reading deadlines and latencies from {@code clock} (tests pass one they control). */
+  public static void addServing(StreamsBuilder builder, Topics topics, ServingConfig config, BatchGenerator generator,
+      AdapterCache cache, UserData.Source userData, KStream<byte[], byte[]> rawAdapters, int adapterPartitions,
+      KStream<String, UserCommand> userCommands, Clock clock) {
     var adapterSerde = topics.adapters.valueSerde();
     builder.addStateStore(Stores.keyValueStoreBuilder(
         Stores.persistentKeyValueStore(ADAPTER_STORE), Topics.KEY, adapterSerde).withCachingDisabled());
@@ -113,7 +128,7 @@ public final class ServingTopology {
           Named.as("serving-merge-user-commands"));
     }
     KStream<String, SpecificRecord> out = in
-        .process(() -> new RequestProcessor(config, generator, cache, userData), Named.as("serving-requests-processor"),
+        .process(() -> new RequestProcessor(config, generator, cache, userData, clock), Named.as("serving-requests-processor"),
             stores);
     out.split(Named.as("serving-out-"))
         .branch((k, v) -> v instanceof Response, Branched.withConsumer(s -> s

@@ -21,8 +21,10 @@ import dev.oppu.schemas.Response;
 import dev.oppu.schemas.Topics;
 import dev.oppu.serving.BatchGenerator.Row;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -41,6 +43,11 @@ class ServingTopologyTest {
   private final AvroSerde<Request> requestSerde = new AvroSerde<>(Request.class);
   private final FakeGenerator gen = new FakeGenerator();
   private final MapUserData users = new MapUserData();
+  /**
+   * The test's wall clock: serving reads a clock fixed here and the driver's mocked wall clock, which starts here and
+   * moves only by {@code advanceWallClockTime}; so "now" in serving is {@code T0} plus what the test advanced.
+   */
+  private static final Instant T0 = Instant.parse("2026-01-05T12:00:00Z");
   private AdapterCache cache;
   private TopologyTestDriver driver;
   private TestInputTopic<String, byte[]> requests;
@@ -51,12 +58,12 @@ class ServingTopologyTest {
   private void start(ServingConfig config) {
     cache = new AdapterCache(config.cacheMaxAdapters(), config.cacheMaxBytes());
     StreamsBuilder b = new StreamsBuilder();
-    ServingTopology.addServing(b, topics, config, gen, cache, users);
+    ServingTopology.addServing(b, topics, config, gen, cache, users, Clock.fixed(T0, ZoneOffset.UTC));
     Properties p = new Properties();
     p.put(StreamsConfig.APPLICATION_ID_CONFIG, "serving-test");
     p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
     p.put(StreamsConfig.STATE_DIR_CONFIG, System.getProperty("java.io.tmpdir") + "/serving-ttd");
-    driver = new TopologyTestDriver(b.build(), p, Instant.now());
+    driver = new TopologyTestDriver(b.build(), p, T0);
     requests = driver.createInputTopic(topics.requests.name(), Serdes.String().serializer(),
         Serdes.ByteArray().serializer());
     adapters = driver.createInputTopic(topics.adapters.name(), Serdes.String().serializer(),
@@ -175,7 +182,9 @@ class ServingTopologyTest {
       send(request("r-" + m, "u1", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "robots"), m.id()));
     }
     Map<String, Long> versions = Map.of("OPPU", 3L, "OPPU+RAG", 5L, "OPPU+PAG", 7L);
-    for (Response r : responses.readValuesToList()) {
+    List<Response> warm = responses.readValuesToList();
+    assertEquals(Mode.values().length, warm.size(), "one answer per mode");
+    for (Response r : warm) {
       assertFalse(r.getCold(), r.toString());
       assertEquals(versions.get(r.getMode()), r.getAdapterVersion(), r.getMode());
       assertEquals(versions.containsKey(r.getMode()) ? "adapter u1 v" + versions.get(r.getMode()) : "task-model",
@@ -185,7 +194,9 @@ class ServingTopologyTest {
     for (Mode m : Mode.values()) {
       send(request("c-" + m, "u2", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "robots"), m.id()));
     }
-    for (Response r : responses.readValuesToList()) {
+    List<Response> cold = responses.readValuesToList();
+    assertEquals(Mode.values().length, cold.size(), "one answer per mode");
+    for (Response r : cold) {
       assertNull(r.getError());
       assertEquals("task-model", r.getOutput());
       assertNull(r.getAdapterVersion());
@@ -260,27 +271,37 @@ class ServingTopologyTest {
   void requestPastItsDeadlineGetsAnErrorNotAnAnswer() {
     start(ServingConfig.defaults().withMaxBatch(8).withMaxWaitMs(1000));
     Request late = request("late", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU");
-    late.setDeadline(Instant.now().minusSeconds(1));
+    late.setDeadline(T0.minusMillis(1));
     send(late);
     Response r = responses.readValue();
     assertNull(r.getOutput());
     assertTrue(r.getError().startsWith("deadline exceeded"), r.getError());
-    // expires while it waits for its batch
-    Request soon = request("soon", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU");
-    soon.setDeadline(Instant.ofEpochMilli(System.currentTimeMillis() + 200));
-    Request ok = request("ok", "u2", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU");
-    ok.setDeadline(Instant.ofEpochMilli(System.currentTimeMillis() + 3_600_000));
-    send(soon);
-    send(ok);
     assertTrue(responses.isEmpty());
-    driver.advanceWallClockTime(Duration.ofMillis(1000));
+    // expires while it waits for its batch, which closes when the oldest request has waited 1000 ms
+    Request soon = request("soon", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU");
+    soon.setDeadline(T0.plusMillis(200));
+    Request edge = request("edge", "u2", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU");
+    edge.setDeadline(T0.plusMillis(1000)); // due the very millisecond the batch closes: not yet past
+    Request ok = request("ok", "u3", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU");
+    ok.setDeadline(T0.plusSeconds(3600));
+    send(soon);
+    send(edge);
+    send(ok);
+    driver.advanceWallClockTime(Duration.ofMillis(999));
+    assertTrue(responses.isEmpty(), "the batch waits its full 1000 ms, even past a deadline in it");
+    assertTrue(gen.batches.isEmpty());
+    driver.advanceWallClockTime(Duration.ofMillis(1));
     Map<String, Response> byId = new java.util.HashMap<>();
     responses.readValuesToList().forEach(x -> byId.put(x.getRequestId(), x));
-    assertTrue(byId.get("soon").getError().startsWith("deadline exceeded"));
+    assertEquals(java.util.Set.of("soon", "edge", "ok"), byId.keySet());
+    assertEquals("deadline exceeded: deadline " + T0.plusMillis(200) + ", now " + T0.plusMillis(1000),
+        byId.get("soon").getError());
     assertNull(byId.get("soon").getOutput());
-    assertNull(byId.get("ok").getError());
-    assertEquals("task-model", byId.get("ok").getOutput());
-    assertEquals(1, gen.allRows().size(), "the expired request was not decoded");
+    for (String id : List.of("edge", "ok")) {
+      assertNull(byId.get(id).getError(), id);
+      assertEquals("task-model", byId.get(id).getOutput(), id);
+    }
+    assertEquals(2, gen.allRows().size(), "the expired request was not decoded");
     assertTrue(deadLetters.isEmpty(), "a late request is not a bad one");
   }
 
@@ -330,7 +351,8 @@ class ServingTopologyTest {
     assertEquals("task-model", responses.readValue().getOutput());
   }
 
-  private record Bad(String key, byte[] value, String owner, String reason) {}
+  /** A bad request; {@code toldWhy}: it decodes far enough to be answered with an error (an id and a user). */
+  private record Bad(String key, byte[] value, String owner, String reason, boolean toldWhy) {}
 
   @Test
   void eachBadRequestIsDeadLetteredUnderItsOwnUserWithOnlyItsBytesAndTheNextIsAnswered() {
@@ -341,20 +363,20 @@ class ServingTopologyTest {
     Request unknownTask = request("t", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU");
     unknownTask.setTask("LaMP_9");
     List<Bad> cases = List.of(
-        new Bad("u1", "not avro".getBytes(StandardCharsets.UTF_8), "u1", "undecodable"),
-        new Bad("u1", new AvroSerde<>(Behavior.class).encode(behavior), "u1", "undecodable"), // wrong schema
+        new Bad("u1", "not avro".getBytes(StandardCharsets.UTF_8), "u1", "undecodable", false),
+        new Bad("u1", new AvroSerde<>(Behavior.class).encode(behavior), "u1", "undecodable", false), // wrong schema
         new Bad("", requestSerde.encode(request("m", "", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU")),
-            "", "missing userId"),
+            "", "missing userId", true),
         // u1's request under u2's key: it belongs to u1, never to u2
         new Bad("u2", requestSerde.encode(request("w", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"),
-            "OPPU")), "u1", "is not the request's userId"),
-        new Bad("u1", requestSerde.encode(unknownTask), "u1", "unknown task"),
+            "OPPU")), "u1", "is not the request's userId", true),
+        new Bad("u1", requestSerde.encode(unknownTask), "u1", "unknown task", true),
         new Bad("u1", requestSerde.encode(request("n", "u1", Task.NEWS_HEADLINE, "a story about x", "OPPU")), "u1",
-            "lacks its marker"),
+            "lacks its marker", true),
         new Bad("u1", requestSerde.encode(request("o", "u1", Task.NEWS_HEADLINE,
-            input(Task.NEWS_HEADLINE, "w ".repeat(200)), "OPPU")), "u1", "exceeds the limit"),
+            input(Task.NEWS_HEADLINE, "w ".repeat(200)), "OPPU")), "u1", "exceeds the limit", true),
         new Bad("u1", requestSerde.encode(request("e", "u1", Task.NEWS_HEADLINE, " ", "OPPU")), "u1",
-            "missing input"));
+            "missing input", true));
     int n = 0;
     for (Bad bad : cases) {
       requests.pipeInput(bad.key(), bad.value());
@@ -363,9 +385,12 @@ class ServingTopologyTest {
       assertEquals(bad.owner(), dls.get(0).key, bad.reason());
       assertArrayEquals(bad.value(), bytes(dls.get(0).value.getValue()), bad.reason());
       assertTrue(dls.get(0).value.getReason().contains(bad.reason()), dls.get(0).value.getReason());
-      for (var error : responses.readKeyValuesToList()) { // a decodable bad request is told why, as its own user
+      var errors = responses.readKeyValuesToList(); // a decodable bad request is told why, as its own user
+      assertEquals(bad.toldWhy() ? 1 : 0, errors.size(), bad.reason() + ": error responses");
+      for (var error : errors) {
         assertEquals(bad.owner(), error.key);
-        assertNotNull(error.value.getError());
+        assertNull(error.value.getOutput());
+        assertTrue(error.value.getError().contains(bad.reason()), error.value.getError());
       }
       // the topology goes on: another user's next request is answered
       send(request("good-" + n, "u2", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU"));

@@ -81,14 +81,17 @@ class StreamsAppTest {
 
   @Test
   void servingJoinsTheSubTopologyOfTheUsersHistory() {
+    int servingSubtopologies = 0;
     for (TopologyDescription.Subtopology s : topology.describe().subtopologies()) {
       boolean serving = s.nodes().stream().anyMatch(n -> n.name().equals("serving-requests-processor"));
       if (serving) {
+        servingSubtopologies++;
         assertTrue(s.nodes().stream().anyMatch(n -> n.name().equals("oppu-ingest-behaviors")),
             "requests and behaviors meet in one sub-topology (co-partitioned tasks)");
         assertTrue(s.nodes().stream().anyMatch(n -> n.name().equals("serving-adapter-materializer")));
       }
     }
+    assertEquals(1, servingSubtopologies, "sub-topologies holding the serving processor");
   }
 
   @Test

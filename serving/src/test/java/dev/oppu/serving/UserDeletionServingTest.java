@@ -174,7 +174,9 @@ class UserDeletionServingTest {
     for (int i = 0; i < 3; i++) {
       ask(request("q" + i, "u1", Task.NEWS_CATEGORIZE, input(Task.NEWS_CATEGORIZE, "budget"), "OPPU"));
     }
-    for (Response r : responses.readValuesToList()) {
+    List<Response> answers = responses.readValuesToList();
+    assertEquals(3, answers.size(), "each request answered");
+    for (Response r : answers) {
       assertNull(r.getError());
       assertNull(r.getAdapterVersion(), "a fenced training's adapter is not served");
       assertTrue(r.getCold());

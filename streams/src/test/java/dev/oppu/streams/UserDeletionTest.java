@@ -175,7 +175,9 @@ class UserDeletionTest {
   void anAdapterPublishedBeforeTheDeletionButAppliedAfterItDoesNotRecreateTrainState() {
     try (Driver d = new Driver(config(), stateDir)) {
       feed(d, "u1", 3, "comedy");
-      for (TrainTrigger t : d.triggers.readValuesToList()) {
+      List<TrainTrigger> triggers = d.triggers.readValuesToList();
+      assertFalse(triggers.isEmpty(), "the history triggered trainings, answered here");
+      for (TrainTrigger t : triggers) {
         d.results.pipeInput("u1", TrainResultOf.rejected(t), Instant.ofEpochMilli(d.now()));
       }
       d.delete("u1");

@@ -127,13 +127,17 @@ class TrainerServiceTest {
   static List<Object> roundTrip(SharedKafka kafka, Topics topics, UserAdapterUpdater.Settings update,
       TrainerService.Settings s, List<TrainTrigger> triggers, int expectResults) throws Exception {
     TrainerService service = new TrainerService(kafka.clientConfig(), topics, models, update, s);
-    Thread t = start(service, new Throwable[1]);
+    Throwable[] crashed = new Throwable[1];
+    Thread t = start(service, crashed);
     send(kafka, topics, triggers);
     try {
       return read(kafka, topics, expectResults, 240_000);
     } finally {
       service.close();
       t.join(30_000);
+      if (crashed[0] != null) { // a service that died shows its own error, not a count of missing results
+        throw new AssertionError("the trainer service failed", crashed[0]);
+      }
     }
   }
 
