@@ -50,8 +50,12 @@ import picocli.CommandLine.Option;
  *       between the trainer's step callbacks from the end of the first step (which follows the trainer's loss pass
  *       over the examples) to the end of the last; tokens counted as sequences x length.</li>
  *   <li>generation tokens/s: greedy with a KV cache ({@link Generator}), every row with the trained adapter as
- *       serving runs it, at each {@code --gen-batches} size; new tokens / wall time, prompt prefill included.</li>
+ *       serving runs it, at each {@code --gen-batches} size; new tokens / wall time, prompt prefill included
+ *       ({@code gen_bN_tokens_per_s}); the same call for one new token gives {@code gen_bN_first_token_s}, and the
+ *       other tokens over the difference {@code gen_bN_decode_tokens_per_s} (the cached steps alone).</li>
  * </ul>
+ * Each phase also reports {@code *_cpu_per_wall}: this process's CPU time over the phase's wall time (up to the
+ * number of intra-op threads on an idle machine; much less on a machine busy with other work).
  * The checkpoint goes to {@code --dir} (default {@code out/bench-load}, inside the clone) and is deleted at the end
  * unless {@code --keep}.
  */
@@ -167,6 +171,7 @@ public final class LoadBench implements Callable<Integer> {
           out.put("baseline", BASELINE);
           out.put("load_ratio", round(rawS / loaded.seconds()));
           out.put("ratio", round(rawS / loaded.seconds()));
+          out.put("load_cpu_per_wall", round(loaded.cpuSeconds() / loaded.seconds()));
           out.put("rss_before_mb", loaded.before() >> 20);
           out.put("peak_rss_mb", loaded.peak() >> 20);
           out.put("peak_rss_ratio", loaded.peakRatio() == null ? null : round(loaded.peakRatio()));
@@ -179,20 +184,26 @@ public final class LoadBench implements Callable<Integer> {
                 t.stepS(), t.lossBefore(), t.lossAfter());
             out.put("train_tokens_per_s", round(t.tokensPerS()));
             out.put("train_step_s", round(t.stepS()));
+            out.put("train_cpu_per_wall", round(t.cpuPerWall()));
             out.put("train_batch", trainBatch);
             out.put("train_seq", trainSeq);
             out.put("train_answer", trainAnswer);
             out.put("train_steps", trainSteps);
             out.put("lora", "q_proj,v_proj r 8");
 
-            Map<String, Object> gen = new LinkedHashMap<>();
+            new Generator(model).generate(List.of(new int[] {1, 2, 3}), List.of(adapter),
+                Generator.Options.greedy(2).withoutEosStop()); // warm-up, not counted
             for (int b : genBatches) {
-              double tps = generate(model, adapter, b);
-              System.err.printf("generation, batch %d, prompt %d, %d new tokens: %.1f tokens/s%n", b, genPrompt,
-                  genNew, tps);
-              gen.put("gen_b" + b + "_tokens_per_s", round(tps));
+              Gen g = generate(model, adapter, b);
+              System.err.printf("generation, batch %d, prompt %d, %d new tokens: %.2f tokens/s (prefill + first"
+                  + " token %.1f s, then %.2f tokens/s)%n", b, genPrompt, genNew, g.tokensPerS(), g.firstS(),
+                  g.decodeTokensPerS());
+              out.put("gen_b" + b + "_tokens_per_s", round(g.tokensPerS()));
+              out.put("gen_b" + b + "_first_token_s", round(g.firstS()));
+              out.put("gen_b" + b + "_decode_tokens_per_s",
+                  Double.isNaN(g.decodeTokensPerS()) ? null : round(g.decodeTokensPerS()));
+              out.put("gen_b" + b + "_cpu_per_wall", round(g.cpuPerWall()));
             }
-            out.putAll(gen);
             out.put("gen_prompt", genPrompt);
             out.put("gen_new", genNew);
           }
@@ -209,7 +220,8 @@ public final class LoadBench implements Callable<Integer> {
   }
 
   /** A loaded model and what loading it cost. */
-  record Loaded(LlamaModel model, double seconds, long before, long peak, long after, Double peakRatio,
+  record Loaded(LlamaModel model, double seconds, double cpuSeconds, long before, long peak, long after,
+      Double peakRatio,
       Double residentRatio) {
   }
 
@@ -225,7 +237,9 @@ public final class LoadBench implements Callable<Integer> {
     Thread watcher;
     LlamaModel model;
     long t0;
+    long cpu0;
     double s;
+    double cpu;
     try (Progress.Bar bar = bars.start("load (resident MB)", f32Bytes >> 20)) {
       watcher = new Thread(() -> {
         while (!done.get()) {
@@ -243,9 +257,11 @@ public final class LoadBench implements Callable<Integer> {
       watcher.setDaemon(true);
       watcher.start();
       t0 = System.nanoTime();
+      cpu0 = cpuNanos();
       try {
         model = LlamaModel.load(dir, m);
         s = seconds(t0);
+        cpu = (cpuNanos() - cpu0) / 1e9;
       } finally {
         done.set(true);
         watcher.join();
@@ -254,7 +270,7 @@ public final class LoadBench implements Callable<Integer> {
     long peak = ResidentMemory.peakBytes();
     long after = ResidentMemory.rssBytes();
     boolean measured = resettable && before > 0 && peak > 0;
-    return new Loaded(model, s, before, peak, after, measured ? (peak - before) / (double) f32Bytes : null,
+    return new Loaded(model, s, cpu, before, peak, after, measured ? (peak - before) / (double) f32Bytes : null,
         measured && after > 0 ? (after - before) / (double) f32Bytes : null);
   }
 
@@ -284,7 +300,7 @@ public final class LoadBench implements Callable<Integer> {
   }
 
   /** Result of the training measurement. */
-  record Train(double tokensPerS, double stepS, double lossBefore, double lossAfter) {
+  record Train(double tokensPerS, double stepS, double cpuPerWall, double lossBefore, double lossAfter) {
   }
 
   /**
@@ -303,11 +319,13 @@ public final class LoadBench implements Callable<Integer> {
       examples.add(new TokenizedExample(tokens, trainSeq - trainAnswer, i));
     }
     long[] ends = new long[steps + 1];
+    long[] cpuEnds = new long[steps + 1];
     AdapterTraining.Result r;
     try (Progress.Bar bar = bars.start("train steps", steps)) {
       r = AdapterTraining.train(new LlamaLoraLm(model), adapter, examples,
           new AdapterTraining.Config(1, trainBatch, AdamW.Config.oppu(1e-4)), 0, 42, (step, total, loss) -> {
             ends[step] = System.nanoTime();
+            cpuEnds[step] = cpuNanos();
             bar.stepTo(step);
           });
     }
@@ -315,12 +333,20 @@ public final class LoadBench implements Callable<Integer> {
       throw new IllegalStateException("training stopped after " + r.steps() + " of " + steps + " steps");
     }
     double s = (ends[steps] - ends[1]) / 1e9;
-    return new Train((double) trainBatch * trainSeq * trainSteps / s, s / trainSteps, r.lossBefore(),
-        r.lossAfter());
+    return new Train((double) trainBatch * trainSeq * trainSteps / s, s / trainSteps,
+        (cpuEnds[steps] - cpuEnds[1]) / 1e9 / s, r.lossBefore(), r.lossAfter());
   }
 
-  /** Greedy generation tokens/s at batch {@code b}, every row with {@code adapter}, after a short warm-up. */
-  double generate(LlamaModel model, LoraAdapter adapter, int b) {
+  /**
+   * Greedy generation at one batch size: new tokens / wall time of the whole call ({@code tokensPerS}), the time of
+   * the same call for one new token (prompt prefill + first token, {@code firstS}), and the tokens after the first
+   * over the difference ({@code decodeTokensPerS}: the KV-cached steps alone); CPU time / wall time of both calls.
+   */
+  record Gen(double tokensPerS, double firstS, double decodeTokensPerS, double cpuPerWall) {
+  }
+
+  /** {@link Gen} at batch {@code b}, every row with {@code adapter}. */
+  Gen generate(LlamaModel model, LoraAdapter adapter, int b) {
     SplittableRandom rnd = new SplittableRandom(13 + b);
     List<int[]> prompts = new ArrayList<>();
     for (int i = 0; i < b; i++) {
@@ -332,15 +358,26 @@ public final class LoadBench implements Callable<Integer> {
     }
     List<LoraAdapter> adapters = Collections.nCopies(b, adapter);
     Generator g = new Generator(model);
-    g.generate(prompts, adapters, Generator.Options.greedy(2).withoutEosStop()); // warm-up, not counted
+    long cpu0 = cpuNanos();
     long t0 = System.nanoTime();
+    g.generate(prompts, adapters, Generator.Options.greedy(1).withoutEosStop());
+    double first = seconds(t0);
+    t0 = System.nanoTime();
     List<int[]> outs = g.generate(prompts, adapters, Generator.Options.greedy(genNew).withoutEosStop());
     double s = seconds(t0);
+    double cpu = (cpuNanos() - cpu0) / 1e9;
     long tokens = outs.stream().mapToLong(o -> o.length).sum();
     if (tokens != (long) b * genNew) {
       throw new IllegalStateException("generated " + tokens + " tokens, expected " + (long) b * genNew);
     }
-    return tokens / s;
+    double decode = genNew > 1 && s > first ? (double) b * (genNew - 1) / (s - first) : Double.NaN;
+    return new Gen(tokens / s, first, decode, cpu / (first + s));
+  }
+
+  /** CPU time of this process so far (all threads), in nanoseconds; -1 if the JVM does not say. */
+  static long cpuNanos() {
+    var os = ManagementFactory.getOperatingSystemMXBean();
+    return os instanceof com.sun.management.OperatingSystemMXBean b ? b.getProcessCpuTime() : -1;
   }
 
   /** The JVM's direct-memory limit in bytes (its default is the heap limit), or -1 if it cannot be read. */

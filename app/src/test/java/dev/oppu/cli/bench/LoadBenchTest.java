@@ -75,7 +75,8 @@ class LoadBenchTest {
     assertTrue(r.get("shards").asInt() >= 2, r.toString());
     assertEquals(LoadBench.BASELINE, r.get("baseline").asText());
     for (String f : List.of("load_s", "raw_read_s", "load_ratio", "ratio", "train_tokens_per_s", "train_step_s",
-        "gen_b1_tokens_per_s", "gen_b3_tokens_per_s")) {
+        "gen_b1_tokens_per_s", "gen_b3_tokens_per_s", "gen_b3_first_token_s", "gen_b3_decode_tokens_per_s",
+        "load_cpu_per_wall", "train_cpu_per_wall", "gen_b1_cpu_per_wall")) {
       assertTrue(r.get(f).asDouble() > 0, f + " in " + r);
     }
     assertEquals(r.get("load_ratio").asDouble(), r.get("ratio").asDouble(), 0.0);
