@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
         dev.oppu.cli.bench.PersonalizeBench.class,
         dev.oppu.cli.bench.ShiftBench.class,
         dev.oppu.cli.bench.SoakBench.class,
+        dev.oppu.cli.bench.LoadBench.class,
     })
 public final class BenchCommand {
 }

@@ -115,6 +115,15 @@ public record LlamaConfig(
         new int[] {0}, 0);
   }
 
+  /**
+   * The shape of Qwen/Qwen2.5-0.5B (qwen2: q/k/v biases, rope theta 1e6, tied embeddings, no sliding window; 494 M
+   * parameters). Weights are not shipped: {@code oppu bench load} writes random ones of this shape.
+   */
+  public static LlamaConfig qwen25_05B() {
+    return new LlamaConfig(151936, 896, 4864, 24, 14, 2, 64, 32768, 1e-6, Rope.plain(1e6), true, 151643,
+        new int[] {151643}, -1, Family.qwen2());
+  }
+
   public int kvDim() {
     return numKvHeads * headDim;
   }

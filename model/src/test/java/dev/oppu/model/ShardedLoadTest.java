@@ -6,18 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -35,97 +27,9 @@ class ShardedLoadTest {
       false, 1, new int[] {2}, -1, Family.qwen2());
   static final long SHARD_BYTES = 30L << 20;
 
-  /** Writes {@code CONFIG}'s weights as bf16 shards with an index, value i of tensor t from seed t's stream. */
+  /** Writes {@code CONFIG}'s random weights as bf16 shards with an index ({@link RandomCheckpoint}). */
   static void writeBf16Checkpoint(Path dir) throws IOException {
-    CONFIG.save(dir);
-    Map<String, long[]> shapes = CONFIG.weightShapes();
-    List<List<String>> shards = new ArrayList<>();
-    List<String> current = new ArrayList<>();
-    long bytes = 0;
-    for (Map.Entry<String, long[]> e : shapes.entrySet()) {
-      long size = count(e.getValue()) * 2;
-      if (!current.isEmpty() && bytes + size > SHARD_BYTES) {
-        shards.add(current);
-        current = new ArrayList<>();
-        bytes = 0;
-      }
-      current.add(e.getKey());
-      bytes += size;
-    }
-    shards.add(current);
-    ObjectMapper json = new ObjectMapper();
-    ObjectNode index = json.createObjectNode();
-    ObjectNode map = index.putObject("weight_map");
-    for (int s = 0; s < shards.size(); s++) {
-      String file = String.format("model-%05d-of-%05d.safetensors", s + 1, shards.size());
-      ObjectNode header = json.createObjectNode();
-      long offset = 0;
-      for (String name : shards.get(s)) {
-        ObjectNode info = header.putObject(name);
-        info.put("dtype", "BF16");
-        var shape = info.putArray("shape");
-        for (long d : shapes.get(name)) {
-          shape.add(d);
-        }
-        long size = count(shapes.get(name)) * 2;
-        info.putArray("data_offsets").add(offset).add(offset + size);
-        offset += size;
-        map.put(name, file);
-      }
-      byte[] h = json.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
-      try (OutputStream out = Files.newOutputStream(dir.resolve(file))) {
-        out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, h.length).array());
-        out.write(h);
-        ByteBuffer b = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN); // little garbage: RSS stays put
-        for (String name : shards.get(s)) {
-          SplittableRandom rnd = new SplittableRandom(name.hashCode());
-          for (long i = count(shapes.get(name)); i > 0; i--) {
-            b.putShort(bf16(rnd));
-            if (!b.hasRemaining() || i == 1) {
-              out.write(b.array(), 0, b.position());
-              b.clear();
-            }
-          }
-        }
-      }
-    }
-    json.writeValue(dir.resolve("model.safetensors.index.json").toFile(), index);
-  }
-
-  static short bf16(SplittableRandom rnd) {
-    return (short) (Float.floatToIntBits((float) (rnd.nextGaussian() * 0.05)) >>> 16); // truncated to bf16
-  }
-
-  static long count(long[] shape) {
-    long n = 1;
-    for (long d : shape) {
-      n *= d;
-    }
-    return n;
-  }
-
-  /** kB of a field of this process's status (VmRSS, VmHWM), or -1 where the kernel does not give it. */
-  static long statusKb(String field) throws IOException {
-    Path status = Path.of("/proc/self/status");
-    if (!Files.isReadable(status)) {
-      return -1;
-    }
-    for (String line : Files.readAllLines(status)) {
-      if (line.startsWith(field + ":")) {
-        return Long.parseLong(line.replaceAll("\\D", ""));
-      }
-    }
-    return -1;
-  }
-
-  /** Resets VmHWM to the current RSS (Linux 4.0+); false where that is not possible. */
-  static boolean resetPeak() {
-    try {
-      Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-      return true;
-    } catch (IOException | SecurityException e) {
-      return false;
-    }
+    RandomCheckpoint.writeBf16(CONFIG, dir, SHARD_BYTES, null);
   }
 
   @Test
@@ -136,18 +40,13 @@ class ShardedLoadTest {
     }
     long f32Bytes = CONFIG.parameterCount() * 4;
     try (NDManager m = NDManager.newBaseManager()) {
-      System.gc();
-      try {
-        Thread.sleep(500); // G1 returns freed heap to the system in the background after a full GC
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      boolean measured = resetPeak();
-      long before = statusKb("VmRSS");
+      ResidentMemory.settle(500);
+      boolean measured = ResidentMemory.resetPeak();
+      long before = ResidentMemory.rssBytes();
       LlamaModel model = LlamaModel.load(dir, m);
-      long peak = statusKb("VmHWM");
+      long peak = ResidentMemory.peakBytes();
       if (measured && before > 0 && peak > 0) {
-        double ratio = (peak - before) * 1024.0 / f32Bytes;
+        double ratio = (peak - before) / (double) f32Bytes;
         System.out.printf("sharded bf16 load: %d MB float32, peak RSS ratio %.3f%n", f32Bytes >> 20, ratio);
         assertTrue(ratio <= 1.3, "peak RSS while loading " + ratio + " x the float32 weights");
       } else {
@@ -157,9 +56,9 @@ class ShardedLoadTest {
       for (Map.Entry<String, NDArray> e : model.weights().entrySet()) {
         assertEquals(DataType.FLOAT32, e.getValue().getDataType());
         float[] got = e.getValue().toFloatArray();
-        SplittableRandom rnd = new SplittableRandom(e.getKey().hashCode());
+        SplittableRandom rnd = RandomCheckpoint.values(e.getKey());
         for (int i = 0; i < got.length; i++) {
-          float want = Float.intBitsToFloat((bf16(rnd) & 0xffff) << 16);
+          float want = RandomCheckpoint.bf16ToFloat(RandomCheckpoint.nextBf16(rnd));
           if (got[i] != want) {
             throw new AssertionError(e.getKey() + "[" + i + "] = " + got[i] + ", bf16 file holds " + want);
           }
