@@ -33,9 +33,12 @@ import org.slf4j.LoggerFactory;
  * later batch of the same producer was appended; the broker then refuses every retry of the first batch
  * (OutOfOrderSequenceException) until the delivery timeout, and the send fails.
  *
- * <p>{@code oppu.test.burst.rounds} fresh topic sets per repetition (default 25, each {@link Topics#KEYS} topics of
+ * <p>{@code oppu.test.burst.rounds} fresh topic sets per repetition (default 10, each {@link Topics#KEYS} topics of
  * {@link #PARTITIONS} partitions), {@code oppu.test.burst.repeat} repetitions (default 1; the 50-run loop of the
  * issue sets it). Each round's topics are deleted afterwards, so the shared broker does not grow.
+ *
+ * <p>Against the TopicAdmin that waited only for describeTopics to show a leader, 15 of 25 rounds lost sends on a
+ * 2-core machine (one run, 2026-12); with the readiness wait, none in 50 repetitions (see the commit log).
  */
 @ExtendWith(KafkaExtension.class)
 class FreshTopicBurstTest {
@@ -47,7 +50,7 @@ class FreshTopicBurstTest {
 
   @Test
   void burstsIntoJustCreatedTopicsAreAllAcknowledgedInOrder(SharedKafka kafka) throws Exception {
-    int rounds = Integer.getInteger("oppu.test.burst.rounds", 25);
+    int rounds = Integer.getInteger("oppu.test.burst.rounds", 10);
     int repeat = Integer.getInteger("oppu.test.burst.repeat", 1);
     Properties pp = kafka.clientConfig().producer();
     // Many small batches per partition, sent at once and pipelined: the shape of a replay or publish burst.
