@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.oppu.schemas.Topics;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -50,8 +51,19 @@ class FreshTopicBurstTest {
 
   @Test
   void burstsIntoJustCreatedTopicsAreAllAcknowledgedInOrder(SharedKafka kafka) throws Exception {
-    int rounds = Integer.getInteger("oppu.test.burst.rounds", 10);
-    int repeat = Integer.getInteger("oppu.test.burst.repeat", 1);
+    run(kafka, false);
+  }
+
+  /**
+   * The same bursts from a transactional producer, one transaction per round: the shape of a Streams exactly-once
+   * task writing into a topic created just before (the loop seen under transactions v2, issue 11).
+   */
+  @Test
+  void transactionalBurstsIntoJustCreatedTopicsCommit(SharedKafka kafka) throws Exception {
+    run(kafka, true);
+  }
+
+  private static Properties producerProps(SharedKafka kafka, boolean transactional) {
     Properties pp = kafka.clientConfig().producer();
     // Many small batches per partition, sent at once and pipelined: the shape of a replay or publish burst.
     pp.setProperty(ProducerConfig.LINGER_MS_CONFIG, "0");
@@ -60,22 +72,50 @@ class FreshTopicBurstTest {
     // A stuck batch fails in 20 s instead of the default 120 s.
     pp.setProperty(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
     pp.setProperty(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "20000");
+    if (transactional) {
+      pp.setProperty(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "burst-" + System.nanoTime());
+      pp.setProperty(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "60000");
+    }
+    return pp;
+  }
+
+  private static KafkaProducer<String, byte[]> newProducer(SharedKafka kafka, boolean transactional) {
+    KafkaProducer<String, byte[]> p = new KafkaProducer<>(producerProps(kafka, transactional), new StringSerializer(),
+        new ByteArraySerializer());
+    if (transactional) {
+      p.initTransactions();
+    }
+    return p;
+  }
+
+  private static void run(SharedKafka kafka, boolean transactional) throws Exception {
+    int rounds = Integer.getInteger("oppu.test.burst.rounds", 10);
+    int repeat = Integer.getInteger("oppu.test.burst.repeat", 1);
+    String kind = transactional ? "transactional" : "idempotent";
     byte[] value = new byte[60];
     List<String> failures = new ArrayList<>();
     int failedRounds = 0;
     long t0 = System.nanoTime();
-    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(pp, new StringSerializer(),
-        new ByteArraySerializer());
-        Admin admin = Admin.create(kafka.clientConfig().admin())) {
+    KafkaProducer<String, byte[]> producer = newProducer(kafka, transactional);
+    try (Admin admin = Admin.create(kafka.clientConfig().admin())) {
       // The producer id first, so that a round's first batches leave the moment its topics are created.
       Topics warm = kafka.freshTopics("burst-warm", 1);
+      if (transactional) {
+        producer.beginTransaction();
+      }
       producer.send(new ProducerRecord<>(warm.behaviors.name(), "k", value)).get(60, TimeUnit.SECONDS);
+      if (transactional) {
+        producer.commitTransaction();
+      }
       admin.deleteTopics(warm.all().stream().map(Topics.Topic::name).toList()).all().get(60, TimeUnit.SECONDS);
 
       for (int rep = 0; rep < repeat; rep++) {
         for (int round = 0; round < rounds; round++) {
           Topics topics = kafka.freshTopics("burst", PARTITIONS);
           List<String> names = topics.all().stream().map(Topics.Topic::name).toList();
+          if (transactional) {
+            producer.beginTransaction();
+          }
           Map<TopicPartition, List<Future<RecordMetadata>>> sent = new HashMap<>();
           for (int i = 0; i < RECORDS_PER_PARTITION; i++) {
             for (String name : names) {
@@ -102,13 +142,25 @@ class FreshTopicBurstTest {
               }
             }
           }
+          if (transactional) {
+            try {
+              producer.commitTransaction();
+            } catch (RuntimeException ex) {
+              roundFailures.add("commit: " + ex);
+            }
+          }
           if (!roundFailures.isEmpty()) {
             failedRounds++;
-            LOG.warn("repetition {} round {}: {} partition(s) failed, first: {}", rep, round, roundFailures.size(),
+            LOG.warn("{} repetition {} round {}: {} failure(s), first: {}", kind, rep, round, roundFailures.size(),
                 roundFailures.get(0));
             failures.add("repetition " + rep + " round " + round + ": " + roundFailures.size()
-                + " partition(s), first " + roundFailures.get(0));
-          } else {
+                + " failure(s), first " + roundFailures.get(0));
+            if (transactional) {
+              // A failed transaction may leave the producer unusable: start over with a new one.
+              producer.close(Duration.ZERO);
+              producer = newProducer(kafka, true);
+            }
+          } else if (!transactional) {
             // Nothing lost or doubled: each partition holds exactly the burst.
             Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
             sent.keySet().forEach(tp -> latest.put(tp, OffsetSpec.latest()));
@@ -117,11 +169,15 @@ class FreshTopicBurstTest {
           }
           admin.deleteTopics(names).all().get(60, TimeUnit.SECONDS);
         }
+        LOG.info("{} repetition {}: {} failed round(s) so far", kind, rep, failedRounds);
       }
+    } finally {
+      producer.close(Duration.ofSeconds(5));
     }
-    LOG.info("fresh-topic bursts: {} of {} rounds failed ({} repetition(s) x {} rounds of {} topics x {} partitions)"
-        + " in {} s", failedRounds, repeat * rounds, repeat, rounds, Topics.KEYS.size(), PARTITIONS,
+    LOG.info("fresh-topic {} bursts: {} of {} rounds failed ({} repetition(s) x {} rounds of {} topics x {} "
+        + "partitions) in {} s", kind, failedRounds, repeat * rounds, repeat, rounds, Topics.KEYS.size(), PARTITIONS,
         TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0));
-    assertTrue(failures.isEmpty(), failedRounds + " of " + repeat * rounds + " rounds lost sends: " + failures);
+    assertTrue(failures.isEmpty(), kind + ": " + failedRounds + " of " + repeat * rounds + " rounds lost sends: "
+        + failures);
   }
 }
