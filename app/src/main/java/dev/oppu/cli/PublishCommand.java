@@ -138,7 +138,8 @@ public final class PublishCommand implements Callable<Integer> {
         ? new ProgressBarBuilder().setTaskName("publish " + k.label).setInitialMax(total)
             .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250).showSpeed().build()
         : null;
-    try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(client.producer(),
+    // One request in flight: a user's later events must not overtake a refused first batch (see burstProducer).
+    try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(client.burstProducer(),
         Topics.KEY.serializer(), valueSerializer)) {
       forEachLine((no, line) -> {
         if (line.isBlank() || badLines.contains(no) || failure.get() != null) {

@@ -109,6 +109,31 @@ public final class ClientConfig {
     return p;
   }
 
+  /**
+   * {@link #producer()} with one produce request in flight per broker connection, for the short-lived producers
+   * that publish a burst of records whose order matters (replay, {@code oppu publish}); the file may still override.
+   *
+   * <p>Why, when {@link TopicAdmin} already waits until new partitions accept writes: an idempotent,
+   * non-transactional producer with several requests in flight is exposed to a Kafka bug (KAFKA-15591/KAFKA-14359)
+   * whenever its first batch to a partition is refused with a retriable error while a later batch of the same burst
+   * is accepted: the broker, holding no state for this producer on that partition, takes any first sequence, then
+   * refuses every retry of the first batch (OutOfOrderSequenceException) until delivery.timeout.ms, and the user's
+   * first events are lost behind their later ones. The readiness wait removes the one cause we saw (a partition just
+   * created by us). These producers are new on every run, so every partition they touch is a first contact, and
+   * other causes remain outside our control: topics created by another tool just before ({@code publish
+   * --no-create-topics}), a leader moving onto the broker the client addresses, NOT_ENOUGH_REPLICAS while an ISR
+   * recovers on a real cluster. With one request in flight no later batch can overtake a refused one. The cost is
+   * one round trip at a time per broker, each request still carrying a batch for every partition with data: small
+   * for the volumes these commands send. Streams and the trainer (transactional) and the single-record senders keep
+   * Kafka's default.
+   */
+  public Properties burstProducer() {
+    Properties p = new Properties();
+    p.setProperty(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "1");
+    p.putAll(producer());
+    return p;
+  }
+
   /** A consumer in {@code groupId} (null: no group, for assign()-style readers), reading from the earliest offset. */
   public Properties consumer(String groupId) {
     Properties p = new Properties();

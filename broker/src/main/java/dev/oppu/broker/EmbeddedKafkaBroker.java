@@ -232,10 +232,17 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       int code;
       try (PrintStream ps = new PrintStream(out, true, StandardCharsets.UTF_8)) {
-        // Transactions v1: with 4.1's default v2 (KIP-890), a Streams exactly-once producer was seen looping for
-        // minutes on OutOfOrderSequenceException after an epoch bump (CI run, 2026-11-27); v1 is the long-proven path.
+        // The broker's default transaction version (v2, KIP-890). v1 had been forced after a Streams exactly-once
+        // producer looped for minutes on OutOfOrderSequenceException in a CI run (2026-11-27; its log was not kept,
+        // so the cause is not known). v1 is no shelter from the one such loop we can reproduce, the new-partition
+        // race of issue 11: transactional bursts into topics that TopicAdmin used to return before they accepted
+        // writes (FreshTopicBurstTest) lost sends in 9 of 10 rounds under v1 and in 0 of 10 under v2, whose brokers
+        // refuse, retriably, a first batch that does not start at sequence 0 (KAFKA-18202), so a later batch cannot
+        // overtake a refused first one. v2 also covers the topics TopicAdmin does not create (Streams' changelogs and
+        // repartition topics); TopicAdmin's readiness wait removes the race for ours under either version. The
+        // exactly-once and crash tests pass under v2 (issue 11's note has the runs).
         code = StorageTool.execute(new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c",
-            propsFile.toString(), "--feature", "transaction.version=1"}, ps);
+            propsFile.toString()}, ps);
       }
       if (code != 0) {
         throw new IllegalStateException("formatting the Kafka log dir " + logDir + " failed (exit " + code + "): "

@@ -3,19 +3,27 @@ package dev.oppu.broker;
 import dev.oppu.schemas.Topics;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.KafkaFuture;
@@ -43,6 +51,8 @@ public final class TopicAdmin {
   public static final int DEFAULT_PARTITIONS = 4;
   /** Kafka's own default retention (7 days), used for behaviors unless configured. */
   public static final long DEFAULT_BEHAVIORS_RETENTION_MS = Duration.ofDays(7).toMillis();
+  /** How long {@link #ensureTopics} waits for the topics' partitions to be served by their leaders. */
+  public static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
 
   /** Settings for topic creation; {@code replicationFactor} empty = broker default. */
   public record Settings(int partitions, Optional<Short> replicationFactor, long behaviorsRetentionMs) {
@@ -104,7 +114,11 @@ public final class TopicAdmin {
     return ensureTopics(clientProps, topics, Settings.from(clientProps, partitions));
   }
 
-  /** Creates every topic of {@code topics} that does not exist yet; waits until all are described. */
+  /**
+   * Creates every topic of {@code topics} that does not exist yet; returns when every partition of every topic is
+   * served by its leader ({@link #awaitWritable}), and throws naming the topic and partition that is not within
+   * {@link #READY_TIMEOUT}.
+   */
   public static Result ensureTopics(Properties clientProps, Topics topics, Settings settings) {
     Properties adminProps = ClientConfig.of(clientProps).admin();
     try (Admin admin = Admin.create(adminProps)) {
@@ -135,7 +149,8 @@ public final class TopicAdmin {
         throw new IllegalStateException("interrupted while creating topics", ex);
       }
     }
-    Map<String, Integer> partitions = describe(admin, wanted.stream().map(NewTopic::name).toList());
+    // Returns only when every partition accepts writes (see awaitWritable): callers produce right away.
+    Map<String, Integer> partitions = awaitWritable(admin, wanted.stream().map(NewTopic::name).toList(), READY_TIMEOUT);
     // Streams joins requests with behaviors-derived state by user: both must have the same partition count.
     int b = partitions.get(topics.behaviors.name());
     int r = partitions.get(topics.requests.name());
@@ -161,24 +176,85 @@ public final class TopicAdmin {
     return new Result(partitions, created);
   }
 
-  private static Map<String, Integer> describe(Admin admin, List<String> names) {
-    long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+  /**
+   * Waits until every partition of {@code names} answers a ListOffsets request, then returns. ListOffsets is served
+   * only by a partition's leader, from the same state a produce request needs: until the broker's replica manager has
+   * made the partition leader (its log created), it answers NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION or
+   * LEADER_NOT_AVAILABLE, which are retried here. describeTopics is not enough: a KRaft broker publishes new
+   * metadata (leader included) before its replica manager applies it, so a topic can be described with a leader
+   * while produce requests are still refused. An idempotent producer whose first batch to such a partition was
+   * refused while a later batch of its burst was appended can never deliver that first batch (the broker accepts any
+   * first sequence from a producer it has no state for, then refuses the retry as OutOfOrderSequenceException until
+   * delivery.timeout.ms; Kafka bug family KAFKA-15591/KAFKA-14359; issue 11).
+   *
+   * @return topic name to partition count
+   * @throws IllegalStateException naming the topic and partition when one is not ready within {@code timeout}
+   */
+  public static Map<String, Integer> awaitWritable(Admin admin, Collection<String> names, Duration timeout) {
+    long giveUp = System.nanoTime() + timeout.toNanos();
+    Map<String, Integer> partitions = describe(admin, List.copyOf(names), giveUp, timeout);
+    Set<TopicPartition> pending = new LinkedHashSet<>();
+    partitions.forEach((name, n) -> {
+      for (int p = 0; p < n; p++) {
+        pending.add(new TopicPartition(name, p));
+      }
+    });
+    Map<TopicPartition, Throwable> lastError = new HashMap<>();
+    try {
+      while (!pending.isEmpty()) {
+        long left = TimeUnit.NANOSECONDS.toMillis(giveUp - System.nanoTime());
+        if (left <= 0) {
+          TopicPartition tp = pending.iterator().next();
+          Throwable why = lastError.get(tp);
+          throw new IllegalStateException("partition " + tp.partition() + " of topic " + tp.topic()
+              + " did not answer a request served by its leader within " + timeout.toMillis() + " ms"
+              + (pending.size() > 1 ? " (not ready: " + pending.size() + " partitions, " + pending + ")" : "")
+              + (why == null ? "" : "; last error: " + why), why);
+        }
+        Map<TopicPartition, OffsetSpec> ask = new LinkedHashMap<>();
+        pending.forEach(tp -> ask.put(tp, OffsetSpec.latest()));
+        int attemptMs = (int) Math.max(1, Math.min(left, 5_000));
+        ListOffsetsResult result = admin.listOffsets(ask, new ListOffsetsOptions().timeoutMs(attemptMs));
+        for (TopicPartition tp : List.copyOf(pending)) {
+          try {
+            result.partitionResult(tp).get(attemptMs + 1_000L, TimeUnit.MILLISECONDS);
+            pending.remove(tp);
+            lastError.remove(tp);
+          } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (!(cause instanceof RetriableException)) {
+              throw new IllegalStateException("partition " + tp.partition() + " of topic " + tp.topic()
+                  + " cannot be read by its leader: " + cause, cause);
+            }
+            lastError.put(tp, cause);
+          } catch (TimeoutException e) {
+            lastError.put(tp, e);
+          }
+        }
+        if (!pending.isEmpty()) {
+          Thread.sleep(50);
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for the partitions of " + names, e);
+    }
+    return partitions;
+  }
+
+  /** Partition counts of {@code names}; a just-created topic may not be in the metadata the admin reads yet. */
+  private static Map<String, Integer> describe(Admin admin, List<String> names, long giveUp, Duration timeout) {
     try {
       while (true) {
         try {
-          Map<String, TopicDescription> d = admin.describeTopics(names).allTopicNames().get(60, TimeUnit.SECONDS);
-          // Just-created partitions get their leader a moment later; producers would log retries until then.
-          boolean leaderless = d.values().stream().flatMap(t -> t.partitions().stream()).anyMatch(p -> p.leader() == null);
-          if (!leaderless || System.nanoTime() > giveUp) {
-            Map<String, Integer> out = new LinkedHashMap<>();
-            for (String n : names) {
-              out.put(n, d.get(n).partitions().size());
-            }
-            return out;
+          long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(giveUp - System.nanoTime()));
+          Map<String, TopicDescription> d = admin.describeTopics(names).allTopicNames().get(left, TimeUnit.MILLISECONDS);
+          Map<String, Integer> out = new LinkedHashMap<>();
+          for (String n : names) {
+            out.put(n, d.get(n).partitions().size());
           }
-          Thread.sleep(50);
+          return out;
         } catch (ExecutionException e) {
-          // A just-created topic may not be in the metadata the admin client reads yet.
           if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > giveUp) {
             throw e;
           }
@@ -188,7 +264,7 @@ public final class TopicAdmin {
     } catch (ExecutionException e) {
       throw new IllegalStateException("cannot describe topics " + names + ": " + e.getCause().getMessage(), e.getCause());
     } catch (TimeoutException e) {
-      throw new IllegalStateException("timed out describing topics " + names, e);
+      throw new IllegalStateException("topics " + names + " were not described within " + timeout.toMillis() + " ms", e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while describing topics", e);

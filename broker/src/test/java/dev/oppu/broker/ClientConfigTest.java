@@ -54,6 +54,11 @@ class ClientConfigTest {
     assertEquals("true", p.getProperty("enable.idempotence"));
     assertEquals(Integer.toString(ClientConfig.MAX_RECORD_BYTES), p.getProperty("max.request.size"));
     assertEquals(null, c.consumer(null).getProperty("group.id"));
+    Properties burst = c.burstProducer();
+    assertEquals("1", burst.getProperty("max.in.flight.requests.per.connection"));
+    assertEquals("true", burst.getProperty("enable.idempotence"));
+    assertEquals("all", burst.getProperty("acks"));
+    assertEquals(null, p.getProperty("max.in.flight.requests.per.connection"), "other producers keep Kafka's default");
   }
 
   @Test

@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.oppu.broker.CheckedSends;
 import dev.oppu.broker.KafkaExtension;
 import dev.oppu.broker.SharedKafka;
 import dev.oppu.lamp.Task;
@@ -192,22 +193,23 @@ class ServingEndToEndTest {
     ServingConfig cfg = ServingConfig.defaults().withMaxBatch(4).withMaxWaitMs(50).withMaxNewTokens(6);
     try (KafkaStreams streams = start(topics, cfg, "serving-e2e-" + System.nanoTime(), state);
         KafkaProducer<String, byte[]> p = producer()) {
+      CheckedSends sends = new CheckedSends();
       String[] texts = {"robots in deep space", "a robot learns to love", "space station drama"};
       for (int i = 0; i < texts.length; i++) {
         Behavior b = behavior("alice", i, item(Task.MOVIE_TAGGING, texts[i], "sci-fi"));
-        p.send(new ProducerRecord<>(topics.behaviors.name(), "alice", bytes(topics.behaviors, b)));
+        sends.send(p, new ProducerRecord<>(topics.behaviors.name(), "alice", bytes(topics.behaviors, b)));
       }
-      p.send(new ProducerRecord<>(topics.behaviors.name(), "bob",
+      sends.send(p, new ProducerRecord<>(topics.behaviors.name(), "bob",
           bytes(topics.behaviors, behavior("bob", 0, item(Task.MOVIE_TAGGING, "robots secret of bob", "comedy")))));
-      p.flush();
+      sends.await();
       TrainTrigger trigger = read(topics.trainTriggers, l -> !l.isEmpty()).get(0).value();
       assertEquals("alice", trigger.getUserId());
       assertEquals("plain", trigger.getVariant());
 
       AdapterVersion v1 = trained(trigger, 1);
-      p.send(new ProducerRecord<>(topics.adapters.name(), Topics.adapterKey("alice", Task.MOVIE_TAGGING.id(),
+      sends.send(p, new ProducerRecord<>(topics.adapters.name(), Topics.adapterKey("alice", Task.MOVIE_TAGGING.id(),
           "plain"), bytes(topics.adapters, v1)));
-      p.flush();
+      sends.await();
       ReadOnlyKeyValueStore<String, AdapterVersion> adapters = streams.store(StoreQueryParameters.fromNameAndType(
           ServingTopology.ADAPTER_STORE, QueryableStoreTypes.keyValueStore()));
       waitFor(() -> adapters.get(Topics.adapterKey("alice", "LaMP_2M", "plain")) != null, "adapter materialized");
@@ -222,9 +224,9 @@ class ServingEndToEndTest {
       asks.add(late);
       asks.add(request("bad", "alice", Task.MOVIE_TAGGING, "no marker here", "OPPU"));
       for (Request r : asks) {
-        p.send(new ProducerRecord<>(topics.requests.name(), r.getUserId(), bytes(topics.requests, r)));
+        sends.send(p, new ProducerRecord<>(topics.requests.name(), r.getUserId(), bytes(topics.requests, r)));
       }
-      p.flush();
+      sends.await();
       Map<String, Response> out = responses(topics, asks.size());
 
       Response a = out.get("a-oppu");
@@ -277,11 +279,13 @@ class ServingEndToEndTest {
       }
       assertEquals("RUNNING", line, "child did not start: " + java.nio.file.Files.readString(log));
       try (KafkaProducer<String, byte[]> p = producer()) {
+        CheckedSends sends = new CheckedSends();
         for (int i = 0; i < n; i++) {
           Request r = request("k" + i, "u" + i, Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "flood " + i),
               "non-personalized");
-          p.send(new ProducerRecord<>(topics.requests.name(), r.getUserId(), bytes(topics.requests, r)));
+          sends.send(p, new ProducerRecord<>(topics.requests.name(), r.getUserId(), bytes(topics.requests, r)));
         }
+        sends.await();
       }
       // the pending requests are committed to the store's changelog: they wait in a batch that never closes
       Topics.Topic<String, Request> changelog = topics.requests.named(app + "-" + ServingTopology.PENDING_STORE

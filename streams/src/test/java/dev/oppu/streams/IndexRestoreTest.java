@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.oppu.broker.CheckedSends;
 import dev.oppu.broker.KafkaExtension;
 import dev.oppu.broker.SharedKafka;
 import dev.oppu.schemas.Behavior;
@@ -60,12 +61,14 @@ class IndexRestoreTest {
     producerProps.put("bootstrap.servers", kafka.bootstrapServers());
     try (KafkaProducer<String, Behavior> producer = new KafkaProducer<>(producerProps, new StringSerializer(),
         topics.behaviors.valueSerde().serializer())) {
+      CheckedSends sends = new CheckedSends();
       for (int i = 0; i < ITEMS; i++) {
         for (int u = 0; u < USERS; u++) {
           Behavior b = TestData.movie("u" + u, "u" + u + "-e" + i, TestData.text(rnd, 5, 40), "comedy");
-          producer.send(new ProducerRecord<>(topics.behaviors.name(), b.getUserId(), b));
+          sends.send(producer, new ProducerRecord<>(topics.behaviors.name(), b.getUserId(), b));
         }
       }
+      sends.await();
     }
     List<String> queries = new ArrayList<>();
     for (int q = 0; q < 20; q++) {

@@ -1,5 +1,6 @@
 package dev.oppu.cli.bench;
 
+import dev.oppu.broker.TopicAdmin;
 import dev.oppu.lamp.Task;
 import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.Topics;
@@ -69,6 +70,8 @@ public final class IngestBench implements Callable<Integer> {
       String countOut = topics.behaviors.name() + ".counts";
       try (Admin admin = Admin.create(kafka.client.admin())) {
         admin.createTopics(List.of(new NewTopic(countOut, partitions, (short) 1))).all().get();
+        // The count app's exactly-once producer writes here at once: wait until its partitions accept writes.
+        TopicAdmin.awaitWritable(admin, List.of(countOut), TopicAdmin.READY_TIMEOUT);
       }
       long t0 = System.nanoTime();
       long bytes = produce(kafka, topics);

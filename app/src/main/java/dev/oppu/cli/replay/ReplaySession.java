@@ -83,7 +83,8 @@ public final class ReplaySession implements AutoCloseable {
 
   public ReplaySession(ClientConfig client, Topics topics) {
     this.topics = topics;
-    Properties pp = client.producer();
+    // One request in flight: a replay's burst must not let a later batch overtake a refused first one (see there).
+    Properties pp = client.burstProducer();
     pp.put("key.serializer", ByteArraySerializer.class.getName());
     pp.put("value.serializer", ByteArraySerializer.class.getName());
     pp.putIfAbsent("linger.ms", "5");

@@ -46,6 +46,7 @@ public final class FakeSystem implements AutoCloseable {
   private final Map<String, List<HistoryItem>> history = new HashMap<>();
   private final Thread thread;
   private volatile boolean closing;
+  /** The first failure of the fake's loop or of one of its sends (null: none); {@link #close} throws it. */
   public volatile Throwable failure;
 
   public FakeSystem(ClientConfig client, Topics topics, int batch, Set<String> neverTrain, Function<Request, String> answer) {
@@ -87,7 +88,7 @@ public final class FakeSystem implements AutoCloseable {
     } catch (org.apache.kafka.common.errors.WakeupException e) {
       // closing
     } catch (Throwable t) {
-      failure = t;
+      fail(t);
     }
   }
 
@@ -135,7 +136,18 @@ public final class FakeSystem implements AutoCloseable {
 
   private <V> void send(Topics.Topic<String, V> topic, String key, V value) {
     producer.send(new ProducerRecord<>(topic.name(), Topics.KEY.serializer().serialize(topic.name(), key),
-        topic.valueSerde().serializer().serialize(topic.name(), value)));
+        topic.valueSerde().serializer().serialize(topic.name(), value)), (md, e) -> {
+          if (e != null) {
+            fail(new IllegalStateException("fake system could not send to " + topic.name() + ": " + e, e));
+          }
+        });
+  }
+
+  /** Keeps the first failure (of the loop or of a send): {@link #close} throws it. */
+  private synchronized void fail(Throwable t) {
+    if (failure == null) {
+      failure = t;
+    }
   }
 
   public List<Behavior> received() {
@@ -150,6 +162,9 @@ public final class FakeSystem implements AutoCloseable {
     consumer.wakeup();
     thread.join(5000);
     consumer.close();
-    producer.close();
+    producer.close(); // completes every send: their callbacks have run
+    if (failure != null) {
+      throw new IllegalStateException("the fake system failed: " + failure, failure);
+    }
   }
 }
