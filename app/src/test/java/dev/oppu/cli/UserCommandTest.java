@@ -266,7 +266,7 @@ class UserCommandTest {
     String[] conn = {"--bootstrap", kafka.bootstrapServers(), "--kafka-config", cfg.toString(), "--application-id",
         app, "--timeout-ms", "90000"};
 
-    ServingConfig serving = ServingConfig.defaults();
+    ServingConfig serving = ServingConfig.defaults().withAdapterStore(store);
     IngestConfig ingest = IngestConfig.defaults().withAdapterPartitions(2);
     Properties o = kafka.clientConfig().streams(app);
     o.put(StreamsConfig.STATE_DIR_CONFIG, dir.resolve("state").toString());
@@ -333,7 +333,8 @@ class UserCommandTest {
 
       // ---- export ----
       Path out = dir.resolve("export");
-      Run export = user(concat(new String[] {"export", "--user", "ann", "--out", out.toString()}, conn));
+      Run export = user(concat(new String[] {"export", "--user", "ann", "--out", out.toString(), "--adapter-store",
+          store.toString()}, conn));
       assertEquals(0, export.code(), export.out() + export.err());
       assertTrue(export.out().contains("5 history item(s) in 2 task(s), 2 adapter(s)"), export.out());
       JsonNode history = new ObjectMapper().readTree(out.resolve("history.json").toFile());

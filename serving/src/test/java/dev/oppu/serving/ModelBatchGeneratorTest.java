@@ -100,15 +100,24 @@ class ModelBatchGeneratorTest {
   @Test
   void referencedWeightsLoadAndChecksumIsVerified(@TempDir Path dir) throws Exception {
     AdapterVersion inline = publish("c", 3);
-    Path file = dir.resolve("adapter_model.safetensors");
     byte[] weights = new byte[inline.getWeights().remaining()];
     inline.getWeights().duplicate().get(weights);
-    Files.write(file, weights);
-    AdapterVersion byRef = AdapterVersion.newBuilder(inline).setWeights(null).setWeightsPath(file.toString()).build();
-    try (LoadedAdapter x = gen.load(inline); LoadedAdapter y = gen.load(byRef)) {
+    Path store = dir.resolve("adapter-store");
+    String file = dev.oppu.model.lora.AdapterPayload.encode(inline.getAdapterConfig(), weights, 0, store)
+        .weightsPath();
+    AdapterVersion byRef = AdapterVersion.newBuilder(inline).setWeights(null).setWeightsPath(file).build();
+    ModelBatchGenerator withStore = new ModelBatchGenerator(t -> t == Task.MOVIE_TAGGING
+        ? new ModelBatchGenerator.TaskModel(model, "base", "task") : null, tokenizer,
+        ModelBatchGenerator.Options.greedy(), store);
+    try (LoadedAdapter x = gen.load(inline); LoadedAdapter y = withStore.load(byRef)) {
       assertEquals(gen.generate(List.of(row("description: x tag:", x, 6))),
           gen.generate(List.of(row("description: x tag:", y, 6))));
     }
+    // a generator without the store (or with another) never opens the file
+    assertThrows(dev.oppu.model.lora.AdapterPayload.RefusedPathException.class, () -> gen.load(byRef));
+    assertThrows(dev.oppu.model.lora.AdapterPayload.RefusedPathException.class, () -> new ModelBatchGenerator(
+        t -> new ModelBatchGenerator.TaskModel(model, "base", "task"), tokenizer,
+        ModelBatchGenerator.Options.greedy(), dir.resolve("elsewhere")).load(byRef));
     AdapterVersion corrupt = AdapterVersion.newBuilder(inline).setWeightsSha256("00").build();
     Exception e = assertThrows(Exception.class, () -> gen.load(corrupt));
     assertTrue(e.getMessage().contains("SHA-256"));

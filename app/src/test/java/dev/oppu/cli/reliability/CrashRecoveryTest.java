@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
+import dev.oppu.broker.CheckedSends;
 import dev.oppu.broker.KafkaExtension;
 import dev.oppu.broker.SharedKafka;
 import dev.oppu.lamp.Task;
@@ -234,10 +235,11 @@ class CrashRecoveryTest {
       streams.start();
       trainer.start();
       streams.awaitOutput("oppu streams: running");
+      CheckedSends sends = new CheckedSends();
       for (int c = 0; c < CHUNKS; c++) {
         long historyWrittenBefore = endOffsets(kafka, List.of(historyChangelog), "read_uncommitted");
         for (Behavior b : chunks.get(c)) {
-          producer.send(new ProducerRecord<>(topics.behaviors.name(), b.getUserId(),
+          sends.send(producer, new ProducerRecord<>(topics.behaviors.name(), b.getUserId(),
               topics.behaviors.valueSerde().serializer().serialize(topics.behaviors.name(), b)));
           published.put(b.getEventId(), b);
         }
@@ -245,11 +247,11 @@ class CrashRecoveryTest {
           Query q = u.queries().get(c);
           Request r = Request.newBuilder().setRequestId(q.id() + "/" + MODE).setUserId(u.userId())
               .setTask(TASK.id()).setInput(q.input()).setMode(MODE).setRequestTime(Instant.now()).build();
-          producer.send(new ProducerRecord<>(topics.requests.name(), u.userId(),
+          sends.send(producer, new ProducerRecord<>(topics.requests.name(), u.userId(),
               topics.requests.valueSerde().serializer().serialize(topics.requests.name(), r)));
           requests.put(r.getRequestId(), r);
         }
-        producer.flush();
+        sends.await(); // every behavior and request of the chunk acknowledged before anything is killed
         if (c == CHUNKS - 1) {
           break; // the last chunk runs to completion undisturbed
         }
