@@ -69,15 +69,15 @@ public final class DemoCommand implements Callable<Integer> {
       description = "Modes to measure (default: all six).")
   List<String> modes;
 
-  @Option(names = "--seed", defaultValue = "42", description = "Seed of the synthetic data (${DEFAULT-VALUE}).")
-  long seed;
+  @Mixin
+  SeedOptions seed = new SeedOptions();
 
-  @Option(names = "--model", defaultValue = "models/default", paramLabel = "DIR",
-      description = "Base model (Hugging Face layout); pretrained here once when missing (${DEFAULT-VALUE}).")
-  Path model;
+  /** The base model, pretrained here once when missing; its task adapters are made once and cached. */
+  @Mixin
+  ModelOptions model = new ModelOptions();
 
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (${DEFAULT-VALUE}).")
-  String device;
+  @Mixin
+  DeviceOptions device = new DeviceOptions();
 
   @Option(names = "--partitions", defaultValue = "2", description = "Partitions per topic (${DEFAULT-VALUE}).")
   int partitions;
@@ -117,14 +117,14 @@ public final class DemoCommand implements Callable<Integer> {
     List<String> prepNotes = new ArrayList<>();
     DemoSystem.Launcher launcher = (client, topics, settings, trainUsersByTask, work, p) -> {
       long s = System.nanoTime();
-      ModelPrep.Prepared prep = ModelPrep.prepare(model, taskList, trainUsersByTask, device, p, System.out);
+      ModelPrep.Prepared prep = ModelPrep.prepare(model.model(), model.taskAdapters(), taskList, trainUsersByTask, device.device(), p, System.out);
       prepNanos[0] = System.nanoTime() - s;
       prepNotes.addAll(prep.notes());
       return InProcessSystem.launcher(prep.models(), TrainerDefaults.user())
           .start(client, topics, settings, trainUsersByTask, work, p);
     };
     DemoRunner.Options opts = new DemoRunner.Options(out, cluster, taskList, users, trainUsers, queries, shiftUsers,
-        shiftQueries, steps, 20, seed, Modes.parse(modes), partitions, !freeGeneration, Duration.ofSeconds(adapterTimeout),
+        shiftQueries, steps, 20, seed.seed(), Modes.parse(modes), partitions, !freeGeneration, Duration.ofSeconds(adapterTimeout),
         Duration.ofSeconds(answerTimeout), Duration.ofSeconds(30), progress, System.out);
     DemoResults r = new DemoRunner(opts, launcher).run();
     if (!prepNotes.isEmpty()) {
@@ -159,8 +159,6 @@ public final class DemoCommand implements Callable<Integer> {
 
   /** The cluster given by --bootstrap, --kafka-config or $KAFKA_BOOTSTRAP_SERVERS; null: the embedded broker. */
   private ClientConfig externalCluster() {
-    boolean given = kafka.bootstrap != null || kafka.configFile != null || !kafka.extra.isEmpty()
-        || System.getenv("KAFKA_BOOTSTRAP_SERVERS") != null;
-    return given ? kafka.clientConfig() : null;
+    return kafka.given() ? kafka.clientConfig() : null;
   }
 }

@@ -33,6 +33,11 @@ public final class KafkaOptions {
       description = "One more Kafka client (or oppu.*) property; repeatable; wins over --kafka-config.")
   Map<String, String> extra = new LinkedHashMap<>();
 
+  /** Whether a cluster was named: --bootstrap, --kafka-config, -X or $KAFKA_BOOTSTRAP_SERVERS (else: embedded). */
+  public boolean given() {
+    return bootstrap != null || configFile != null || !extra.isEmpty() || System.getenv("KAFKA_BOOTSTRAP_SERVERS") != null;
+  }
+
   /** The client settings: file, then -X, then --bootstrap (or $KAFKA_BOOTSTRAP_SERVERS when neither names one). */
   public ClientConfig clientConfig() {
     Properties p = new Properties();

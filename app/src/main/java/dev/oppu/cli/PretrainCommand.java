@@ -23,8 +23,8 @@ public final class PretrainCommand implements Callable<Integer> {
   @Option(names = "--out", defaultValue = "models/default", description = "output directory (default ${DEFAULT-VALUE})")
   Path out;
 
-  @Option(names = "--seed", defaultValue = "42", description = "seed of data, tokenizer, init and order (default ${DEFAULT-VALUE})")
-  long seed;
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.SeedOptions seedOption = new dev.oppu.cli.SeedOptions();
 
   @Option(names = "--steps", description = "optimizer steps (default: Pretrainer.Config.defaults)")
   Integer steps;
@@ -43,15 +43,15 @@ public final class PretrainCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Pretrainer.Config d = Pretrainer.Config.defaults();
     Pretrainer.Config cfg = new Pretrainer.Config(LlamaConfig.defaultSmall(), d.blockTokens(), d.batchSize(),
-        steps != null ? steps : d.steps(), lr != null ? lr : d.lr(), d.heldOutFraction(), seed);
-    List<String> docs = SynthCorpus.documents(Synth.Params.defaults().withTrainUsers(trainUsers).withSeed(seed));
+        steps != null ? steps : d.steps(), lr != null ? lr : d.lr(), d.heldOutFraction(), seedOption.seed());
+    List<String> docs = SynthCorpus.documents(Synth.Params.defaults().withTrainUsers(trainUsers).withSeed(seedOption.seed()));
     System.out.printf(Locale.ROOT, "pretraining on %d documents (non-evaluated users of 7 tasks) -> %s%n",
         docs.size(), out);
     Pretrainer.Report r = Pretrainer.run(docs, cfg, out, !quiet);
-    System.out.printf(Locale.ROOT, "{\"dir\": \"%s\", \"fingerprint\": \"%s\", \"corpus_tokens\": %d,"
-            + " \"train_tokens\": %d, \"first_loss\": %.4f, \"last_loss\": %.4f, \"held_out_loss\": %.4f,"
-            + " \"held_out_perplexity\": %.3f, \"seconds\": %.1f}%n", r.dir(), r.fingerprint(), r.corpusTokens(),
-        r.trainTokens(), r.firstLoss(), r.lastLoss(), r.heldOutLoss(), r.heldOutPerplexity(), r.millis() / 1000.0);
+    System.out.println(JsonOut.object().put("dir", r.dir().toString()).put("fingerprint", r.fingerprint())
+        .put("corpus_tokens", r.corpusTokens()).put("train_tokens", r.trainTokens()).put("first_loss", r.firstLoss(), 4)
+        .put("last_loss", r.lastLoss(), 4).put("held_out_loss", r.heldOutLoss(), 4)
+        .put("held_out_perplexity", r.heldOutPerplexity(), 3).put("seconds", r.millis() / 1000.0, 1));
     return 0;
   }
 }

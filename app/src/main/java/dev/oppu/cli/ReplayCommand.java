@@ -84,22 +84,18 @@ public final class ReplayCommand implements Callable<Integer> {
   @Option(names = "--no-progress", description = "No progress bars.")
   boolean noProgress;
 
-  @Option(names = "--model", defaultValue = "models/default", paramLabel = "DIR",
-      description = "Without a cluster (no --bootstrap, --kafka-config or $KAFKA_BOOTSTRAP_SERVERS): the base model"
-          + " of the services this command starts in-process with an embedded broker (${DEFAULT-VALUE}; its"
-          + " task-adapters/ folder is used when present).")
-  Path model;
+  /** Without a cluster: the model of the services this command starts in-process with an embedded broker. */
+  @Mixin
+  ModelOptions model = new ModelOptions();
 
-  @Option(names = "--device", defaultValue = "cpu", description = "Device of the in-process services (${DEFAULT-VALUE}).")
-  String device;
+  @Mixin
+  DeviceOptions device = new DeviceOptions();
 
   @Override
   public Integer call() throws Exception {
     Task t = Task.of(task);
     ReplayData.Dataset data = LampDatasets.read(t, users, outputs);
-    boolean external = kafka.bootstrap != null || kafka.configFile != null || !kafka.extra.isEmpty()
-        || System.getenv("KAFKA_BOOTSTRAP_SERVERS") != null;
-    if (!external) {
+    if (!kafka.given()) {
       return embedded(t, data);
     }
     ClientConfig client = kafka.clientConfig();
@@ -114,7 +110,7 @@ public final class ReplayCommand implements Callable<Integer> {
       ClientConfig client = broker.clientConfig();
       Topics topics = Topics.from(client.raw());
       TopicAdmin.ensureTopics(client.admin(), topics, TopicAdmin.Settings.of(2));
-      ModelPrep.Prepared prep = ModelPrep.prepare(model, List.of(t), Map.of(), device, progress, System.out);
+      ModelPrep.Prepared prep = ModelPrep.prepare(model.model(), model.taskAdapters(), List.of(t), Map.of(), device.device(), progress, System.out);
       prep.notes().forEach(System.out::println);
       Properties settings = new Properties();
       List<String> variants = Modes.variants(Modes.parse(modes));

@@ -3,25 +3,19 @@ package dev.oppu.cli;
 import dev.oppu.broker.ClientConfig;
 import dev.oppu.broker.TopicAdmin;
 import dev.oppu.lamp.Task;
-import dev.oppu.schemas.Topics;
-import dev.oppu.serving.AdapterCache;
-import dev.oppu.serving.GivenProfiles;
-import dev.oppu.serving.Mode;
 import dev.oppu.serving.ModelBatchGenerator;
-import dev.oppu.serving.ServingConfig;
 import dev.oppu.serving.StreamsApp;
-import dev.oppu.serving.TaskModelDirectory;
-import dev.oppu.streams.IngestConfig;
+import dev.oppu.system.OppuSystem;
+import dev.oppu.system.ServingModels;
+import dev.oppu.system.StreamsApplication;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.streams.KafkaStreams;
-import org.apache.kafka.streams.StreamsConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -44,41 +38,18 @@ public final class RunStreamsCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
 
-  @Option(names = "--model", required = true, paramLabel = "DIR",
-      description = "Base model checkpoint directory (config.json, model.safetensors, tokenizer.json).")
-  Path model;
+  @Mixin
+  ModelOptions model = new ModelOptions();
 
-  @Option(names = "--task-adapters", paramLabel = "DIR",
-      description = "Task adapters in PEFT layout at DIR/<LaMP id>/ (merged into the base per task); a task "
-          + "without one is served by the bare base.")
-  Path taskAdapters;
+  @Mixin
+  DeviceOptions device = new DeviceOptions();
 
   @Option(names = "--tasks", split = ",", paramLabel = "TASK",
       description = "Tasks to serve (default: all seven); each served task holds a copy of the model in memory.")
   List<String> tasks;
 
-  @Option(names = "--mode", paramLabel = "MODE",
-      description = "Default mode of requests that name none: non-personalized, RAG, PAG, OPPU, OPPU+RAG, OPPU+PAG "
-          + "(default: OPPU+RAG).")
-  String mode;
-
-  @Option(names = "--batch-max", paramLabel = "N", description = "Most requests decoded in one batch (default 16).")
-  Integer batchMax;
-
-  @Option(names = "--batch-wait-ms", paramLabel = "MS",
-      description = "Longest a request waits for its batch to fill (default 20).")
-  Long batchWaitMs;
-
-  @Option(names = "--max-new-tokens", paramLabel = "N", description = "Generation budget per answer (default 32).")
-  Integer maxNewTokens;
-
-  @Option(names = "--constrained", negatable = true,
-      description = "Label tasks (LaMP_1, LaMP_2N, LaMP_2M, LaMP_3) answer with their most likely label.")
-  Boolean constrained;
-
-  @Option(names = "--sampling",
-      description = "Sample as OPPU does (temperature 0.1, top-k 10, top-p 0.9) instead of greedy decoding.")
-  boolean sampling;
+  @Mixin
+  ServingOptions serving = new ServingOptions();
 
   @Option(names = "--application-id", defaultValue = StreamsApp.APPLICATION_ID,
       description = "Kafka Streams application id (default: ${DEFAULT-VALUE}).")
@@ -92,10 +63,8 @@ public final class RunStreamsCommand implements Callable<Integer> {
       description = "Partitions of topics it has to create (default: ${DEFAULT-VALUE}).")
   int partitions;
 
-  @Option(names = "--adapter-store", defaultValue = ServingConfig.DEFAULT_ADAPTER_STORE, paramLabel = "DIR",
-      description = "The trainer's store of adapters too large to inline (its --adapter-store): adapter records may"
-          + " only point into it; others are dead-lettered (default: ${DEFAULT-VALUE}).")
-  Path adapterStore;
+  @Mixin
+  AdapterStoreOptions adapterStore = new AdapterStoreOptions();
 
   @Option(names = "--no-create-topics", description = "Do not create missing oppu topics first.")
   boolean noCreateTopics;
@@ -114,15 +83,6 @@ public final class RunStreamsCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     ClientConfig client = kafka.clientConfig();
-    Properties settings = client.raw();
-    Topics topics = Topics.from(settings);
-    ServingConfig serving = servingConfig(settings);
-    IngestConfig ingest = IngestConfig.from(settings);
-    int topicPartitions = noCreateTopics ? 0
-        : TopicAdmin.ensureTopics(settings, topics, partitions).partitions().getOrDefault(topics.behaviors.name(), 0);
-    if (ingest.adapterPartitions() == 0 && topicPartitions > 0) {
-      ingest = ingest.withAdapterPartitions(topicPartitions); // adapters-by-user must match the user-keyed topics
-    }
     Set<Task> served = EnumSet.allOf(Task.class);
     if (tasks != null && !tasks.isEmpty()) {
       served = EnumSet.noneOf(Task.class);
@@ -130,28 +90,30 @@ public final class RunStreamsCommand implements Callable<Integer> {
         served.add(Task.of(t));
       }
     }
-    GivenProfiles profiles = GivenProfiles.from(settings);
+    OppuSystem system = OppuSystem.builder(client)
+        .models(model.with(device))
+        .tasks(served)
+        .adapterStore(adapterStore.given())
+        .serving(serving::apply)
+        .generation(serving.sampling()
+            ? new ModelBatchGenerator.Options(0.1, 10, 0.9, System.nanoTime(), 64)
+            : ModelBatchGenerator.Options.greedy())
+        .applicationId(applicationId)
+        .stateDir(stateDir)
+        .ensureTopics(noCreateTopics ? 0 : partitions)
+        .build();
     Set<Task> servedTasks = served;
-    ModelBatchGenerator.Options gen = sampling
-        ? new ModelBatchGenerator.Options(0.1, 10, 0.9, System.nanoTime(), 64) : ModelBatchGenerator.Options.greedy();
-
-    Properties overrides = client.streams(applicationId);
-    if (stateDir != null) {
-      overrides.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-    }
-    try (TaskModelDirectory models = new TaskModelDirectory(model, taskAdapters, servedTasks);
-        AdapterCache cache = new AdapterCache(serving.cacheMaxAdapters(), serving.cacheMaxBytes())) {
-      ModelBatchGenerator generator = new ModelBatchGenerator(models::get, models.tokenizer(), gen,
-          serving.adapterStore());
-      KafkaStreams streams = new KafkaStreams(
-          StreamsApp.topology(topics, ingest, serving, generator, cache, profiles),
-          StreamsApp.config(applicationId, client.bootstrapServers(), serving, overrides));
+    try (ServingModels models = system.loadServingModels();
+        StreamsApplication app = system.streams(models)) {
+      KafkaStreams streams = app.kafkaStreams();
       CountDownLatch stopped = this.stopped;
       streams.setStateListener((now, before) -> {
         if (now == KafkaStreams.State.RUNNING) {
-          out.printf("oppu streams: running (application %s, bootstrap %s, default mode %s, batch <= %d / %d ms,"
-                  + " tasks %s)%n", applicationId, client.bootstrapServers(), serving.defaultMode(), serving.maxBatch(),
-              serving.maxWaitMs(), servedTasks);
+          out.printf("oppu streams: running (application %s, bootstrap %s, model %s, task adapters %s, default mode"
+                  + " %s, training variants %s, batch <= %d / %d ms, tasks %s)%n", applicationId,
+              client.bootstrapServers(), system.models().model(), system.models().taskAdapters() == null ? "none"
+                  : system.models().taskAdapters(), system.serving().defaultMode(), system.ingest().variants(),
+              system.serving().maxBatch(), system.serving().maxWaitMs(), servedTasks);
           out.flush();
         } else if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.NOT_RUNNING) {
           stopped.countDown();
@@ -162,7 +124,7 @@ public final class RunStreamsCommand implements Callable<Integer> {
         stopped.countDown();
       }, "oppu-streams-shutdown");
       Runtime.getRuntime().addShutdownHook(hook);
-      streams.start();
+      app.start();
       stopped.await();
       streams.close();
       try {
@@ -172,28 +134,5 @@ public final class RunStreamsCommand implements Callable<Integer> {
       }
       return streams.state() == KafkaStreams.State.ERROR ? 1 : 0;
     }
-  }
-
-  private ServingConfig servingConfig(Properties settings) {
-    ServingConfig c = ServingConfig.from(settings);
-    if (!settings.containsKey(ServingConfig.ADAPTER_STORE)) {
-      c = c.withAdapterStore(adapterStore);
-    }
-    if (mode != null) {
-      c = c.withDefaultMode(Mode.of(mode));
-    }
-    if (batchMax != null) {
-      c = c.withMaxBatch(batchMax);
-    }
-    if (batchWaitMs != null) {
-      c = c.withMaxWaitMs(batchWaitMs);
-    }
-    if (maxNewTokens != null) {
-      c = c.withMaxNewTokens(maxNewTokens);
-    }
-    if (constrained != null) {
-      c = c.withConstrained(constrained);
-    }
-    return c;
   }
 }

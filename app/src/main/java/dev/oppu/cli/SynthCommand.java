@@ -46,8 +46,8 @@ public final class SynthCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "output directory")
   Path out;
 
-  @Option(names = "--seed", defaultValue = "42", description = "random seed (default ${DEFAULT-VALUE})")
-  long seed;
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.SeedOptions seedOption = new dev.oppu.cli.SeedOptions();
 
   @Option(names = "--shift", description = "plant a preference shift in every evaluated user")
   boolean shift;
@@ -64,7 +64,7 @@ public final class SynthCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     List<Task> tasks = "all".equalsIgnoreCase(task) ? List.of(Task.values()) : List.of(Task.of(task));
     Synth.Params d = Synth.Params.defaults();
-    Synth.Params p = new Synth.Params(users, trainUsers, queries, d.trainQueries(), seed, shift, postShift, d.noise());
+    Synth.Params p = new Synth.Params(users, trainUsers, queries, d.trainQueries(), seedOption.seed(), shift, postShift, d.noise());
     ObjectMapper json = new ObjectMapper();
     ObjectNode summary = json.createObjectNode();
     for (Task t : tasks) {

@@ -32,9 +32,9 @@ import picocli.CommandLine.Option;
             + " generated in memory with the synth defaults."})
 public final class TaskAdaptCommand implements Callable<Integer> {
 
-  @Option(names = "--base-model", defaultValue = "models/default",
-      description = "base checkpoint directory, any Llama-family HF checkpoint (default ${DEFAULT-VALUE})")
-  Path base;
+  /** The base model; its --task-adapters folder is where the adapters are written (unless --out). */
+  @Mixin
+  ModelOptions model = new ModelOptions();
 
   @Option(names = "--task", defaultValue = "all", description = "LaMP_1 ... LaMP_7, a task name, or all (default)")
   String task;
@@ -42,7 +42,7 @@ public final class TaskAdaptCommand implements Callable<Integer> {
   @Option(names = "--data", description = "synthetic or LaMP data root holding <task_name>/train_users.json")
   Path data;
 
-  @Option(names = "--out", description = "task adapter root (default: BASE/task-adapters)")
+  @Option(names = "--out", description = "task adapter root (default: --task-adapters, else MODEL/task-adapters)")
   Path out;
 
   @Option(names = "--k", defaultValue = "0", description = "retrieved items per example, OPPU's --k (default 0)")
@@ -64,7 +64,9 @@ public final class TaskAdaptCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Path root = out != null ? out : base.resolve("task-adapters");
+    Path base = model.model();
+    Path root = out != null ? out : model.taskAdapters() != null ? model.taskAdapters()
+        : base.resolve(dev.oppu.system.OppuSystem.TASK_ADAPTERS);
     List<Task> tasks = task.equalsIgnoreCase("all") ? List.of(Task.values()) : List.of(Task.of(task));
     TaskAdaptation.Config d = TrainerDefaults.task(k, addProfile);
     TaskAdaptation.Config cfg = new TaskAdaptation.Config(training.lora(d.lora()), training.training(d.training()),
@@ -92,9 +94,10 @@ public final class TaskAdaptCommand implements Callable<Integer> {
             if (pb[0] != null) {
               pb[0].close();
             }
-            System.out.printf(Locale.ROOT, "{\"task\": \"%s\", \"dir\": \"%s\", \"users\": %d, \"examples\": %d,"
-                    + " \"loss_before\": %.4f, \"loss_after\": %.4f, \"seconds\": %.1f}%n", t.id(), r.dir(), r.users(),
-                r.examples(), r.training().lossBefore(), r.training().lossAfter(), r.training().millis() / 1000.0);
+            System.out.println(JsonOut.object().put("task", t.id()).put("dir", r.dir().toString())
+                .put("users", r.users()).put("examples", r.examples())
+                .put("loss_before", r.training().lossBefore(), 4).put("loss_after", r.training().lossAfter(), 4)
+                .put("seconds", r.training().millis() / 1000.0, 1));
           } finally {
             if (pb[0] != null) {
               pb[0].close();

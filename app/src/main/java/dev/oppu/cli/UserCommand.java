@@ -68,10 +68,9 @@ public final class UserCommand implements Runnable {
             + "${DEFAULT-VALUE}).")
     long timeoutMs;
 
-    @Option(names = "--adapter-store", defaultValue = "adapter-store", paramLabel = "DIR",
-        description = "The store of adapters too large to inline (the trainer's --adapter-store): export reads only"
-            + " files there, delete removes the user's files there (default: ${DEFAULT-VALUE}).")
-    Path adapterStore;
+    /** The trainer's adapter store: export reads only files there, delete removes the user's files there. */
+    @Mixin
+    AdapterStoreOptions adapterStore = new AdapterStoreOptions();
 
     void validate() {
       if (user.isBlank() || user.indexOf('\u0000') >= 0) {
@@ -117,7 +116,7 @@ public final class UserCommand implements Runnable {
         Map<String, AdapterVersion> adapters = scan.adapters(topics);
         for (AdapterVersion v : adapters.values()) {
           writeAdapter(dir.resolve("adapters").resolve(safe(v.getTask())).resolve(safe(v.getVariant())), v,
-              target.adapterStore);
+              target.adapterStore.adapterStore(kafka.clientConfig().raw()));
         }
         int items = history.values().stream().mapToInt(List::size).sum();
         stdout.printf("exported user %s to %s: %d history item(s) in %d task(s), %d adapter(s)%n", target.user,
@@ -282,17 +281,17 @@ public final class UserCommand implements Runnable {
       int removed = 0;
       for (String f : files) {
         try {
-          if (AdapterPayload.deleteStored(target.adapterStore, f)) {
+          if (AdapterPayload.deleteStored(target.adapterStore.adapterStore(kafka.clientConfig().raw()), f)) {
             removed++;
           } else if (Files.exists(Path.of(f))) {
-            err.printf("adapter file %s is outside --adapter-store %s: left in place%n", f, target.adapterStore);
+            err.printf("adapter file %s is outside --adapter-store %s: left in place%n", f, target.adapterStore.adapterStore(kafka.clientConfig().raw()));
           }
         } catch (java.io.IOException e) {
           err.printf("could not remove adapter file %s: %s%n", f, e.getMessage());
         }
       }
       if (removed > 0) {
-        stdout.printf("removed %d stored adapter file set(s) from %s%n", removed, target.adapterStore);
+        stdout.printf("removed %d stored adapter file set(s) from %s%n", removed, target.adapterStore.adapterStore(kafka.clientConfig().raw()));
       }
     }
   }

@@ -33,7 +33,7 @@ public final class TaskModelDirectory implements AutoCloseable {
   private final Path baseDir;
   private final Path taskAdapters;
   private final Set<Task> tasks;
-  private final NDManager manager = NDManager.newBaseManager();
+  private final NDManager manager;
   private final TextTokenizer tokenizer;
   private final String baseFingerprint;
   private final Map<Task, TaskModel> loaded = new EnumMap<>(Task.class);
@@ -43,6 +43,13 @@ public final class TaskModelDirectory implements AutoCloseable {
    * @param tasks        the tasks served; requests of other tasks get an error response
    */
   public TaskModelDirectory(Path baseDir, Path taskAdapters, Set<Task> tasks) throws IOException {
+    this(baseDir, taskAdapters, tasks, null);
+  }
+
+  /** As above, the models on {@code device} (null: the engine's default device). */
+  public TaskModelDirectory(Path baseDir, Path taskAdapters, Set<Task> tasks, ai.djl.Device device)
+      throws IOException {
+    this.manager = device == null ? NDManager.newBaseManager() : NDManager.newBaseManager(device);
     this.baseDir = baseDir;
     this.taskAdapters = taskAdapters;
     this.tasks = tasks.isEmpty() ? EnumSet.noneOf(Task.class) : EnumSet.copyOf(tasks);

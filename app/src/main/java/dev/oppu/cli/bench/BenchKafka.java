@@ -19,15 +19,13 @@ final class BenchKafka implements AutoCloseable {
   final ClientConfig client;
   private final EmbeddedKafkaBroker broker;
 
-  BenchKafka(String bootstrap) {
-    if (bootstrap == null) {
+  BenchKafka(dev.oppu.cli.KafkaOptions cluster) {
+    if (!cluster.given()) {
       broker = EmbeddedKafkaBroker.create().start();
       client = broker.clientConfig();
     } else {
       broker = null;
-      Properties p = new Properties();
-      p.setProperty("bootstrap.servers", bootstrap);
-      client = ClientConfig.of(p);
+      client = cluster.clientConfig();
     }
   }
 

@@ -40,8 +40,9 @@ import picocli.CommandLine.Option;
     description = "Events/s of the ingestion topology vs a count() topology on the same input and StreamsConfig.")
 public final class IngestBench implements Callable<Integer> {
 
-  @Option(names = "--bootstrap", description = "Use this Kafka instead of an embedded broker.")
-  String bootstrap;
+  /** The cluster to use; none given: an embedded broker. */
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.KafkaOptions cluster = new dev.oppu.cli.KafkaOptions();
 
   @Option(names = "--events", defaultValue = "200000", description = "Behaviors (default ${DEFAULT-VALUE}).")
   int events;
@@ -55,8 +56,8 @@ public final class IngestBench implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "1", description = "Stream threads (default ${DEFAULT-VALUE}).")
   int threads;
 
-  @Option(names = "--seed", defaultValue = "1")
-  long seed;
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.SeedOptions seed = new dev.oppu.cli.SeedOptions();
 
   @Option(names = "--commit-interval-ms", description = "commit.interval.ms for both topologies (default: the"
       + " application's, i.e. Kafka Streams' exactly-once default of 100 ms).")
@@ -65,7 +66,7 @@ public final class IngestBench implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Path stateDir = Files.createTempDirectory("oppu-bench-ingest");
-    try (BenchKafka kafka = new BenchKafka(bootstrap)) {
+    try (BenchKafka kafka = new BenchKafka(cluster)) {
       Topics topics = kafka.freshTopics("bench-ingest", partitions);
       String countOut = topics.behaviors.name() + ".counts";
       try (Admin admin = Admin.create(kafka.client.admin())) {
@@ -92,13 +93,11 @@ public final class IngestBench implements Callable<Integer> {
       System.out.printf(Locale.ROOT, "count():   %.1f s, %.0f events/s%n", countSeconds, ceps);
       System.out.printf(Locale.ROOT, "ingestion: %.1f s, %.0f events/s (dead letters %.0f, duplicates %.0f,"
           + " train triggers %.0f)%n", ingestSeconds, eps, ingestMetrics[0], ingestMetrics[1], ingestMetrics[2]);
-      System.out.printf(Locale.ROOT,
-          "{\"bench\":\"ingest\",\"events\":%d,\"users\":%d,\"partitions\":%d,\"threads\":%d,"
-              + "\"commit_interval_ms\":%s,\"events_per_s\":%.0f,"
-              + "\"count_events_per_s\":%.0f,\"ratio\":%.3f,\"ingest_s\":%.2f,\"count_s\":%.2f,\"dead_letters\":%.0f,"
-              + "\"train_triggers\":%.0f}%n",
-          events, users, partitions, threads, commitIntervalMs == null ? "null" : commitIntervalMs.toString(), eps, ceps,
-          eps / ceps, ingestSeconds, countSeconds, ingestMetrics[0], ingestMetrics[2]);
+      System.out.println(dev.oppu.cli.JsonOut.object().put("bench", "ingest").put("events", events)
+          .put("users", users).put("partitions", partitions).put("threads", threads)
+          .put("commit_interval_ms", commitIntervalMs).put("events_per_s", eps, 0).put("count_events_per_s", ceps, 0)
+          .put("ratio", eps / ceps, 3).put("ingest_s", ingestSeconds, 2).put("count_s", countSeconds, 2)
+          .put("dead_letters", ingestMetrics[0], 0).put("train_triggers", ingestMetrics[2], 0));
     } finally {
       RetrieveBench.deleteTree(stateDir);
     }
@@ -106,7 +105,7 @@ public final class IngestBench implements Callable<Integer> {
   }
 
   private long produce(BenchKafka kafka, Topics topics) {
-    SyntheticText gen = new SyntheticText(5000, seed);
+    SyntheticText gen = new SyntheticText(5000, seed.seed());
     Properties pp = kafka.client.producer();
     pp.put("linger.ms", "20");
     pp.put("batch.size", Integer.toString(256 * 1024));
@@ -140,7 +139,7 @@ public final class IngestBench implements Callable<Integer> {
     }
     Properties props = IngestTopology.streamsConfig(appId, kafka.client.bootstrapServers(), o);
     AtomicLong runningAt = new AtomicLong();
-    try (KafkaStreams streams = new KafkaStreams(topology, props)) {
+    try (KafkaStreams streams = dev.oppu.system.OppuSystem.application(topology, props)) {
       streams.setStateListener((now, old) -> {
         if (now == KafkaStreams.State.RUNNING) {
           runningAt.compareAndSet(0, System.nanoTime());

@@ -4,21 +4,22 @@ import dev.oppu.lamp.Task;
 import dev.oppu.serving.ModelBatchGenerator;
 import dev.oppu.trainer.TaskModels;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.Map;
-import picocli.CommandLine.Option;
+import dev.oppu.cli.DeviceOptions;
+import dev.oppu.cli.ModelOptions;
+import picocli.CommandLine.Mixin;
 
 /** The offline benches' models (base + task adapters, on the CPU) and serving's generator over them. */
 public final class OfflineModels {
 
-  @Option(names = "--base-model", defaultValue = "models/default", paramLabel = "DIR")
-  Path base;
+  @Mixin
+  ModelOptions model = new ModelOptions();
 
-  @Option(names = "--task-adapters", paramLabel = "DIR", description = "default: BASE/task-adapters")
-  Path taskAdapters;
+  @Mixin
+  DeviceOptions device = new DeviceOptions();
 
   TaskModels open() throws IOException {
-    return new TaskModels(base, taskAdapters != null ? taskAdapters : base.resolve("task-adapters"), "cpu");
+    return new TaskModels(model.model(), model.taskAdapters(), device.device());
   }
 
   /** Serving's generator over one task model, greedy, as the streams application answers. */

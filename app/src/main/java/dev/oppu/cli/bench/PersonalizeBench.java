@@ -53,8 +53,8 @@ public final class PersonalizeBench implements Callable<Integer> {
   @Option(names = "--queries", defaultValue = "4", description = "queries per user (${DEFAULT-VALUE})")
   int queries;
 
-  @Option(names = "--seed", defaultValue = "42", description = "seed of the synthetic data (${DEFAULT-VALUE})")
-  long seed;
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.SeedOptions seedOption = new dev.oppu.cli.SeedOptions();
 
   @Option(names = "--modes", split = ",", defaultValue = "non-personalized,RAG,PAG,OPPU,OPPU+RAG,OPPU+PAG")
   List<String> modes;
@@ -71,7 +71,7 @@ public final class PersonalizeBench implements Callable<Integer> {
     List<Mode> modeList = modes.stream().map(Mode::of).toList();
     UserAdapterUpdater.Settings s = settings();
     SynthDataset data = Synth.generate(task, Synth.Params.defaults().withUsers(users).withQueries(queries)
-        .withSeed(seed));
+        .withSeed(seedOption.seed()));
     long t0 = System.nanoTime();
     long trainNanos = 0;
     int published = 0;

@@ -51,8 +51,9 @@ import picocli.CommandLine.Option;
     description = "p50/p99 of top-5 retrieval over a user's history vs building and querying a Lucene index.")
 public final class RetrieveBench implements Callable<Integer> {
 
-  @Option(names = "--bootstrap", description = "Use this Kafka instead of an embedded broker.")
-  String bootstrap;
+  /** The cluster to use; none given: an embedded broker. */
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.KafkaOptions cluster = new dev.oppu.cli.KafkaOptions();
 
   @Option(names = "--queries", defaultValue = "3000", description = "Measured queries per user (default ${DEFAULT-VALUE}).")
   int queries;
@@ -61,21 +62,21 @@ public final class RetrieveBench implements Callable<Integer> {
       description = "Measured Lucene build+query rounds (default ${DEFAULT-VALUE}).")
   int luceneQueries;
 
-  @Option(names = "--seed", defaultValue = "1")
-  long seed;
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.SeedOptions seed = new dev.oppu.cli.SeedOptions();
 
   static final int K = 5;
 
   @Override
   public Integer call() throws Exception {
-    SyntheticText gen = new SyntheticText(5000, seed);
+    SyntheticText gen = new SyntheticText(5000, seed.seed());
     Map<String, Integer> users = new java.util.LinkedHashMap<>();
     users.put("bench-u100", 100);
     users.put("bench-u1000", 1000);
     Map<String, List<String>> texts = new java.util.HashMap<>();
     IngestConfig config = IngestConfig.defaults().withAdapterPartitions(1);
     Path stateDir = Files.createTempDirectory("oppu-bench-retrieve");
-    try (BenchKafka kafka = new BenchKafka(bootstrap)) {
+    try (BenchKafka kafka = new BenchKafka(cluster)) {
       Topics topics = kafka.freshTopics("bench-retrieve", 1);
       Properties pp = kafka.client.producer();
       pp.put("linger.ms", "10");
@@ -100,7 +101,7 @@ public final class RetrieveBench implements Callable<Integer> {
       Properties o = kafka.client.streams(appId);
       o.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
       o.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
-      try (KafkaStreams streams = new KafkaStreams(IngestTopology.build(topics, config),
+      try (KafkaStreams streams = dev.oppu.system.OppuSystem.application(IngestTopology.build(topics, config),
           IngestTopology.streamsConfig(appId, kafka.client.bootstrapServers(), o))) {
         streams.start();
         if (!kafka.awaitCaughtUp(streams, appId, topics.behaviors.name(), 1, Duration.ofMinutes(5))) {

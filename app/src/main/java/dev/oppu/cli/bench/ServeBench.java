@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.oppu.broker.ClientConfig;
 import dev.oppu.broker.EmbeddedKafkaBroker;
 import dev.oppu.broker.TopicAdmin;
+import dev.oppu.cli.KafkaOptions;
+import dev.oppu.cli.ServingOptions;
 import dev.oppu.lamp.Task;
 import dev.oppu.model.LlamaConfig;
 import dev.oppu.model.LlamaModel;
@@ -17,14 +19,11 @@ import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
 import dev.oppu.schemas.Topics;
-import dev.oppu.serving.AdapterCache;
-import dev.oppu.serving.GivenProfiles;
 import dev.oppu.serving.ModelBatchGenerator;
-import dev.oppu.serving.ServingConfig;
 import dev.oppu.serving.ServingTopology;
-import dev.oppu.serving.StreamsApp;
-import dev.oppu.serving.TaskModelDirectory;
-import dev.oppu.streams.IngestConfig;
+import dev.oppu.system.OppuSystem;
+import dev.oppu.system.ServingModels;
+import dev.oppu.system.StreamsApplication;
 import dev.oppu.trainer.pretrain.BpeTokenizerTrainer;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -54,6 +53,7 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.state.QueryableStoreTypes;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -79,15 +79,8 @@ public final class ServeBench implements Callable<Integer> {
   @Option(names = "--outstanding", defaultValue = "32", description = "Requests in flight (default: ${DEFAULT-VALUE}).")
   int outstanding;
 
-  @Option(names = "--new-tokens", defaultValue = "8", description = "New tokens per answer (default: ${DEFAULT-VALUE}).")
-  int newTokens;
-
-  @Option(names = "--max-batch", defaultValue = "32",
-      description = "Maximum batch of the batched server (default: ${DEFAULT-VALUE}).")
-  int maxBatch;
-
-  @Option(names = "--batch-wait-ms", defaultValue = "20", description = "Batch wait (default: ${DEFAULT-VALUE}).")
-  long batchWaitMs;
+  @Mixin
+  ServingOptions serving = new ServingOptions();
 
   @Option(names = "--requests", defaultValue = "320",
       description = "Measured requests per configuration, after --warmup ones (default: ${DEFAULT-VALUE}).")
@@ -101,8 +94,13 @@ public final class ServeBench implements Callable<Integer> {
           + "${DEFAULT-VALUE}).")
   long commitMs;
 
-  @Option(names = "--bootstrap", description = "Use this broker instead of an embedded one.")
-  String bootstrap;
+  @Mixin
+  KafkaOptions kafka = new KafkaOptions();
+
+  /** The bench's own serving settings, unless given: 8 new tokens, batches of up to 32, 20 ms of waiting. */
+  private int newTokens;
+  private int maxBatch;
+  private long batchWaitMs;
 
   private static final String[] WORDS = ("robot space family drama love war city night story friend secret "
       + "journey ship island king queen detective murder comedy music school dream future past ghost forest river "
@@ -113,21 +111,24 @@ public final class ServeBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    newTokens = serving.maxNewTokens(8);
+    maxBatch = serving.batchMax(32);
+    batchWaitMs = serving.batchWaitMs(20);
     Path work = Files.createTempDirectory("oppu-bench-serve");
     EmbeddedKafkaBroker broker = null;
     try {
-      String boot = bootstrap;
-      if (boot == null) {
+      ClientConfig client;
+      if (kafka.given()) {
+        client = kafka.clientConfig();
+      } else {
         broker = EmbeddedKafkaBroker.builder().logDir(work.resolve("kafka")).build().start();
-        boot = broker.bootstrapServers();
+        client = broker.clientConfig();
       }
-      ClientConfig client = ClientConfig.of(boot);
       Path modelDir = model != null ? model : defaultModel(work.resolve("model"));
       List<Result> results = new ArrayList<>();
-      try (TaskModelDirectory models = new TaskModelDirectory(modelDir, null, EnumSet.of(Task.MOVIE_TAGGING))) {
-        ModelBatchGenerator gen = new ModelBatchGenerator(models::get, models.tokenizer(),
-            ModelBatchGenerator.Options.greedy());
-        ModelBatchGenerator.TaskModel tm = models.get(Task.MOVIE_TAGGING);
+      try (ServingModels models = ServingModels.load(new OppuSystem.Models(modelDir, null, OppuSystem.DEFAULT_DEVICE),
+          EnumSet.of(Task.MOVIE_TAGGING), generation(), null)) {
+        ModelBatchGenerator.TaskModel tm = models.load(Task.MOVIE_TAGGING);
         int run = 0;
         for (int n : adapterCounts) {
           String adaptersTopic = "bench-serve-" + n + "-" + Long.toHexString(System.nanoTime()) + ".adapters";
@@ -135,8 +136,7 @@ public final class ServeBench implements Callable<Integer> {
           for (int batch : new int[] {maxBatch, 1}) {
             Topics topics = topics("bench-serve-" + (run++) + "-" + Long.toHexString(System.nanoTime()),
                 adaptersTopic);
-            TopicAdmin.ensureTopics(client.raw(), topics, 1);
-            Result r = measure(client, topics, gen, n, batch, work.resolve("state-" + run));
+            Result r = measure(client, topics, models, n, batch, work.resolve("state-" + run));
             results.add(r);
             System.err.printf("%5d adapters, max batch %2d: %7.1f req/s, p50 %7.1f ms, p99 %7.1f ms%n",
                 n, batch, r.rps(), r.p50(), r.p99());
@@ -251,19 +251,22 @@ public final class ServeBench implements Callable<Integer> {
     return "user-" + i;
   }
 
-  private Result measure(ClientConfig client, Topics topics, ModelBatchGenerator gen, int n, int batch, Path state)
+  private ModelBatchGenerator.Options generation() {
+    return serving.sampling() ? new ModelBatchGenerator.Options(0.1, 10, 0.9, 1, 64)
+        : ModelBatchGenerator.Options.greedy();
+  }
+
+  private Result measure(ClientConfig client, Topics topics, ServingModels models, int n, int batch, Path state)
       throws Exception {
-    ServingConfig cfg = ServingConfig.defaults().withMaxBatch(batch).withMaxWaitMs(batchWaitMs)
-        .withMaxNewTokens(newTokens).withCache(Math.max(256, 2 * n), 1L << 30);
-    String app = "bench-serve-" + Long.toHexString(System.nanoTime());
-    Properties o = client.streams(app);
-    o.put(StreamsConfig.STATE_DIR_CONFIG, state.toString());
-    o.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, Long.toString(commitMs));
-    try (AdapterCache cache = new AdapterCache(cfg.cacheMaxAdapters(), cfg.cacheMaxBytes());
-        KafkaStreams streams = new KafkaStreams(StreamsApp.topology(topics, IngestConfig.defaults()
-            .withAdapterPartitions(1), cfg, gen, cache, GivenProfiles.none()),
-            StreamsApp.config(app, client.bootstrapServers(), cfg, o))) {
-      streams.start();
+    OppuSystem system = OppuSystem.builder(client).topics(topics).ensureTopics(1)
+        .serving(c -> serving.apply(c).withMaxBatch(batch).withMaxWaitMs(batchWaitMs).withMaxNewTokens(newTokens)
+            .withCache(Math.max(256, 2 * n), 1L << 30))
+        .applicationId("bench-serve-" + Long.toHexString(System.nanoTime()))
+        .stateDir(state)
+        .streamsProperty(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, Long.toString(commitMs))
+        .build();
+    try (StreamsApplication app = system.streams(models).start()) {
+      KafkaStreams streams = app.kafkaStreams();
       long giveUp = System.nanoTime() + Duration.ofMinutes(5).toNanos();
       while (streams.state() != KafkaStreams.State.RUNNING) {
         check(giveUp, "streams running");

@@ -60,8 +60,8 @@ public final class ShiftBench implements Callable<Integer> {
       description = "post-shift events per user at which the curve is measured (${DEFAULT-VALUE})")
   List<Integer> steps;
 
-  @Option(names = "--seed", defaultValue = "43", description = "seed of the synthetic data (${DEFAULT-VALUE})")
-  long seed;
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.SeedOptions seedOption = new dev.oppu.cli.SeedOptions();
 
   @Mixin
   dev.oppu.cli.AdapterTrainingOptions training;
@@ -100,7 +100,7 @@ public final class ShiftBench implements Callable<Integer> {
         .withMaxReplay(maxReplay != null ? maxReplay : d.maxReplay())
         .withTolerance(tolerance != null ? tolerance : d.tolerance());
     SynthDataset data = Synth.generate(task, Synth.Params.defaults().withUsers(users).withTrainUsers(0)
-        .withQueries(queries).withShift(true).withSeed(seed));
+        .withQueries(queries).withShift(true).withSeed(seedOption.seed()));
     Map<String, Integer> shiftAt = new LinkedHashMap<>();
     data.userTruth().forEach(u -> shiftAt.put(u.userId(), u.shiftIndex()));
     Map<String, String> post = new LinkedHashMap<>();

@@ -93,17 +93,16 @@ public final class SoakBench implements Callable<Integer> {
   @Option(names = "--stream-threads", defaultValue = "2", description = "Stream threads (default ${DEFAULT-VALUE}).")
   int streamThreads;
 
-  @Option(names = "--model", defaultValue = "models/default",
-      description = "Base model; its task-adapters/LaMP_2M is merged in (default ${DEFAULT-VALUE}).")
-  Path model;
+  /** The base model; its task adapter for LaMP_2M is merged in. */
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.ModelOptions model = new dev.oppu.cli.ModelOptions();
 
-  @Option(names = "--max-new-tokens", defaultValue = "4", description = "Generation budget (default ${DEFAULT-VALUE}).")
-  int maxNewTokens;
-
-  @Option(names = "--batch-wait-ms", defaultValue = "500",
-      description = "Longest a request waits for its micro-batch; requests come one per ~100 behaviors, so a short"
-          + " wait would decode them one by one (default ${DEFAULT-VALUE}).")
-  long batchWaitMs;
+  /**
+   * Serving options; the soak's own settings unless given: 4 new tokens, a 500 ms batch wait (requests come one per
+   * ~100 behaviors, so a short wait would decode them one by one), mode OPPU+RAG.
+   */
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.ServingOptions serving = new dev.oppu.cli.ServingOptions();
 
   @Option(names = "--first-min-items", defaultValue = "10",
       description = "A user's first training at this many items (default ${DEFAULT-VALUE}).")
@@ -149,8 +148,8 @@ public final class SoakBench implements Callable<Integer> {
       description = "Also write every RSS sample (seconds since start, MB) to this CSV file.")
   Path rssCsv;
 
-  @Option(names = "--seed", defaultValue = "42")
-  long seed;
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.SeedOptions seedOption = new dev.oppu.cli.SeedOptions();
 
   @Option(names = "--work", description = "Working folder (default: a fresh temporary one, deleted after).")
   Path workOption;
@@ -166,7 +165,7 @@ public final class SoakBench implements Callable<Integer> {
     if (events < 1 || requests < 0 || users < 1 || warmup < 0 || warmup >= 0.5) {
       throw new IllegalArgumentException("need events >= 1, requests >= 0, users >= 1, 0 <= warmup < 0.5");
     }
-    Path modelDir = model.toAbsolutePath();
+    Path modelDir = model.model().toAbsolutePath();
     if (!Files.isRegularFile(modelDir.resolve("config.json"))) {
       throw new IllegalArgumentException("no model at " + modelDir + " (config.json missing)");
     }
@@ -182,7 +181,7 @@ public final class SoakBench implements Callable<Integer> {
 
   private int run(ClientConfig client, Path modelDir, Path work) throws Exception {
     // The data: rounds of synthetic users until there are enough behaviors; the longest history sets the bound.
-    Plan plan = Plan.make(events, requests, users, seed);
+    Plan plan = Plan.make(events, requests, users, seedOption.seed());
     System.out.printf(Locale.ROOT, "soak: %d behaviors of %d users in %d round(s), longest history %d; %d requests%n",
         events, users, plan.rounds, plan.longestHistory, requests);
 
@@ -204,8 +203,9 @@ public final class SoakBench implements Callable<Integer> {
     settings.setProperty("oppu.ingest.new-items-max", Integer.toString(newItemsMax));
     settings.setProperty("oppu.ingest.adapter-partitions", Integer.toString(partitions));
     settings.setProperty("oppu.serving.mode", "OPPU+RAG");
-    settings.setProperty("oppu.serving.max.new.tokens", Integer.toString(maxNewTokens));
-    settings.setProperty("oppu.serving.batch.wait.ms", Long.toString(batchWaitMs));
+    settings.setProperty("oppu.serving.max.new.tokens", Integer.toString(serving.maxNewTokens(4)));
+    settings.setProperty("oppu.serving.batch.wait.ms", Long.toString(serving.batchWaitMs(500)));
+    serving.putSettings(settings); // any other serving option given
     Path settingsFile = work.resolve("soak.properties");
     try (Writer w = Files.newBufferedWriter(settingsFile)) {
       settings.store(w, "bench soak");
@@ -353,7 +353,7 @@ public final class SoakBench implements Callable<Integer> {
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(pp, new StringSerializer(),
         new org.apache.kafka.common.serialization.ByteArraySerializer())) {
       for (int r = 0; r < plan.rounds && eventNo < events; r++) {
-        List<UserData> us = Plan.round(users, seed, r).users();
+        List<UserData> us = Plan.round(users, seedOption.seed(), r).users();
         int longest = us.stream().mapToInt(u -> u.profile().size()).max().orElse(0);
         for (int h = 0; h < longest && eventNo < events; h++) {
           for (int ui = 0; ui < us.size() && eventNo < events; ui++) {
@@ -726,6 +726,9 @@ public final class SoakBench implements Callable<Integer> {
           "--settings", settings.toString(), "--model", modelDir.toString(),
           "--work", work.resolve("system").toString(),
           "--status-interval-ms", "2000"));
+      if (b.model.taskAdapters() != null) {
+        cmd.addAll(List.of("--task-adapters", b.model.taskAdapters().toAbsolutePath().toString()));
+      }
       if (b.epochs != null) {
         cmd.addAll(List.of("--epochs", b.epochs.toString()));
       }

@@ -38,8 +38,11 @@ public final class SoakSystem implements Callable<Integer> {
   @Option(names = "--settings", required = true, description = "Properties: bootstrap.servers, oppu.* settings.")
   Path settingsFile;
 
-  @Option(names = "--model", required = true)
-  Path model;
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.ModelOptions model = new dev.oppu.cli.ModelOptions();
+
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.DeviceOptions device = new dev.oppu.cli.DeviceOptions();
 
   @Option(names = "--work", required = true)
   Path work;
@@ -73,8 +76,8 @@ public final class SoakSystem implements Callable<Integer> {
             new AdapterTraining.Config(epochs != null ? epochs : d.training().epochs(), d.training().batchSize(),
                 d.training().optimizer()))
         .withMaxReplay(maxReplay != null ? maxReplay : d.maxReplay());
-    InProcessSystem.Models models = new InProcessSystem.Models(model, model.resolve("task-adapters"),
-        "soak: " + model, "cpu");
+    InProcessSystem.Models models = new InProcessSystem.Models(model.model(), model.taskAdapters(),
+        "soak: " + model.model(), device.device());
     DemoSystem system = InProcessSystem.launcher(models, training).start(client, topics, settings,
         Map.of(Task.MOVIE_TAGGING, List.of()), work, null);
     TrainerService.Stats stats = ((InProcessSystem) system).trainerStats();

@@ -49,8 +49,8 @@ public final class TrainBench implements Callable<Integer> {
       description = "base checkpoint (default ${DEFAULT-VALUE}; a random default-size model if it does not exist)")
   Path base;
 
-  @Option(names = "--seed", defaultValue = "42")
-  long seed;
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.SeedOptions seedOption = new dev.oppu.cli.SeedOptions();
 
   @Option(names = "--lr-sweep", split = ",", description = "instead of the benchmark: one 50-new-item update per"
       + " learning rate, printing training and held-out losses (how TrainerDefaults.USER_LR was chosen)")
@@ -60,7 +60,7 @@ public final class TrainBench implements Callable<Integer> {
   public Integer call() throws Exception {
     // 250 LaMP_2M history items in time order: 50 older ones (covered by the previous version) + up to 200 new
     List<Map<String, String>> pool = new ArrayList<>();
-    for (UserData u : Synth.generate(Task.MOVIE_TAGGING, Synth.Params.defaults().withSeed(seed)).trainUsers()) {
+    for (UserData u : Synth.generate(Task.MOVIE_TAGGING, Synth.Params.defaults().withSeed(seedOption.seed())).trainUsers()) {
       for (HistoryItem h : u.profile()) {
         pool.add(h.fields());
       }
@@ -76,7 +76,7 @@ public final class TrainBench implements Callable<Integer> {
         BpeTokenizerTrainer bpe = new BpeTokenizerTrainer(LlamaConfig.defaultSmall().vocabSize());
         pool.forEach(f -> bpe.add(Task.MOVIE_TAGGING.renderItem(f)));
         bpe.trainAndSave(dir);
-        LlamaModel.random(LlamaConfig.defaultSmall(), seed, manager).save(dir);
+        LlamaModel.random(LlamaConfig.defaultSmall(), seedOption.seed(), manager).save(dir);
         what = "random LlamaConfig.defaultSmall (no " + base + "; speed does not depend on the weights)";
       }
       LlamaModel model = LlamaModel.load(dir, manager);
@@ -94,8 +94,8 @@ public final class TrainBench implements Callable<Integer> {
                 s.training().epochs(), s.training().batchSize(), dev.oppu.trainer.optim.AdamW.Config.oppu(lr)), s.k(),
                 s.maxTokens(), s.retrievedWords(), s.maxReplay(), 0.2, 10, 10, s.tolerance(), s.seed());
             double[] r = run(new UserAdapterUpdater(lm, enc, t), pool, 50, "lr " + lr);
-            System.out.printf(Locale.ROOT, "{\"lr\": %s, \"loss_before\": %.4f, \"loss_after\": %.4f,"
-                + " \"held_out_before\": %.4f, \"held_out_after\": %.4f}%n", lr, r[2], r[3], r[4], r[5]);
+            System.out.println(dev.oppu.cli.JsonOut.object().put("lr", lr).put("loss_before", r[2], 4)
+                .put("loss_after", r[3], 4).put("held_out_before", r[4], 4).put("held_out_after", r[5], 4));
           }
           return 0;
         }
@@ -103,19 +103,19 @@ public final class TrainBench implements Callable<Integer> {
         // the baseline runs right before each update, on that update's items: the machine's load drifts
         ExampleBuilder b = new ExampleBuilder(Task.MOVIE_TAGGING, ExampleBuilder.Options.defaults(Variant.PLAIN), enc);
         double[] raw50 = rawTokensPerSecond(lm, b.build(pool.subList(0, 100), null, 0), s.training().batchSize(),
-            enc.padId(), s.lora(), seed);
+            enc.padId(), s.lora(), seedOption.seed());
         double[] u50 = run(updater, pool, 50, "50 new");
         double[] raw200 = rawTokensPerSecond(lm, b.build(pool.subList(0, 250), null, 0), s.training().batchSize(),
-            enc.padId(), s.lora(), seed);
+            enc.padId(), s.lora(), seedOption.seed());
         double[] u200 = run(updater, pool, 200, "200 new");
         double tokensPerS = (u50[1] + u200[1]) / (u50[0] + u200[0]);
         double raw = (raw50[1] + raw200[1]) / (raw50[0] + raw200[0]);
         System.out.printf(Locale.ROOT, "update 50: %.2f s, update 200: %.2f s, training %.0f tokens/s,"
             + " raw fwd+bwd %.0f tokens/s%n", u50[0], u200[0], tokensPerS, raw);
-        System.out.printf(Locale.ROOT, "{\"bench\": \"train\", \"update_s_50\": %.3f, \"update_s_200\": %.3f,"
-                + " \"tokens_per_s\": %.1f, \"raw_tokens_per_s\": %.1f, \"ratio\": %.3f, \"threads\": %s}%n",
-            u50[0], u200[0], tokensPerS, raw, tokensPerS / raw,
-            System.getProperty("ai.djl.pytorch.num_threads", "default"));
+        String threads = System.getProperty("ai.djl.pytorch.num_threads");
+        System.out.println(dev.oppu.cli.JsonOut.object().put("bench", "train").put("update_s_50", u50[0], 3)
+            .put("update_s_200", u200[0], 3).put("tokens_per_s", tokensPerS, 1).put("raw_tokens_per_s", raw, 1)
+            .put("ratio", tokensPerS / raw, 3).put("threads", threads == null ? "default" : threads));
       }
     }
     return 0;
@@ -128,7 +128,7 @@ public final class TrainBench implements Callable<Integer> {
       h.add(new UserAdapterUpdater.Item(i, i, pool.get(i)));
     }
     try (NDManager m = NDManager.newBaseManager();
-        LoraAdapter previous = LoraAdapter.create(modelConfig, updater.settings().lora(), seed, m)) {
+        LoraAdapter previous = LoraAdapter.create(modelConfig, updater.settings().lora(), seedOption.seed(), m)) {
       long t0 = System.nanoTime();
       UserAdapterUpdater.Outcome o = updater.update("bench", Task.MOVIE_TAGGING, Variant.PLAIN, h, 50, null,
           previous, 2, null);

@@ -37,6 +37,12 @@ public final class ModelPrep {
 
   public static Prepared prepare(Path modelDir, List<Task> tasks, Map<Task, List<UserData>> trainUsers,
       String device, Progress progress, PrintStream log) throws Exception {
+    return prepare(modelDir, null, tasks, trainUsers, device, progress, log);
+  }
+
+  /** @param taskAdapters where the task adapters are (made when missing); null: {@code <model>/task-adapters} */
+  public static Prepared prepare(Path modelDir, Path taskAdapters, List<Task> tasks,
+      Map<Task, List<UserData>> trainUsers, String device, Progress progress, PrintStream log) throws Exception {
     List<String> notes = new java.util.ArrayList<>();
     if (!Files.isRegularFile(modelDir.resolve("config.json"))) {
       log.println("demo: no base model in " + modelDir + ": pretraining the default one (once; `oppu pretrain`)");
@@ -46,7 +52,7 @@ public final class ModelPrep {
       notes.add(String.format(Locale.ROOT, "base model pretrained in this run (%.0f s, held-out perplexity %.2f)",
           r.millis() / 1000.0, r.heldOutPerplexity()));
     }
-    Path adapters = modelDir.resolve("task-adapters");
+    Path adapters = taskAdapters != null ? taskAdapters : modelDir.resolve(dev.oppu.system.OppuSystem.TASK_ADAPTERS);
     LlamaConfig config = LlamaConfig.load(modelDir);
     for (Task t : tasks) {
       Path dir = TaskModels.taskAdapterDir(adapters, t);
