@@ -21,19 +21,28 @@ public final class AdapterTrainingOptions {
   @Option(names = "--lr", description = "peak learning rate (default: the command's)")
   Double lr;
 
-  @Option(names = "--r", description = "LoRA rank; alpha is set equal to it (default: the command's)")
+  @Option(names = "--r",
+      description = "LoRA rank; alpha is set equal to it unless --alpha is given (default: the command's)")
   Integer rank;
+
+  @Option(names = "--alpha", description = "lora_alpha (default: --r when given, else the command's)")
+  Double alpha;
+
+  @Option(names = "--rslora", negatable = true,
+      description = "rsLoRA, PEFT's use_rslora: scale by alpha / sqrt(r) instead of alpha / r (default: the command's)")
+  Boolean rslora;
 
   @Option(names = "--targets", split = ",", description = "LoRA target modules, e.g. q_proj,v_proj (default: the command's)")
   List<String> targets;
 
   public LoraConfig lora(LoraConfig d) {
-    if (rank == null && targets == null) {
+    if (rank == null && alpha == null && targets == null && rslora == null) {
       return d;
     }
     int r = rank != null ? rank : d.r();
-    return new LoraConfig(r, rank != null ? r : d.alpha(), d.dropout(), targets != null ? targets : d.targetModules(),
-        d.useRslora());
+    double a = alpha != null ? alpha : rank != null ? r : d.alpha();
+    return new LoraConfig(r, a, d.dropout(), targets != null ? targets : d.targetModules(),
+        rslora != null ? rslora : d.useRslora());
   }
 
   public AdapterTraining.Config training(AdapterTraining.Config d) {
