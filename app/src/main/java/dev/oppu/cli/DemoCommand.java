@@ -99,6 +99,7 @@ public final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    device.check(); // refuse a device or dtype that cannot run before anything starts
     long t0 = System.nanoTime();
     // The services' log lines (a line per training) go to a file, so the console shows the progress bars and results.
     // slf4j-simple reads this once, when the first logger is made: nothing has logged yet at this point.

@@ -29,18 +29,22 @@ public final class ModelCommand {
     @Option(names = "--reference", required = true, description = "reference .safetensors file")
     Path reference;
 
+    @picocli.CommandLine.Mixin
+    DeviceOptions device = new DeviceOptions();
+
     @Option(names = "--prompt-length", defaultValue = "0",
         description = "prompt length of greedy_ids (default: inferred from input_ids)")
     int promptLength;
 
     @Override
     public Integer call() throws Exception {
+      device.check();
       for (Path p : adapter == null ? new Path[] {model, reference} : new Path[] {model, reference, adapter}) {
         if (!Files.exists(p)) {
           throw new IllegalArgumentException(p + " does not exist");
         }
       }
-      Map<String, Object> result = ModelCheck.run(model, adapter, reference, promptLength);
+      Map<String, Object> result = ModelCheck.run(model, adapter, reference, promptLength, device.djlDevice());
       System.out.println(new ObjectMapper().writeValueAsString(result));
       return 0;
     }

@@ -26,6 +26,9 @@ public final class PretrainCommand implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   dev.oppu.cli.SeedOptions seedOption = new dev.oppu.cli.SeedOptions();
 
+  @picocli.CommandLine.Mixin
+  DeviceOptions device = new DeviceOptions();
+
   @Option(names = "--steps", description = "optimizer steps (default: Pretrainer.Config.defaults)")
   Integer steps;
 
@@ -41,13 +44,14 @@ public final class PretrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    device.check();
     Pretrainer.Config d = Pretrainer.Config.defaults();
     Pretrainer.Config cfg = new Pretrainer.Config(LlamaConfig.defaultSmall(), d.blockTokens(), d.batchSize(),
         steps != null ? steps : d.steps(), lr != null ? lr : d.lr(), d.heldOutFraction(), seedOption.seed());
     List<String> docs = SynthCorpus.documents(Synth.Params.defaults().withTrainUsers(trainUsers).withSeed(seedOption.seed()));
     System.out.printf(Locale.ROOT, "pretraining on %d documents (non-evaluated users of 7 tasks) -> %s%n",
         docs.size(), out);
-    Pretrainer.Report r = Pretrainer.run(docs, cfg, out, !quiet);
+    Pretrainer.Report r = Pretrainer.run(docs, cfg, out, !quiet, device.djlDevice());
     System.out.println(JsonOut.object().put("dir", r.dir().toString()).put("fingerprint", r.fingerprint())
         .put("corpus_tokens", r.corpusTokens()).put("train_tokens", r.trainTokens()).put("first_loss", r.firstLoss(), 4)
         .put("last_loss", r.lastLoss(), 4).put("held_out_loss", r.heldOutLoss(), 4)

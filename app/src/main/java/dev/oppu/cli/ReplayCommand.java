@@ -93,6 +93,7 @@ public final class ReplayCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    device.check(); // refuse a device or dtype that cannot run before anything starts
     Task t = Task.of(task);
     ReplayData.Dataset data = LampDatasets.read(t, users, outputs);
     if (!kafka.given()) {

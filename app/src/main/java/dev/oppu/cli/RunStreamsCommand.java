@@ -81,6 +81,7 @@ public final class RunStreamsCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    device.check(); // refuse a device or dtype that cannot run before anything starts
     PrintWriter out = spec.commandLine().getOut();
     ClientConfig client = kafka.clientConfig();
     Set<Task> served = EnumSet.allOf(Task.class);

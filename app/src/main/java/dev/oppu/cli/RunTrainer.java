@@ -82,6 +82,7 @@ public final class RunTrainer implements Callable<Integer> {
   }
 
   private int runTrainer() throws Exception {
+    device.check(); // refuse a device or dtype that cannot run before anything starts
     PrintWriter out = spec.commandLine().getOut();
     UserAdapterUpdater.Settings d = TrainerDefaults.user();
     UserAdapterUpdater.Settings s = d.withTraining(training.lora(d.lora()), training.training(d.training()))

@@ -36,6 +36,9 @@ public final class TaskAdaptCommand implements Callable<Integer> {
   @Mixin
   ModelOptions model = new ModelOptions();
 
+  @Mixin
+  DeviceOptions device = new DeviceOptions();
+
   @Option(names = "--task", defaultValue = "all", description = "LaMP_1 ... LaMP_7, a task name, or all (default)")
   String task;
 
@@ -64,6 +67,7 @@ public final class TaskAdaptCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    device.check();
     Path base = model.model();
     Path root = out != null ? out : model.taskAdapters() != null ? model.taskAdapters()
         : base.resolve(dev.oppu.system.OppuSystem.TASK_ADAPTERS);
@@ -71,7 +75,7 @@ public final class TaskAdaptCommand implements Callable<Integer> {
     TaskAdaptation.Config d = TrainerDefaults.task(k, addProfile);
     TaskAdaptation.Config cfg = new TaskAdaptation.Config(training.lora(d.lora()), training.training(d.training()),
         k, addProfile, d.maxTokens(), d.retrievedWords(), d.seed(), mixed);
-    try (NDManager manager = NDManager.newBaseManager()) {
+    try (NDManager manager = NDManager.newBaseManager(device.djlDevice())) {
       LlamaModel model = LlamaModel.load(base, manager);
       try (TextTokenizer tok = TextTokenizer.load(base, model.config())) {
         ModelTokenEncoder enc = new ModelTokenEncoder(tok);

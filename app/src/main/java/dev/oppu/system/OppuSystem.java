@@ -53,6 +53,8 @@ public final class OppuSystem {
   /** Folder of a model's task adapters, {@code <model>/task-adapters/<LaMP id>/}, as {@code adapt-task} writes. */
   public static final String TASK_ADAPTERS = "task-adapters";
   public static final String DEFAULT_DEVICE = "auto";
+  /** The precision models compute in; the only one that runs (see {@code DeviceOptions}). */
+  public static final String DEFAULT_DTYPE = "float32";
   public static final String DEFAULT_ADAPTER_STORE = ServingConfig.DEFAULT_ADAPTER_STORE;
   public static final long DEFAULT_SEED = 42;
 

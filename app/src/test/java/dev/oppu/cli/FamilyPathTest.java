@@ -17,6 +17,7 @@ import dev.oppu.model.Family;
 import dev.oppu.model.LlamaConfig;
 import dev.oppu.model.Rope;
 import dev.oppu.model.Safetensors;
+import dev.oppu.model.TextTokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -83,6 +84,12 @@ class FamilyPathTest {
     LlamaConfig config = config(family);
     SystemHarness.writeModel(model, config, 7);
     assertEquals(config.family().modelType(), LlamaConfig.load(model).family().modelType());
+    String input = Task.MOVIE_TAGGING.lampInput("a film about friends and their comedy story", List.of());
+    if (config.family().slidingWindow() > 0) {
+      try (TextTokenizer tok = TextTokenizer.load(model, config)) {
+        assertTrue(tok.encode(input).length > config.family().slidingWindow(), "the window must matter");
+      }
+    }
 
     String appId;
     try (SystemHarness.Services services =
@@ -93,7 +100,6 @@ class FamilyPathTest {
           SystemHarness.run(new PublishCommand(), concat(cluster, "--file", behaviors.toString()));
       assertEquals(0, published.code(), published.err());
 
-      String input = Task.MOVIE_TAGGING.lampInput("a film about friends and their comedy story", List.of());
       SystemHarness.Answer answer = services.askUntilAdapter("ann", input);
       assertTrue(answer.printed().contains("adapter: v" + answer.response().getAdapterVersion()
           + " | mode: OPPU+RAG | "), answer.printed());

@@ -34,10 +34,16 @@ public final class ModelCheck {
    */
   public static Map<String, Object> run(Path modelDir, Path adapterDir, Path reference, int promptLength)
       throws IOException {
+    return run(modelDir, adapterDir, reference, promptLength, null);
+  }
+
+  /** As {@link #run(Path, Path, Path, int)} on {@code device} (null: DJL's default device). */
+  public static Map<String, Object> run(Path modelDir, Path adapterDir, Path reference, int promptLength,
+      ai.djl.Device device) throws IOException {
     Map<String, Object> out = new LinkedHashMap<>();
     List<String> lacks = new ArrayList<>();
     List<String> skipped = new ArrayList<>();
-    try (NDManager m = NDManager.newBaseManager()) {
+    try (NDManager m = device == null ? NDManager.newBaseManager() : NDManager.newBaseManager(device)) {
       LlamaModel model = LlamaModel.load(modelDir, m);
       LoraAdapter adapter = adapterDir == null ? null : LoraAdapter.loadPeft(adapterDir, model.config(), m);
       Map<String, NDArray> ref = Safetensors.read(reference, m);

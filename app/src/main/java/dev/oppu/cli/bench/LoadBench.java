@@ -64,6 +64,10 @@ import picocli.CommandLine.Option;
         + " and generation at that shape; last line is one JSON object.")
 public final class LoadBench implements Callable<Integer> {
 
+  /** Where and in what precision the model computes (one default for every command). */
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.DeviceOptions device = new dev.oppu.cli.DeviceOptions();
+
   @Option(names = "--dir", defaultValue = "out/bench-load",
       description = "scratch folder for the checkpoint (default ${DEFAULT-VALUE})")
   Path dir;
@@ -118,6 +122,7 @@ public final class LoadBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    device.check();
     if (threads > 0) {
       System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
     }
@@ -159,7 +164,7 @@ public final class LoadBench implements Callable<Integer> {
       double rawS = raw[1] / 1e9;
       System.err.printf("raw read of the shards: %,d MB in %.2f s%n", raw[0] >> 20, rawS);
 
-      try (NDManager m = NDManager.newBaseManager()) {
+      try (NDManager m = NDManager.newBaseManager(device.djlDevice())) {
         warmEngine(m);
         Loaded loaded = load(dir, m, f32Bytes, bars);
         try (LlamaModel model = loaded.model()) {

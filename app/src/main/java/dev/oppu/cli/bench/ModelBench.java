@@ -45,18 +45,23 @@ public final class ModelBench implements Callable<Integer> {
       description = "also time a per-user update on the default model: 100 examples x 2 epochs of 200 tokens")
   boolean userUpdate;
 
+  /** Where and in what precision the model computes (one default for every command). */
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.DeviceOptions device = new dev.oppu.cli.DeviceOptions();
+
   @Option(names = "--threads", defaultValue = "0",
       description = "PyTorch intra-op threads for model and baseline alike (default: DJL's choice)")
   int threads;
 
   @Override
   public Integer call() throws Exception {
+    device.check();
     if (threads > 0) {
       // Read once when the engine starts: nothing has touched DJL yet in this JVM.
       System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
     }
     Map<String, Object> out = new LinkedHashMap<>();
-    try (NDManager m = NDManager.newBaseManager()) {
+    try (NDManager m = NDManager.newBaseManager(device.djlDevice())) {
       LlamaConfig def = LlamaConfig.defaultSmall();
       Baseline base = new Baseline(m);
       double[] d = trainThroughput(m, def, batch, seq, 1, steps, base);

@@ -82,6 +82,11 @@ public final class ServeBench implements Callable<Integer> {
   @Mixin
   ServingOptions serving = new ServingOptions();
 
+  /** Where and in what precision the model computes (one default for every command). */
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.DeviceOptions device = new dev.oppu.cli.DeviceOptions();
+
+
   @Option(names = "--requests", defaultValue = "320",
       description = "Measured requests per configuration, after --warmup ones (default: ${DEFAULT-VALUE}).")
   int requests;
@@ -111,6 +116,7 @@ public final class ServeBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    device.check();
     newTokens = serving.maxNewTokens(8);
     maxBatch = serving.batchMax(32);
     batchWaitMs = serving.batchWaitMs(20);
@@ -126,7 +132,7 @@ public final class ServeBench implements Callable<Integer> {
       }
       Path modelDir = model != null ? model : defaultModel(work.resolve("model"));
       List<Result> results = new ArrayList<>();
-      try (ServingModels models = ServingModels.load(new OppuSystem.Models(modelDir, null, OppuSystem.DEFAULT_DEVICE),
+      try (ServingModels models = ServingModels.load(new OppuSystem.Models(modelDir, null, device.device()),
           EnumSet.of(Task.MOVIE_TAGGING), generation(), null)) {
         ModelBatchGenerator.TaskModel tm = models.load(Task.MOVIE_TAGGING);
         int run = 0;

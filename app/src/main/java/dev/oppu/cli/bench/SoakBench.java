@@ -97,6 +97,11 @@ public final class SoakBench implements Callable<Integer> {
   @picocli.CommandLine.Mixin
   dev.oppu.cli.ModelOptions model = new dev.oppu.cli.ModelOptions();
 
+  /** Where and in what precision the model computes (one default for every command). */
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.DeviceOptions device = new dev.oppu.cli.DeviceOptions();
+
+
   /**
    * Serving options; the soak's own settings unless given: 4 new tokens, a 500 ms batch wait (requests come one per
    * ~100 behaviors, so a short wait would decode them one by one), mode OPPU+RAG.
@@ -162,6 +167,7 @@ public final class SoakBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    device.check();
     if (events < 1 || requests < 0 || users < 1 || warmup < 0 || warmup >= 0.5) {
       throw new IllegalArgumentException("need events >= 1, requests >= 0, users >= 1, 0 <= warmup < 0.5");
     }
@@ -723,7 +729,8 @@ public final class SoakBench implements Callable<Integer> {
         }
       }
       cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), SoakSystem.class.getName(),
-          "--settings", settings.toString(), "--model", modelDir.toString(),
+          "--settings", settings.toString(), "--model", modelDir.toString(), "--device", b.device.device(),
+          "--dtype", b.device.dtype(),
           "--work", work.resolve("system").toString(),
           "--status-interval-ms", "2000"));
       if (b.model.taskAdapters() != null) {

@@ -62,6 +62,7 @@ public final class SoakSystem implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    device.check();
     Properties all = ClientConfig.load(settingsFile);
     ClientConfig client = ClientConfig.of(all);
     Topics topics = Topics.from(all);

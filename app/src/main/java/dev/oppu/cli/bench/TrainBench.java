@@ -49,6 +49,10 @@ public final class TrainBench implements Callable<Integer> {
       description = "base checkpoint (default ${DEFAULT-VALUE}; a random default-size model if it does not exist)")
   Path base;
 
+  /** Where and in what precision the model computes (one default for every command). */
+  @picocli.CommandLine.Mixin
+  dev.oppu.cli.DeviceOptions device = new dev.oppu.cli.DeviceOptions();
+
   @picocli.CommandLine.Mixin
   dev.oppu.cli.SeedOptions seedOption = new dev.oppu.cli.SeedOptions();
 
@@ -58,6 +62,7 @@ public final class TrainBench implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    device.check();
     // 250 LaMP_2M history items in time order: 50 older ones (covered by the previous version) + up to 200 new
     List<Map<String, String>> pool = new ArrayList<>();
     for (UserData u : Synth.generate(Task.MOVIE_TAGGING, Synth.Params.defaults().withSeed(seedOption.seed())).trainUsers()) {
@@ -68,7 +73,7 @@ public final class TrainBench implements Callable<Integer> {
     if (pool.size() < 250) {
       throw new IllegalStateException("synthetic pool too small: " + pool.size());
     }
-    try (NDManager manager = NDManager.newBaseManager()) {
+    try (NDManager manager = NDManager.newBaseManager(device.djlDevice())) {
       Path dir = base;
       String what = "pretrained " + base;
       if (!Files.isRegularFile(base.resolve("config.json"))) {
@@ -127,7 +132,7 @@ public final class TrainBench implements Callable<Integer> {
     for (int i = 0; i < 50 + fresh; i++) {
       h.add(new UserAdapterUpdater.Item(i, i, pool.get(i)));
     }
-    try (NDManager m = NDManager.newBaseManager();
+    try (NDManager m = NDManager.newBaseManager(device.djlDevice());
         LoraAdapter previous = LoraAdapter.create(modelConfig, updater.settings().lora(), seedOption.seed(), m)) {
       long t0 = System.nanoTime();
       UserAdapterUpdater.Outcome o = updater.update("bench", Task.MOVIE_TAGGING, Variant.PLAIN, h, 50, null,

@@ -48,6 +48,12 @@ public final class Pretrainer {
 
   /** Trains and saves a checkpoint (config.json, model.safetensors, tokenizer.json) into {@code out}. */
   public static Report run(List<String> documents, Config cfg, Path out, boolean progress) throws IOException {
+    return run(documents, cfg, out, progress, null);
+  }
+
+  /** As {@link #run(List, Config, Path, boolean)} on {@code device} (null: DJL's default device). */
+  public static Report run(List<String> documents, Config cfg, Path out, boolean progress, ai.djl.Device device)
+      throws IOException {
     long start = System.nanoTime();
     List<String> docs = new ArrayList<>(documents);
     Collections.shuffle(docs, new Random(cfg.seed()));
@@ -60,7 +66,7 @@ public final class Pretrainer {
     trainDocs.forEach(bpe::add);
     bpe.trainAndSave(out);
     LlamaConfig mc = cfg.model();
-    try (NDManager manager = NDManager.newBaseManager();
+    try (NDManager manager = device == null ? NDManager.newBaseManager() : NDManager.newBaseManager(device);
         TextTokenizer tok = TextTokenizer.load(out, mc)) {
       int[] train = pack(trainDocs, tok);
       int[] heldIds = pack(heldDocs, tok);
