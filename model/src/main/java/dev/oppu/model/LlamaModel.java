@@ -156,6 +156,12 @@ public final class LlamaModel implements AutoCloseable {
   public void save(Path dir, long maxShardBytes) throws IOException {
     Files.createDirectories(dir);
     config.save(dir);
+    writeGenerationConfig(dir, config);
+    Safetensors.writeCheckpoint(dir, weights, maxShardBytes);
+  }
+
+  /** {@code generation_config.json} as {@code save_pretrained} writes it: bos, eos (one id or a list) and pad. */
+  static void writeGenerationConfig(Path dir, LlamaConfig config) throws IOException {
     ObjectNode gen = JSON.createObjectNode();
     if (config.bosTokenId() >= 0) {
       gen.put("bos_token_id", config.bosTokenId());
@@ -169,7 +175,6 @@ public final class LlamaModel implements AutoCloseable {
       gen.put("pad_token_id", config.padTokenId());
     }
     JSON.writeValue(dir.resolve("generation_config.json").toFile(), gen);
-    Safetensors.writeCheckpoint(dir, weights, maxShardBytes);
   }
 
   public LlamaConfig config() {

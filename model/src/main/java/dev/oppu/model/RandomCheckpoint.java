@@ -81,18 +81,7 @@ public final class RandomCheckpoint {
     cfg.put("dtype", "bfloat16");
     cfg.put("torch_dtype", "bfloat16");
     JSON.writeValue(dir.resolve(LlamaConfig.FILE).toFile(), cfg);
-    ObjectNode gen = JSON.createObjectNode();
-    if (config.bosTokenId() >= 0) {
-      gen.put("bos_token_id", config.bosTokenId());
-    }
-    if (config.eosTokenIds().length == 1) {
-      gen.put("eos_token_id", config.eosTokenIds()[0]);
-    } else if (config.eosTokenIds().length > 1) {
-      for (int e : config.eosTokenIds()) {
-        gen.withArray("eos_token_id").add(e);
-      }
-    }
-    JSON.writeValue(dir.resolve("generation_config.json").toFile(), gen);
+    LlamaModel.writeGenerationConfig(dir, config);
 
     // split in state-dict order, as huggingface_hub's split_torch_state_dict_into_shards does
     Map<String, long[]> shapes = config.weightShapes();
