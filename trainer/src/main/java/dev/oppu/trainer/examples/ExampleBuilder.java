@@ -60,7 +60,7 @@ public final class ExampleBuilder {
         List<Map<String, String>> retrieved = new ArrayList<>();
         if (rag) {
           for (int d : bm25.search(item.getOrDefault(task.inputField(), ""), options.k())) {
-            retrieved.add(cutWords(items.get(d), options.retrievedWords()));
+            retrieved.add(task.cutRetrieved(items.get(d), options.retrievedWords()));
           }
         }
         out.add(example(item, retrieved, withProfile ? profile : null, i));
@@ -146,14 +146,5 @@ public final class ExampleBuilder {
     Map<String, String> copy = new HashMap<>(item);
     copy.put(task.inputField(), value);
     return copy;
-  }
-
-  private Map<String, String> cutWords(Map<String, String> item, int words) {
-    String field = item.get(task.inputField());
-    if (field == null) {
-      return item;
-    }
-    String[] w = field.strip().split("\\s+");
-    return w.length <= words ? item : withField(item, String.join(" ", Arrays.copyOf(w, words)));
   }
 }
