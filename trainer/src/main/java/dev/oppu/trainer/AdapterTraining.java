@@ -4,6 +4,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
+import dev.oppu.model.CausalLm;
 import dev.oppu.model.LoraAdapter;
 import dev.oppu.trainer.examples.TokenizedExample;
 import dev.oppu.trainer.optim.AdamW;
@@ -76,10 +77,10 @@ public final class AdapterTraining {
             List<TokenizedExample> chunk = shuffled.subList(i, Math.min(shuffled.size(), i + config.batchSize()));
             double loss;
             try (NDManager scope = lm.manager().newSubManager();
-                CausalLoss.Batch batch = CausalLoss.batch(chunk, padId, scope)) {
+                CausalLm.Batch batch = TokenizedExample.batch(chunk, padId, scope)) {
               try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                NDArray logits = lm.logitsAt(batch.tokens(), adapter, true, batch.positions()); // [K, V]
-                NDArray mean = CausalLoss.meanNllAt(logits, batch);
+                NDArray logits = lm.logitsAt(batch.inputIds(), adapter, true, batch.positions()); // [K, V]
+                NDArray mean = CausalLm.lossAt(logits, batch);
                 gc.backward(mean);
                 loss = mean.getFloat();
               }
@@ -118,9 +119,9 @@ public final class AdapterTraining {
     for (int i = 0; i < examples.size(); i += batchSize) {
       List<TokenizedExample> chunk = examples.subList(i, Math.min(examples.size(), i + batchSize));
       try (NDManager scope = lm.manager().newSubManager();
-          CausalLoss.Batch batch = CausalLoss.batch(chunk, padId, scope)) {
-        NDArray logits = lm.logitsAt(batch.tokens(), adapter, false, batch.positions());
-        sum += CausalLoss.summedNllAt(logits, batch).getFloat();
+          CausalLm.Batch batch = TokenizedExample.batch(chunk, padId, scope)) {
+        NDArray logits = lm.logitsAt(batch.inputIds(), adapter, false, batch.positions());
+        sum += CausalLm.summedLossAt(logits, batch).getFloat();
         count += batch.targetCount();
       }
     }

@@ -13,7 +13,6 @@ import dev.oppu.model.LlamaModel;
 import dev.oppu.model.LoraAdapter;
 import dev.oppu.model.TextTokenizer;
 import dev.oppu.trainer.AdapterTraining;
-import dev.oppu.trainer.CausalLoss;
 import dev.oppu.trainer.LlamaLoraLm;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
@@ -158,10 +157,10 @@ public final class TrainBench implements Callable<Integer> {
         for (int i = 0; i < order.size(); i += batch) {
           List<TokenizedExample> chunk = order.subList(i, Math.min(order.size(), i + batch));
           try (NDManager scope = lm.manager().newSubManager();
-              CausalLoss.Batch b = CausalLoss.batch(chunk, pad, scope);
+              dev.oppu.model.CausalLm.Batch b = TokenizedExample.batch(chunk, pad, scope);
               GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             // the trainer's own loss path: LM head at answer positions only
-            NDArray loss = CausalLoss.meanNllAt(lm.logitsAt(b.tokens(), adapter, true, b.positions()), b);
+            NDArray loss = dev.oppu.model.CausalLm.lossAt(lm.logitsAt(b.inputIds(), adapter, true, b.positions()), b);
             gc.backward(loss);
           }
           params.forEach(GradMode::zeroGrad);

@@ -4,11 +4,11 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
+import dev.oppu.model.CausalLm;
 import dev.oppu.model.LlamaConfig;
 import dev.oppu.model.LlamaModel;
 import dev.oppu.model.TextTokenizer;
 import dev.oppu.trainer.AdapterTraining;
-import dev.oppu.trainer.CausalLoss;
 import dev.oppu.trainer.examples.TokenizedExample;
 import dev.oppu.trainer.optim.AdamW;
 import java.io.IOException;
@@ -96,9 +96,9 @@ public final class Pretrainer {
           }
           double loss;
           try (NDManager scope = manager.newSubManager();
-              CausalLoss.Batch nb = CausalLoss.batch(batch, tok.padId(), scope)) {
+              CausalLm.Batch nb = TokenizedExample.batch(batch, tok.padId(), scope)) {
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-              NDArray mean = CausalLoss.meanNll(model.forward(nb.tokens()), nb);
+              NDArray mean = CausalLm.lossAt(model.forwardAt(nb.inputIds(), null, true, nb.positions()), nb);
               gc.backward(mean);
               loss = mean.getFloat();
             }
@@ -140,8 +140,8 @@ public final class Pretrainer {
     long n = 0;
     for (int i = 0; i < blocks.size(); i += 16) {
       try (NDManager scope = manager.newSubManager();
-          CausalLoss.Batch b = CausalLoss.batch(blocks.subList(i, Math.min(blocks.size(), i + 16)), padId, scope)) {
-        sum += CausalLoss.summedNll(model.forward(b.tokens()), b).getFloat();
+          CausalLm.Batch b = TokenizedExample.batch(blocks.subList(i, Math.min(blocks.size(), i + 16)), padId, scope)) {
+        sum += CausalLm.summedLossAt(model.forwardAt(b.inputIds(), null, false, b.positions()), b).getFloat();
         n += b.targetCount();
       }
     }
