@@ -21,10 +21,45 @@ public final class CausalLm {
 
   /** Label value that excludes a position from the loss. */
   public static final long IGNORE = -100;
-  // DJL allows one open GradientCollector per JVM: every backward pass in this process goes through this lock.
-  private static final ReentrantLock GRADIENT_LOCK = new ReentrantLock();
+  /**
+   * DJL allows one open GradientCollector in the whole JVM: every collector of the process is opened by
+   * {@link #gradientCollector()}, under this lock. Fair and reentrant: a training may hold it across all its steps
+   * (user, task and pretraining runs then take turns, whole).
+   */
+  public static final ReentrantLock GRADIENT_LOCK = new ReentrantLock(true);
 
   private CausalLm() {
+  }
+
+  /** Opens the process's GradientCollector under {@link #GRADIENT_LOCK}; closing it releases the lock. */
+  public static GradientCollector gradientCollector() {
+    GRADIENT_LOCK.lock();
+    try {
+      GradientCollector gc = Engine.getInstance().newGradientCollector();
+      return new GradientCollector() {
+        @Override
+        public void backward(NDArray target) {
+          gc.backward(target);
+        }
+
+        @Override
+        public void zeroGradients() {
+          gc.zeroGradients();
+        }
+
+        @Override
+        public void close() {
+          try {
+            gc.close();
+          } finally {
+            GRADIENT_LOCK.unlock();
+          }
+        }
+      };
+    } catch (RuntimeException | Error e) {
+      GRADIENT_LOCK.unlock();
+      throw e;
+    }
   }
 
   /** The loss and the gradient of each LoRA tensor (keyed like {@link LoraAdapter#parameters()}). */
@@ -142,7 +177,7 @@ public final class CausalLm {
       }
       float lossValue;
       long count;
-      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+      try (GradientCollector gc = gradientCollector()) {
         NDArray logits = model.forward(inputIds, attentionMask, null,
             LoraBatch.of(leaves, adapter.scaling(), adapter.config().dropout()), null, false, training);
         NDArray[] sc = sumLogProbs(logits, labels, false);
