@@ -217,6 +217,25 @@ public enum Task {
     return filled;
   }
 
+  /**
+   * A retrieved history item with its input field cut to its first {@code words} words (whitespace-separated), the
+   * one cut training (RAG examples) and serving (prompts) apply, so that an adapter sees at serving time what it saw
+   * in training. Every task is cut, tweets included (their text is the input field).
+   */
+  public Map<String, String> cutRetrieved(Map<String, String> item, int words) {
+    String field = item.get(inputField);
+    if (field == null) {
+      return item;
+    }
+    String[] w = field.strip().split("\\s+");
+    if (w.length <= words) {
+      return item;
+    }
+    Map<String, String> copy = new java.util.HashMap<>(item);
+    copy.put(inputField, String.join(" ", java.util.Arrays.copyOf(w, words)));
+    return copy;
+  }
+
   /** A retrieved history item as it appears in the prompt, newline included. */
   public String renderItem(Map<String, String> item) {
     // One pass over the template: a field value that happens to contain "{title}" is not expanded again.

@@ -21,10 +21,45 @@ public final class CausalLm {
 
   /** Label value that excludes a position from the loss. */
   public static final long IGNORE = -100;
-  // DJL allows one open GradientCollector per JVM: every backward pass in this process goes through this lock.
-  private static final ReentrantLock GRADIENT_LOCK = new ReentrantLock();
+  /**
+   * DJL allows one open GradientCollector in the whole JVM: every collector of the process is opened by
+   * {@link #gradientCollector()}, under this lock. Fair and reentrant: a training may hold it across all its steps
+   * (user, task and pretraining runs then take turns, whole).
+   */
+  public static final ReentrantLock GRADIENT_LOCK = new ReentrantLock(true);
 
   private CausalLm() {
+  }
+
+  /** Opens the process's GradientCollector under {@link #GRADIENT_LOCK}; closing it releases the lock. */
+  public static GradientCollector gradientCollector() {
+    GRADIENT_LOCK.lock();
+    try {
+      GradientCollector gc = Engine.getInstance().newGradientCollector();
+      return new GradientCollector() {
+        @Override
+        public void backward(NDArray target) {
+          gc.backward(target);
+        }
+
+        @Override
+        public void zeroGradients() {
+          gc.zeroGradients();
+        }
+
+        @Override
+        public void close() {
+          try {
+            gc.close();
+          } finally {
+            GRADIENT_LOCK.unlock();
+          }
+        }
+      };
+    } catch (RuntimeException | Error e) {
+      GRADIENT_LOCK.unlock();
+      throw e;
+    }
   }
 
   /** The loss and the gradient of each LoRA tensor (keyed like {@link LoraAdapter#parameters()}). */
@@ -35,13 +70,20 @@ public final class CausalLm {
     }
   }
 
-  /** A right-padded training batch: ids [B, T], attention mask [B, T], labels [B, T] (-100 where ignored). */
-  public record Batch(NDArray inputIds, NDArray attentionMask, NDArray labels) implements AutoCloseable {
+  /**
+   * A right-padded training batch: ids [B, T], attention mask [B, T], labels [B, T] (-100 where ignored), and the
+   * counted predictions for {@link #lossAt}: their flat positions {@code b * T + t} into the ids [K] (position t
+   * predicts token t + 1) and the tokens they predict [K], K = {@code targetCount}.
+   */
+  public record Batch(NDArray inputIds, NDArray attentionMask, NDArray labels, NDArray positions, NDArray targets,
+      long targetCount) implements AutoCloseable {
     @Override
     public void close() {
       inputIds.close();
       attentionMask.close();
       labels.close();
+      positions.close();
+      targets.close();
     }
   }
 
@@ -55,12 +97,17 @@ public final class CausalLm {
       throw new IllegalArgumentException(n + " prompts, " + answers.size() + " answers");
     }
     int len = 0;
+    int counted = 0;
     for (int i = 0; i < n; i++) {
       len = Math.max(len, prompts.get(i).length + answers.get(i).length);
+      counted += answers.get(i).length;
     }
     long[] ids = new long[n * len];
     long[] mask = new long[n * len];
     long[] labels = new long[n * len];
+    long[] positions = new long[counted];
+    long[] targets = new long[counted];
+    int k = 0;
     java.util.Arrays.fill(ids, padId);
     java.util.Arrays.fill(labels, IGNORE);
     for (int i = 0; i < n; i++) {
@@ -72,11 +119,16 @@ public final class CausalLm {
         mask[i * len + j] = 1;
         if (j >= p.length) {
           labels[i * len + j] = tok;
+          if (j > 0) { // the first token of a sequence has no prediction
+            positions[k] = (long) i * len + j - 1;
+            targets[k++] = tok;
+          }
         }
       }
     }
     Shape s = new Shape(n, len);
-    return new Batch(m.create(ids, s), m.create(mask, s), m.create(labels, s));
+    return new Batch(m.create(ids, s), m.create(mask, s), m.create(labels, s),
+        m.create(java.util.Arrays.copyOf(positions, k)), m.create(java.util.Arrays.copyOf(targets, k)), k);
   }
 
   /**
@@ -86,6 +138,21 @@ public final class CausalLm {
   public static NDArray loss(NDArray logits, NDArray labels) {
     NDArray[] sumAndCount = sumLogProbs(logits, labels, false);
     return sumAndCount[0].neg().div(sumAndCount[1]);
+  }
+
+  /**
+   * {@link #loss} from the logits of the batch's counted positions only ([K, V], e.g. {@link LlamaModel#forwardAt} at
+   * {@code batch.positions()}): the same mean, without the LM head and softmax at the positions it ignores. Divides
+   * by a tensor in PyTorch's memory, not {@code div(long)} ({@link Scalars}).
+   */
+  public static NDArray lossAt(NDArray logitsAt, Batch batch) {
+    NDArray sum = summedLossAt(logitsAt, batch);
+    return sum.div(Scalars.of(sum, batch.targetCount()));
+  }
+
+  /** {@link #lossAt} times the number of counted positions: for means over several batches. */
+  public static NDArray summedLossAt(NDArray logitsAt, Batch batch) {
+    return logitsAt.logSoftmax(-1).gather(batch.targets().expandDims(-1), -1).sum().neg();
   }
 
   /**
@@ -110,7 +177,7 @@ public final class CausalLm {
       }
       float lossValue;
       long count;
-      try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+      try (GradientCollector gc = gradientCollector()) {
         NDArray logits = model.forward(inputIds, attentionMask, null,
             LoraBatch.of(leaves, adapter.scaling(), adapter.config().dropout()), null, false, training);
         NDArray[] sc = sumLogProbs(logits, labels, false);

@@ -16,8 +16,9 @@
  *       PEFT key, for an optimizer).
  *   <li>{@link dev.oppu.model.LoraBatch}: one adapter for all rows, or one (or none) per row, stacked for batched
  *       matmuls.
- *   <li>{@link dev.oppu.model.CausalLm}: {@code promptAnswerBatch}, {@code loss}, {@code lossAndGradients} (the only
- *       place a GradientCollector is opened, under a JVM-wide lock), {@code continuationLogProbs}.
+ *   <li>{@link dev.oppu.model.CausalLm}: {@code promptAnswerBatch}, {@code loss} and {@code lossAt} (the one
+ *       training objective, equal to HF), {@code gradientCollector} (the only place a GradientCollector is opened,
+ *       under the JVM-wide {@code GRADIENT_LOCK}), {@code lossAndGradients}, {@code continuationLogProbs}.
  *   <li>{@link dev.oppu.model.Generator}: batched KV-cache generation, per-row adapters, greedy or sampling.
  *   <li>{@link dev.oppu.model.TextTokenizer}: {@code tokenizer.json} through DJL's HuggingFace tokenizers.
  *   <li>{@link dev.oppu.model.Safetensors}: the file format (F32/F16/BF16 read as float32 tensor by tensor through

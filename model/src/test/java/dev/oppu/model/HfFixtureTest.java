@@ -126,6 +126,29 @@ class HfFixtureTest {
       NDArray logits = model.forward(ref.get("input_ids"), null, null, lora, null, false, false);
       assertEquals(ref.get("loss").getFloat(), CausalLm.loss(logits, ref.get("labels")).getFloat(), 1e-5);
     }
+    // The training path (logits at the counted positions only, as the trainer computes them) agrees with HF too.
+    long[] ids = ref.get("input_ids").toLongArray();
+    long[] labels = ref.get("labels").toLongArray();
+    long t = ref.get("input_ids").getShape().get(1);
+    List<int[]> prompts = new ArrayList<>();
+    List<int[]> answers = new ArrayList<>();
+    for (int r = 0; r < ids.length / t; r++) {
+      int p = 0;
+      while (p < t && labels[(int) (r * t + p)] == CausalLm.IGNORE) {
+        p++;
+      }
+      int[] row = java.util.Arrays.stream(ids, (int) (r * t), (int) ((r + 1) * t)).mapToInt(x -> (int) x).toArray();
+      for (int j = p; j < t; j++) {
+        assertTrue(labels[(int) (r * t + j)] != CausalLm.IGNORE, "labels are a prompt, then counted tokens");
+      }
+      prompts.add(java.util.Arrays.copyOf(row, p));
+      answers.add(java.util.Arrays.copyOfRange(row, p, (int) t));
+    }
+    try (CausalLm.Batch b = CausalLm.promptAnswerBatch(manager, prompts, answers, 0); LoraBatch lora = LoraBatch.of(adapter)) {
+      NDArray logitsAt = model.forwardAt(b.inputIds(), lora, false, b.positions());
+      float want = ref.get("loss").getFloat();
+      assertEquals(want, CausalLm.lossAt(logitsAt, b).getFloat(), Math.abs(want) * 1e-5, "loss at counted positions");
+    }
   }
 
   @Test

@@ -3,8 +3,6 @@ package dev.oppu.serving;
 import dev.oppu.lamp.Task;
 import dev.oppu.serving.RequestValidator.Validated;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -37,7 +35,7 @@ public final class PromptAssembler {
     boolean noHistory = false;
     if (mode.usesRetrieval()) {
       for (UserData.Item item : data.retrieve(userId, task, task.query(v.extracted()), v.k())) {
-        items.add(cut(task, item.fields()));
+        items.add(task.cutRetrieved(item.fields(), retrievedWords));
         ids.add(item.id());
       }
       noHistory = items.isEmpty() && !data.hasHistory(userId, task);
@@ -48,19 +46,5 @@ public final class PromptAssembler {
       noHistory = profile == null || profile.isBlank();
     }
     return new Assembled(task.buildInput(profile, items, taskPrompt), List.copyOf(ids), noHistory);
-  }
-
-  private Map<String, String> cut(Task task, Map<String, String> item) {
-    String field = item.get(task.inputField());
-    if (field == null || task == Task.TWEET_PARAPHRASE) {
-      return item;
-    }
-    String[] w = field.strip().split("\\s+");
-    if (w.length <= retrievedWords) {
-      return item;
-    }
-    Map<String, String> copy = new HashMap<>(item);
-    copy.put(task.inputField(), String.join(" ", Arrays.copyOf(w, retrievedWords)));
-    return copy;
   }
 }

@@ -5,18 +5,14 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.PriorityQueue;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 import org.apache.lucene.analysis.Analyzer;
-import org.apache.lucene.util.SmallFloat;
 
 /**
  * Top-k BM25 retrieval over one user's history, read from the ingestion stores (inside a processor of the same
- * application, or through interactive queries). Scores equal Lucene's {@code BM25Similarity} over the same documents:
- * float arithmetic in Lucene's order, no (k1+1) factor, document lengths through the 1-byte SmallFloat norm, avgdl =
- * sumTotalTermFreq / docCount, per-term scores summed in double and rounded to float, repeated query terms as one
- * clause with a summed boost (what BooleanQuery's rewrite does), ties by seq (older first = Lucene's doc-id order).
+ * application, or through interactive queries), scored by {@link Bm25Scorer} (equal to Lucene's BM25Similarity);
+ * ties by seq (older first = Lucene's doc-id order).
  */
 public final class Bm25Retriever {
 
@@ -27,33 +23,19 @@ public final class Bm25Retriever {
   public record IndexStores(ReadOnlyKeyValueStore<Bytes, byte[]> postings, ReadOnlyKeyValueStore<Bytes, byte[]> stats,
       ReadOnlyKeyValueStore<Bytes, byte[]> history) {}
 
-  private static final float[] LENGTH_TABLE = new float[256];
-
-  static {
-    for (int i = 0; i < 256; i++) {
-      LENGTH_TABLE[i] = SmallFloat.byte4ToInt((byte) i);
-    }
-  }
-
-  private final Analyzer analyzer;
-  private final int maxQueryTerms;
-  private final float k1;
-  private final float b;
+  private final Bm25Scorer scorer;
 
   public Bm25Retriever(Analyzer analyzer, int maxQueryTerms) {
-    this(analyzer, maxQueryTerms, 1.2f, 0.75f);
+    this(new Bm25Scorer(analyzer, maxQueryTerms));
   }
 
-  public Bm25Retriever(Analyzer analyzer, int maxQueryTerms, float k1, float b) {
-    this.analyzer = analyzer;
-    this.maxQueryTerms = maxQueryTerms;
-    this.k1 = k1;
-    this.b = b;
+  public Bm25Retriever(Bm25Scorer scorer) {
+    this.scorer = scorer;
   }
 
   /** The query's terms as retrieval uses them: analyzed, cut to the first {@code maxQueryTerms}. */
   public List<String> queryTerms(String query) {
-    return TextAnalysis.terms(analyzer, query, maxQueryTerms);
+    return scorer.queryTerms(query);
   }
 
   /** The user's top-k items for the query, best first; empty when the user has no history for the task. */
@@ -63,14 +45,16 @@ public final class Bm25Retriever {
     if (st.docCount() == 0 || k <= 0) {
       return List.of();
     }
-    Map<String, Integer> boosts = TextAnalysis.termFreqs(queryTerms(query));
+    Map<String, Integer> boosts = scorer.queryBoosts(query);
     int nq = boosts.size();
     byte[][] qBytes = new byte[nq][];
+    int[] boost = new int[nq];
     Map<String, Integer> termIndex = new java.util.HashMap<>(nq * 2);
     int qi = 0;
-    for (String t : boosts.keySet()) {
-      qBytes[qi] = t.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-      termIndex.put(t, qi++);
+    for (Map.Entry<String, Integer> t : boosts.entrySet()) {
+      qBytes[qi] = t.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      boost[qi] = t.getValue();
+      termIndex.put(t.getKey(), qi++);
     }
     int n = (int) st.retained();
     long first = st.firstSeq();
@@ -84,84 +68,22 @@ public final class Bm25Retriever {
         continue;
       }
       Segments.lookup(bytes, qBytes, termIndex, (q, seq, tf, norm) -> {
-        if (seq < first || seq >= next) {
-          return; // evicted, or not yet committed to the statistics
+        if (seq >= first && seq < next) { // else evicted, or not yet committed to the statistics
+          Bm25Scorer.addPosting(post, len, q, (int) (seq - first), tf, norm);
         }
-        int[] a = post[q];
-        if (a == null) {
-          a = post[q] = new int[48];
-        } else if (len[q] + 3 > a.length) {
-          a = post[q] = java.util.Arrays.copyOf(a, a.length * 2);
-        }
-        a[len[q]++] = (int) (seq - first);
-        a[len[q]++] = tf;
-        a[len[q]++] = norm;
       });
     }
-    double[] acc = new double[n];
-    boolean[] matched = new boolean[n];
-    long docCount = st.docCount();
-    float avgdl = (float) (st.sumTotalTermFreq() / (double) docCount);
-    float[] normInverse = null;
-    qi = 0;
-    for (int boost : boosts.values()) {
-      int q = qi++;
-      int df = len[q] / 3;
-      if (df == 0) {
-        continue;
-      }
-      if (normInverse == null) {
-        normInverse = new float[256];
-        for (int i = 0; i < 256; i++) {
-          normInverse[i] = 1f / (k1 * ((1 - b) + b * LENGTH_TABLE[i] / avgdl));
-        }
-      }
-      float idf = (float) Math.log(1 + (docCount - df + 0.5D) / (df + 0.5D));
-      float weight = (float) boost * idf;
-      int[] a = post[q];
-      for (int i = 0; i < len[q]; i += 3) {
-        int doc = a[i];
-        float freq = a[i + 1];
-        float s = weight - weight / (1f + freq * normInverse[a[i + 2]]);
-        acc[doc] += s;
-        matched[doc] = true;
-      }
-    }
-    // Worst of the current top-k at the head: lower score, then newer seq.
-    PriorityQueue<int[]> top = new PriorityQueue<>(k + 1, (x, y) -> {
-      int c = Float.compare(Float.intBitsToFloat(x[1]), Float.intBitsToFloat(y[1]));
-      return c != 0 ? c : Integer.compare(y[0], x[0]);
-    });
-    for (int d = 0; d < n; d++) {
-      if (!matched[d]) {
-        continue;
-      }
-      float score = (float) acc[d];
-      if (top.size() < k) {
-        top.add(new int[] {d, Float.floatToIntBits(score)});
-      } else {
-        int[] worst = top.peek();
-        if (score > Float.intBitsToFloat(worst[1])) { // equal score: the older doc already there wins
-          top.poll();
-          top.add(new int[] {d, Float.floatToIntBits(score)});
-        }
-      }
-    }
-    List<int[]> ranked = new ArrayList<>(top);
-    ranked.sort((x, y) -> {
-      int c = Float.compare(Float.intBitsToFloat(y[1]), Float.intBitsToFloat(x[1]));
-      return c != 0 ? c : Integer.compare(x[0], y[0]);
-    });
+    List<Bm25Scorer.Ranked> ranked = scorer.topK(n, st.docCount(), st.sumTotalTermFreq(), boost, post, len, k);
     List<Hit> hits = new ArrayList<>(ranked.size());
-    for (int[] r : ranked) {
-      long seq = st.firstSeq() + r[0];
+    for (Bm25Scorer.Ranked r : ranked) {
+      long seq = st.firstSeq() + r.doc();
       byte[] bytes = stores.history().get(Keys.history(prefix, seq));
       if (bytes == null) {
         throw new IllegalStateException("index names seq " + seq + " of " + userId + "/" + task
             + " that the history does not hold");
       }
       HistoryItem item = HistoryIndex.ITEM_SERDE.decode(bytes);
-      hits.add(new Hit(seq, item.getItemId(), new LinkedHashMap<>(item.getFields()), Float.intBitsToFloat(r[1])));
+      hits.add(new Hit(seq, item.getItemId(), new LinkedHashMap<>(item.getFields()), r.score()));
     }
     return hits;
   }

@@ -13,7 +13,6 @@ import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 import org.apache.lucene.analysis.Analyzer;
-import org.apache.lucene.util.SmallFloat;
 
 /**
  * Keeps one task's stores consistent: the bounded per-(user, task) history (logged) and its BM25 inverted index
@@ -155,7 +154,7 @@ public final class HistoryIndex {
   private IndexStats indexDoc(byte[] prefix, long seq, TextAnalysis.Analyzed doc, IndexStats st) {
     Bytes key = Keys.segment(prefix, Segments.segmentOf(seq));
     byte[] open = seq % Segments.SIZE == 0 ? null : postings.get(key);
-    Segments.Doc d = new Segments.Doc(SmallFloat.intToByte4(doc.normLength()), doc.terms().size(),
+    Segments.Doc d = new Segments.Doc(Bm25Scorer.norm(doc), doc.terms().size(),
         TextAnalysis.termFreqs(doc.terms()));
     postings.put(key, Segments.append(open, seq, d));
     return new IndexStats(st.firstSeq(), st.nextSeq(), st.docCount() + 1, st.sumTotalTermFreq() + doc.terms().size());

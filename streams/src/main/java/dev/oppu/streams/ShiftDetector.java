@@ -3,7 +3,9 @@ package dev.oppu.streams;
 import dev.oppu.lamp.Task;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.apache.lucene.analysis.Analyzer;
 
@@ -15,6 +17,37 @@ import org.apache.lucene.analysis.Analyzer;
  */
 public final class ShiftDetector {
   private ShiftDetector() {}
+
+  /**
+   * A scored shift: the total-variation distance of the recent new items from what the adapter was trained on, whether
+   * it counts as a shift, and whether it also ends the old behavior (older items are no longer replayed).
+   */
+  public record Shift(double score, boolean generation, boolean shifted, boolean endsOldBehavior) {}
+
+  /** A user's items of one task by seq: {@code [from, to)}. */
+  public interface Items {
+    List<Map<String, String>> between(long from, long to);
+  }
+
+  /**
+   * The triggers' shift rule (also what {@code bench shift} runs): once at least {@code shiftMinItems} items arrived
+   * since the adapter ({@code [newFrom, nextSeq)}) and its distribution is known, the newest {@code shiftWindow} of
+   * them are compared with {@code trainedOn}; past the task kind's threshold it is a shift, and it ends the old
+   * behavior as {@link IngestConfig#endsOldBehavior} says for an old behavior known from {@code knownItems} items.
+   * Empty when not scored.
+   */
+  public static Optional<Shift> score(IngestConfig config, Task task, Analyzer analyzer, long newFrom, long nextSeq,
+      Map<String, Double> trainedOn, long knownItems, Items items) {
+    if (nextSeq - newFrom < config.shiftMinItems() || trainedOn.isEmpty()) {
+      return Optional.empty();
+    }
+    long from = Math.max(newFrom, nextSeq - config.shiftWindow());
+    double tvd = totalVariation(distribution(task, items.between(from, nextSeq), analyzer), trainedOn);
+    boolean generation = task.kind() == Task.Kind.GENERATION;
+    boolean shifted = tvd >= (generation ? config.termShiftThreshold() : config.labelShiftThreshold());
+    return Optional.of(new Shift(tvd, generation, shifted,
+        shifted && config.endsOldBehavior(tvd, generation, knownItems)));
+  }
 
   /** The normalized label (or term) distribution of some history items of a task. */
   public static Map<String, Double> distribution(Task task, Iterable<Map<String, String>> items, Analyzer analyzer) {

@@ -69,20 +69,15 @@ final class Triggers {
     } else {
       // A shift is checked first, even when enough new items would trigger anyway: a clear one also decides what the
       // trainer replays (only the behavior since the shift, which the older items contradict).
-      if (newCount >= config.shiftMinItems() && !st.trainedOn().isEmpty()) {
-        long from = Math.max(newFrom, range.nextSeq() - config.shiftWindow());
-        List<Map<String, String>> recent = index.items(userId, task.id(), from, range.nextSeq()).stream()
-            .map(HistoryItem::getFields).toList();
-        double tvd = ShiftDetector.totalVariation(ShiftDetector.distribution(task, recent, analyzer), st.trainedOn());
-        boolean generation = task.kind() == Task.Kind.GENERATION;
-        double threshold = generation ? config.termShiftThreshold() : config.labelShiftThreshold();
-        if (tvd >= threshold) {
-          reason = generation ? "shift-terms" : "shift-labels";
-          score = tvd;
-          long known = st.coveredSeq() - Math.max(st.regimeFromSeq(), range.firstSeq()) + 1;
-          if (config.endsOldBehavior(tvd, generation, known)) {
-            regimeFrom = newFrom;
-          }
+      long known = st.coveredSeq() - Math.max(st.regimeFromSeq(), range.firstSeq()) + 1;
+      Optional<ShiftDetector.Shift> shift = ShiftDetector.score(config, task, analyzer, newFrom, range.nextSeq(),
+          st.trainedOn(), known, (from, to) -> index.items(userId, task.id(), from, to).stream()
+              .map(HistoryItem::getFields).toList());
+      if (shift.isPresent() && shift.get().shifted()) {
+        reason = shift.get().generation() ? "shift-terms" : "shift-labels";
+        score = shift.get().score();
+        if (shift.get().endsOldBehavior()) {
+          regimeFrom = newFrom;
         }
       }
       if (reason == null && newCount >= config.newItemsMax()) {

@@ -3,7 +3,7 @@ package dev.oppu.trainer;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.GradientCollector;
+import dev.oppu.model.CausalLm;
 import dev.oppu.model.LoraAdapter;
 import dev.oppu.trainer.examples.TokenizedExample;
 import dev.oppu.trainer.optim.AdamW;
@@ -11,17 +11,13 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Trains one LoRA adapter in place on tokenized examples: shuffled mini-batches (seeded), causal-LM loss on answer
- * tokens, AdamW with linear warmup/decay and global grad-norm clipping. Only one GradientCollector may be open in a
- * JVM, so every training (user adapters, task adapters, pretraining) takes {@link #LOCK}.
+ * Trains one LoRA adapter in place on tokenized examples: shuffled mini-batches (seeded), each one {@link TrainStep}
+ * (causal-LM loss on answer tokens, AdamW with linear warmup/decay and global grad-norm clipping). A run holds
+ * {@link CausalLm#GRADIENT_LOCK} throughout, so that trainings in one JVM take turns.
  */
 public final class AdapterTraining {
-
-  /** Serializes all training in this JVM (DJL allows one open GradientCollector). */
-  public static final ReentrantLock LOCK = new ReentrantLock(true);
 
   /** Hyperparameters of a LoRA training run. */
   public record Config(int epochs, int batchSize, AdamW.Config optimizer) {
@@ -52,7 +48,7 @@ public final class AdapterTraining {
     if (examples.isEmpty()) {
       throw new IllegalArgumentException("no training examples");
     }
-    LOCK.lock();
+    CausalLm.GRADIENT_LOCK.lock(); // the whole run: trainings take turns, whole
     try {
       long start = System.nanoTime();
       double before = meanLoss(lm, adapter, examples, config.batchSize(), padId);
@@ -64,45 +60,30 @@ public final class AdapterTraining {
       long targetTokens = 0;
       long tokens = 0;
       boolean finite = true;
-      for (NDArray p : params) {
-        p.setRequiresGradient(true);
-      }
-      try (AdamW opt = new AdamW(config.optimizer(), params, total)) {
-        int step = 0;
+      int step = 0;
+      try (TrainStep trainStep = new TrainStep((ids, at) -> lm.logitsAt(ids, adapter, true, at), params,
+          config.optimizer(), total, lm.manager(), padId)) {
         for (int epoch = 0; epoch < config.epochs() && finite; epoch++) {
           List<TokenizedExample> shuffled = new ArrayList<>(examples);
           Collections.shuffle(shuffled, order);
           for (int i = 0; i < shuffled.size() && finite; i += config.batchSize()) {
-            List<TokenizedExample> chunk = shuffled.subList(i, Math.min(shuffled.size(), i + config.batchSize()));
-            double loss;
-            try (NDManager scope = lm.manager().newSubManager();
-                CausalLoss.Batch batch = CausalLoss.batch(chunk, padId, scope)) {
-              try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                NDArray logits = lm.logitsAt(batch.tokens(), adapter, true, batch.positions()); // [K, V]
-                NDArray mean = CausalLoss.meanNllAt(logits, batch);
-                gc.backward(mean);
-                loss = mean.getFloat();
-              }
-              targetTokens += batch.targetCount();
-              tokens += chunk.stream().mapToInt(e -> e.tokens().length).sum();
-            }
-            opt.step();
-            finite = Double.isFinite(loss) && Double.isFinite(opt.lastGradNorm());
+            TrainStep.Outcome o = trainStep.step(
+                shuffled.subList(i, Math.min(shuffled.size(), i + config.batchSize())));
+            targetTokens += o.targetTokens();
+            tokens += o.tokens();
+            finite = o.finite();
             step++;
             if (listener != null) {
-              listener.onStep(step, total, loss);
+              listener.onStep(step, total, o.loss());
             }
           }
         }
-        for (NDArray p : params) {
-          p.setRequiresGradient(false);
-        }
-        double after = finite ? meanLoss(lm, adapter, examples, config.batchSize(), padId) : Double.NaN;
-        return new Result(before, after, step, targetTokens, tokens, (System.nanoTime() - start) / 1_000_000,
-            finite && Double.isFinite(after) && allFinite(adapter));
       }
+      double after = finite ? meanLoss(lm, adapter, examples, config.batchSize(), padId) : Double.NaN;
+      return new Result(before, after, step, targetTokens, tokens, (System.nanoTime() - start) / 1_000_000,
+          finite && Double.isFinite(after) && allFinite(adapter));
     } finally {
-      LOCK.unlock();
+      CausalLm.GRADIENT_LOCK.unlock();
     }
   }
 
@@ -118,9 +99,9 @@ public final class AdapterTraining {
     for (int i = 0; i < examples.size(); i += batchSize) {
       List<TokenizedExample> chunk = examples.subList(i, Math.min(examples.size(), i + batchSize));
       try (NDManager scope = lm.manager().newSubManager();
-          CausalLoss.Batch batch = CausalLoss.batch(chunk, padId, scope)) {
-        NDArray logits = lm.logitsAt(batch.tokens(), adapter, false, batch.positions());
-        sum += CausalLoss.summedNllAt(logits, batch).getFloat();
+          CausalLm.Batch batch = TokenizedExample.batch(chunk, padId, scope)) {
+        NDArray logits = lm.logitsAt(batch.inputIds(), adapter, false, batch.positions());
+        sum += CausalLm.summedLossAt(logits, batch).getFloat();
         count += batch.targetCount();
       }
     }

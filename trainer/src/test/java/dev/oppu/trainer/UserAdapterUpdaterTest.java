@@ -164,11 +164,12 @@ class UserAdapterUpdaterTest {
     }
     try (LoraAdapter a = LoraAdapter.create(world.lm.config(), TinyWorld.settings(1e-2).lora(), 3, world.manager);
         ai.djl.ndarray.NDManager scope = world.manager.newSubManager();
-        CausalLoss.Batch b = CausalLoss.batch(ex, 0, scope)) {
+        dev.oppu.model.CausalLm.Batch b = dev.oppu.trainer.examples.TokenizedExample.batch(ex, 0, scope)) {
       // a non-zero B, so the adapter changes the logits
       a.parameters().values().forEach(p -> p.addi(0.05f));
-      float all = CausalLoss.summedNll(world.lm.logits(b.tokens(), a, false), b).getFloat();
-      float at = CausalLoss.summedNllAt(world.lm.logitsAt(b.tokens(), a, false, b.positions()), b).getFloat();
+      float all = dev.oppu.model.CausalLm.loss(world.lm.logits(b.inputIds(), a, false), b.labels()).getFloat();
+      float at = dev.oppu.model.CausalLm.lossAt(world.lm.logitsAt(b.inputIds(), a, false, b.positions()), b)
+          .getFloat();
       assertEquals(all, at, 1e-3 * Math.abs(all));
       assertEquals(b.targetCount(), b.positions().size());
     }

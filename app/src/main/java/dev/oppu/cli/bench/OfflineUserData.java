@@ -8,14 +8,16 @@ import dev.oppu.serving.Mode;
 import dev.oppu.serving.PromptAssembler;
 import dev.oppu.serving.RequestValidator;
 import dev.oppu.serving.UserData;
-import dev.oppu.trainer.examples.PrefixBm25;
+import dev.oppu.streams.Bm25Scorer;
+import dev.oppu.streams.IngestConfig;
 import java.util.ArrayList;
 import java.util.List;
 
 /** One user's history as serving's stores would hold it: BM25 over the items (Lucene-equal), the built profile. */
 final class OfflineUserData implements UserData {
   private final dev.oppu.lamp.data.UserData user;
-  private final PrefixBm25 index = new PrefixBm25();
+  private final Bm25Scorer.Index index = new Bm25Scorer(IngestConfig.defaults().newAnalyzer(),
+      IngestConfig.defaults().maxQueryTerms()).newIndex();
   private final String profile;
 
   OfflineUserData(dev.oppu.lamp.data.UserData user, Task task, String profile) {

@@ -245,11 +245,12 @@ public final class ShiftBench implements Callable<Integer> {
   /**
    * Items {@code [st.items.size(), upTo)} arrive at once; the trainer updates as the first arrives, then for the
    * rest, then for what it held out, until an update covers everything or is refused. Before each update the
-   * ingestion's shift rule (the demo's trigger settings, {@link IngestConfig} defaults for the shift test) decides
-   * whether the trigger moves the user's replay start to its new items.
+   * ingestion's shift rule ({@link ShiftDetector#score}, the triggers' own code, with {@link IngestConfig} defaults for
+   * the shift test) decides whether the trigger moves the user's replay start to its new items.
    */
   private static void arrive(UserAdapterUpdater updater, Task task, String user, UserState st,
       List<HistoryItem> history, int upTo, IngestConfig ingest) {
+    org.apache.lucene.analysis.Analyzer analyzer = ingest.newAnalyzer();
     boolean first = true;
     while (st.items.size() < upTo) {
       int until = first ? st.items.size() + 1 : upTo;
@@ -259,13 +260,14 @@ public final class ShiftBench implements Callable<Integer> {
       first = false;
       while (st.covered < st.items.size() - 1) {
         long newFrom = st.covered + 1;
-        long newCount = st.items.size() - newFrom;
-        if (st.adapter != null && newCount >= ingest.shiftMinItems()) {
-          long from = Math.max(newFrom, st.items.size() - ingest.shiftWindow());
-          double tvd = ShiftDetector.totalVariation(distribution(task, st.items, from, st.items.size()),
-              distribution(task, st.items, Math.max(0, st.regimeFrom), newFrom));
+        if (st.adapter != null) {
+          // what the trainer records with the adapter: the covered items since the last shift
+          java.util.Map<String, Double> trainedOn = ShiftDetector.distribution(task,
+              fields(st.items, Math.max(0, st.regimeFrom), newFrom), analyzer);
           long known = st.covered - Math.max(st.regimeFrom, 0) + 1;
-          if (ingest.endsOldBehavior(tvd, false, known)) {
+          var shift = ShiftDetector.score(ingest, task, analyzer, newFrom, st.items.size(), trainedOn, known,
+              (from, to) -> fields(st.items, from, to));
+          if (shift.isPresent() && shift.get().endsOldBehavior()) {
             st.regimeFrom = newFrom;
             st.shifts++;
           }
@@ -287,11 +289,8 @@ public final class ShiftBench implements Callable<Integer> {
     }
   }
 
-  private static java.util.Map<String, Double> distribution(Task task, List<UserAdapterUpdater.Item> items,
-      long from, long to) {
-    List<Map<String, String>> f = items.subList((int) from, (int) to).stream().map(UserAdapterUpdater.Item::fields)
-        .toList();
-    return ShiftDetector.distribution(task, f, null);
+  private static List<Map<String, String>> fields(List<UserAdapterUpdater.Item> items, long from, long to) {
+    return items.subList((int) from, (int) to).stream().map(UserAdapterUpdater.Item::fields).toList();
   }
 
   private static BatchGenerator.LoadedAdapter load(LoraAdapter a, TaskModels.TaskModel tm, Task task,

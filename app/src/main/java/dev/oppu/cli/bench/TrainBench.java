@@ -1,9 +1,6 @@
 package dev.oppu.cli.bench;
 
-import ai.djl.engine.Engine;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.GradientCollector;
 import dev.oppu.lamp.Task;
 import dev.oppu.lamp.data.HistoryItem;
 import dev.oppu.lamp.data.UserData;
@@ -13,15 +10,14 @@ import dev.oppu.model.LlamaModel;
 import dev.oppu.model.LoraAdapter;
 import dev.oppu.model.TextTokenizer;
 import dev.oppu.trainer.AdapterTraining;
-import dev.oppu.trainer.CausalLoss;
 import dev.oppu.trainer.LlamaLoraLm;
+import dev.oppu.trainer.TrainStep;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
 import dev.oppu.trainer.examples.ExampleBuilder;
 import dev.oppu.trainer.examples.ModelTokenEncoder;
 import dev.oppu.trainer.examples.TokenizedExample;
 import dev.oppu.trainer.examples.Variant;
-import dev.oppu.trainer.optim.GradMode;
 import dev.oppu.trainer.pretrain.BpeTokenizerTrainer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -152,9 +148,10 @@ public final class TrainBench implements Callable<Integer> {
   /** Forward+backward only, 2 epochs, same batch size: returns {seconds, tokens}. */
   private static double[] rawTokensPerSecond(LlamaLoraLm lm, List<TokenizedExample> examples, int batch, int pad,
       dev.oppu.model.LoraConfig lora, long seed) {
-    try (LoraAdapter adapter = LoraAdapter.create(lm.config(), lora, seed, lm.manager())) {
-      List<NDArray> params = new ArrayList<>(adapter.parameters().values());
-      params.forEach(p -> p.setRequiresGradient(true));
+    try (LoraAdapter adapter = LoraAdapter.create(lm.config(), lora, seed, lm.manager());
+        TrainStep step = new TrainStep((ids, at) -> lm.logitsAt(ids, adapter, true, at),
+            new ArrayList<>(adapter.parameters().values()), dev.oppu.trainer.optim.AdamW.Config.oppu(1e-4), 1,
+            lm.manager(), pad)) {
       List<TokenizedExample> order = new ArrayList<>(examples);
       Collections.shuffle(order, new Random(seed));
       long tokens = 0;
@@ -162,14 +159,8 @@ public final class TrainBench implements Callable<Integer> {
       for (int epoch = 0; epoch < 2; epoch++) {
         for (int i = 0; i < order.size(); i += batch) {
           List<TokenizedExample> chunk = order.subList(i, Math.min(order.size(), i + batch));
-          try (NDManager scope = lm.manager().newSubManager();
-              CausalLoss.Batch b = CausalLoss.batch(chunk, pad, scope);
-              GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            // the trainer's own loss path: LM head at answer positions only
-            NDArray loss = CausalLoss.meanNllAt(lm.logitsAt(b.tokens(), adapter, true, b.positions()), b);
-            gc.backward(loss);
-          }
-          params.forEach(GradMode::zeroGrad);
+          step.backward(chunk); // the trainer's own step without the optimizer: LM head at answer positions only
+          step.zeroGradients();
           tokens += chunk.stream().mapToInt(e -> e.tokens().length).sum();
         }
       }

@@ -1,6 +1,8 @@
 package dev.oppu.trainer.examples;
 
 import dev.oppu.lamp.Task;
+import dev.oppu.streams.Bm25Scorer;
+import dev.oppu.streams.IngestConfig;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -10,7 +12,8 @@ import java.util.function.IntPredicate;
 
 /**
  * Builds the per-user training examples of SPEC section 2: one per history item, the task prompt filled from the
- * item and its label as the answer; for RAG the k items BM25 finds among the items BEFORE it; for PAG the profile.
+ * item and its label as the answer; for RAG the k items BM25 finds among the items BEFORE it (statistics of those
+ * items alone, so nothing of item i or later leaks in); for PAG the profile.
  * Texts are cut to a token budget by shortening input fields (the answer is kept): retrieved items' input fields to
  * {@code retrievedWords} words first, then the item's own input field to what fits; retrieved items are dropped,
  * least relevant first, only if that is not enough.
@@ -23,6 +26,10 @@ public final class ExampleBuilder {
       return new Options(variant, variant == Variant.RAG ? 1 : 0, 256, 48);
     }
   }
+
+  /** Retrieval as serving's: the streams' default analyzer and query cut, Lucene-equal scores ({@link Bm25Scorer}). */
+  private static final Bm25Scorer BM25 = new Bm25Scorer(IngestConfig.defaults().newAnalyzer(),
+      IngestConfig.defaults().maxQueryTerms());
 
   private final Task task;
   private final Options options;
@@ -51,7 +58,7 @@ public final class ExampleBuilder {
 
   private List<TokenizedExample> build(List<Map<String, String>> items, String profile, IntPredicate include,
       boolean withProfile) {
-    PrefixBm25 bm25 = new PrefixBm25();
+    Bm25Scorer.Index bm25 = BM25.newIndex();
     boolean rag = options.variant() == Variant.RAG && options.k() > 0;
     List<TokenizedExample> out = new ArrayList<>();
     for (int i = 0; i < items.size(); i++) {
@@ -60,7 +67,7 @@ public final class ExampleBuilder {
         List<Map<String, String>> retrieved = new ArrayList<>();
         if (rag) {
           for (int d : bm25.search(item.getOrDefault(task.inputField(), ""), options.k())) {
-            retrieved.add(cutWords(items.get(d), options.retrievedWords()));
+            retrieved.add(task.cutRetrieved(items.get(d), options.retrievedWords()));
           }
         }
         out.add(example(item, retrieved, withProfile ? profile : null, i));
@@ -74,7 +81,7 @@ public final class ExampleBuilder {
 
   /** The retrieval query and its hits for history item {@code i}: visible for testing. */
   public static int[] retrieveBefore(Task task, List<Map<String, String>> items, int i, int k) {
-    PrefixBm25 bm25 = new PrefixBm25();
+    Bm25Scorer.Index bm25 = BM25.newIndex();
     for (int d = 0; d < i; d++) {
       bm25.add(items.get(d).getOrDefault(task.inputField(), ""));
     }
@@ -146,14 +153,5 @@ public final class ExampleBuilder {
     Map<String, String> copy = new HashMap<>(item);
     copy.put(task.inputField(), value);
     return copy;
-  }
-
-  private Map<String, String> cutWords(Map<String, String> item, int words) {
-    String field = item.get(task.inputField());
-    if (field == null) {
-      return item;
-    }
-    String[] w = field.strip().split("\\s+");
-    return w.length <= words ? item : withField(item, String.join(" ", Arrays.copyOf(w, words)));
   }
 }

@@ -3,12 +3,11 @@ package dev.oppu.trainer.pretrain;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.GradientCollector;
+import dev.oppu.model.CausalLm;
 import dev.oppu.model.LlamaConfig;
 import dev.oppu.model.LlamaModel;
 import dev.oppu.model.TextTokenizer;
-import dev.oppu.trainer.AdapterTraining;
-import dev.oppu.trainer.CausalLoss;
+import dev.oppu.trainer.TrainStep;
 import dev.oppu.trainer.examples.TokenizedExample;
 import dev.oppu.trainer.optim.AdamW;
 import java.io.IOException;
@@ -80,11 +79,11 @@ public final class Pretrainer {
       double first = Double.NaN;
       double last = Double.NaN;
       long trainTokens = 0;
-      AdapterTraining.LOCK.lock();
-      try (AdamW opt = new AdamW(new AdamW.Config(cfg.lr(), 0.01, 0.9, 0.95, 1e-8, 1.0, 0.05), params, cfg.steps());
+      CausalLm.GRADIENT_LOCK.lock();
+      try (TrainStep trainStep = new TrainStep((ids, at) -> model.forwardAt(ids, null, true, at), params,
+          new AdamW.Config(cfg.lr(), 0.01, 0.9, 0.95, 1e-8, 1.0, 0.05), cfg.steps(), manager, tok.padId());
           ProgressBar pb = progress ? new ProgressBarBuilder().setTaskName("pretrain").setInitialMax(cfg.steps())
               .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(1000).build() : null) {
-        params.forEach(p -> p.setRequiresGradient(true));
         Engine.getInstance().setRandomSeed((int) cfg.seed());
         List<Integer> perm = new ArrayList<>();
         for (int step = 0; step < cfg.steps(); step++) {
@@ -100,16 +99,7 @@ public final class Pretrainer {
             int[] block = java.util.Arrays.copyOfRange(train, at, at + cfg.blockTokens() + 1);
             batch.add(new TokenizedExample(block, 1, -1)); // every next token counts
           }
-          double loss;
-          try (NDManager scope = manager.newSubManager();
-              CausalLoss.Batch nb = CausalLoss.batch(batch, tok.padId(), scope)) {
-            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-              NDArray mean = CausalLoss.meanNll(model.forward(nb.tokens()), nb);
-              gc.backward(mean);
-              loss = mean.getFloat();
-            }
-          }
-          opt.step();
+          double loss = trainStep.step(batch).loss();
           trainTokens += (long) cfg.batchSize() * cfg.blockTokens();
           first = Double.isNaN(first) ? loss : first;
           last = loss;
@@ -118,9 +108,8 @@ public final class Pretrainer {
             pb.setExtraMessage(String.format(java.util.Locale.ROOT, "loss %.3f", loss));
           }
         }
-        params.forEach(p -> p.setRequiresGradient(false));
       } finally {
-        AdapterTraining.LOCK.unlock();
+        CausalLm.GRADIENT_LOCK.unlock();
       }
       double heldLoss = heldOutLoss(model, heldIds, cfg.blockTokens(), tok.padId(), manager);
       model.save(out);
@@ -146,8 +135,8 @@ public final class Pretrainer {
     long n = 0;
     for (int i = 0; i < blocks.size(); i += 16) {
       try (NDManager scope = manager.newSubManager();
-          CausalLoss.Batch b = CausalLoss.batch(blocks.subList(i, Math.min(blocks.size(), i + 16)), padId, scope)) {
-        sum += CausalLoss.summedNll(model.forward(b.tokens()), b).getFloat();
+          CausalLm.Batch b = TokenizedExample.batch(blocks.subList(i, Math.min(blocks.size(), i + 16)), padId, scope)) {
+        sum += CausalLm.summedLossAt(model.forwardAt(b.inputIds(), null, false, b.positions()), b).getFloat();
         n += b.targetCount();
       }
     }

@@ -9,6 +9,8 @@ import dev.oppu.schemas.HistoryItem;
 import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.TrainResult;
 import dev.oppu.schemas.TrainTrigger;
+import dev.oppu.streams.IngestConfig;
+import dev.oppu.streams.ShiftDetector;
 import dev.oppu.trainer.TaskModels;
 import dev.oppu.trainer.UserAdapterUpdater;
 import dev.oppu.trainer.examples.Variant;
@@ -87,6 +89,9 @@ public final class TrainerService implements AutoCloseable {
       }
     }
   }
+
+  /** The analyzer of the term distributions: the ingestion's default, as the triggers score with. */
+  private static final org.apache.lucene.analysis.Analyzer ANALYZER = IngestConfig.defaults().newAnalyzer();
 
   private final ClientConfig clients;
   private final Topics topics;
@@ -314,25 +319,19 @@ public final class TrainerService implements AutoCloseable {
   }
 
   /**
-   * Label frequencies of the items the adapter now stands for (covered, and since the last shift), for the streams'
-   * shift detection: after a shift it compares new items with the new behavior, not with the contradicted old one.
+   * The label (or, for generation tasks, term) distribution of the items the adapter now stands for (covered, and
+   * since the last shift), for the streams' shift detection: {@link ShiftDetector#distribution}, the rule the
+   * triggers compare new items with, over the ingestion's default analyzer. After a shift it compares new items with
+   * the new behavior, not with the contradicted old one.
    */
-  private static Map<String, Double> labelDistribution(Task task, TrainTrigger t, long replayFrom, long coveredSeq) {
-    Map<String, Double> dist = new HashMap<>();
-    if (task.kind() == Task.Kind.GENERATION) {
-      return dist;
-    }
-    long n = 0;
+  static Map<String, Double> labelDistribution(Task task, TrainTrigger t, long replayFrom, long coveredSeq) {
+    List<Map<String, String>> items = new ArrayList<>();
     for (HistoryItem h : t.getHistory()) {
-      String label = h.getFields().get(task.labelField());
-      if (h.getSeq() <= coveredSeq && h.getSeq() >= replayFrom && label != null) {
-        dist.merge(label.strip(), 1.0, Double::sum);
-        n++;
+      if (h.getSeq() <= coveredSeq && h.getSeq() >= replayFrom) {
+        items.add(h.getFields());
       }
     }
-    final double total = n;
-    dist.replaceAll((k, v) -> v / total);
-    return dist;
+    return ShiftDetector.distribution(task, items, ANALYZER);
   }
 
   /** One transaction: the outputs and the trigger's offset, or nothing. Returns whether it committed. */

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import dev.oppu.lamp.Task;
-import dev.oppu.trainer.CausalLoss;
+import dev.oppu.model.CausalLm;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -52,13 +52,13 @@ class ExampleBuilderTest {
     int[] prompt = enc.encode(Task.MOVIE_TAGGING.buildInput(null, List.of(),
         Task.MOVIE_TAGGING.trainingExample(movie("a robot in love", "based on a book")).prompt()));
     assertEquals(1 + prompt.length, e.promptLength());
-    try (NDManager m = NDManager.newBaseManager(); CausalLoss.Batch batch = CausalLoss.batch(ex, 0, m)) {
-      float[] mask = batch.mask().toFloatArray();
-      long[] targets = batch.targets().toLongArray();
-      for (int p = 0; p < mask.length; p++) {
+    try (NDManager m = NDManager.newBaseManager(); CausalLm.Batch batch = TokenizedExample.batch(ex, 0, m)) {
+      long[] labels = batch.labels().toLongArray();
+      long[] ids = batch.inputIds().toLongArray();
+      for (int p = 0; p + 1 < labels.length; p++) {
         // position p predicts token p+1: counted exactly for the answer tokens and the EOS
-        assertEquals(p + 1 >= e.promptLength() ? 1f : 0f, mask[p], "mask at " + p);
-        assertEquals(e.tokens()[p + 1], targets[p]);
+        assertEquals(p + 1 >= e.promptLength(), labels[p + 1] != CausalLm.IGNORE, "mask at " + p);
+        assertEquals(e.tokens()[p + 1], ids[p + 1]);
       }
       assertEquals(answer.length + 1, batch.targetCount());
     }
@@ -70,14 +70,11 @@ class ExampleBuilderTest {
     ExampleBuilder b = new ExampleBuilder(Task.MOVIE_TAGGING, ExampleBuilder.Options.defaults(Variant.PLAIN), enc);
     List<TokenizedExample> ex = b.build(List.of(movie("short", "comedy"),
         movie("a much longer description of a film with many words in it", "action")), null, 0);
-    try (NDManager m = NDManager.newBaseManager(); CausalLoss.Batch batch = CausalLoss.batch(ex, 0, m)) {
+    try (NDManager m = NDManager.newBaseManager(); CausalLm.Batch batch = TokenizedExample.batch(ex, 0, m)) {
       assertEquals(ex.get(0).targetCount() + ex.get(1).targetCount(), batch.targetCount());
-      float[] mask = batch.mask().toFloatArray();
-      float sum = 0;
-      for (float f : mask) {
-        sum += f;
-      }
-      assertEquals(batch.targetCount(), (long) sum);
+      long counted = java.util.Arrays.stream(batch.labels().toLongArray()).filter(l -> l != CausalLm.IGNORE).count();
+      assertEquals(batch.targetCount(), counted);
+      assertEquals(batch.targetCount(), batch.positions().size());
     }
   }
 

@@ -283,6 +283,28 @@ class TrainerServiceTest {
   }
 
   @Test
+  void aGenerationAdapterRecordsTheTermDistributionTheTriggersCompute(SharedKafka kafka, @TempDir Path tmp)
+      throws Exception {
+    // the trainer's own copy recorded an empty distribution for generation tasks (ShiftDetector's is the rule now)
+    Topics topics = kafka.freshTopics("trainer-terms", 1);
+    List<HistoryItem> h = new ArrayList<>();
+    for (HistoryItem m : history(12, 12, 0)) {
+      h.add(HistoryItem.newBuilder(m).setFields(Map.of("text", m.getFields().get("description"),
+          "title", m.getFields().get("description").split(" ", 2)[1])).build());
+    }
+    TrainTrigger t = TrainTrigger.newBuilder(trigger("g1", "u6", h, 0)).setTask(Task.NEWS_HEADLINE.id()).build();
+    List<Object> seen = roundTrip(kafka, topics, settings(LoraConfig.oppuUser()),
+        TrainerService.Settings.defaults(tmp.resolve("store")), List.of(t), 1);
+    AdapterVersion v = seen.stream().filter(AdapterVersion.class::isInstance).map(AdapterVersion.class::cast)
+        .findFirst().orElseThrow(() -> new AssertionError("no adapter version: " + seen));
+    List<Map<String, String>> covered = h.stream().filter(i -> i.getSeq() <= v.getCoveredSeq())
+        .map(HistoryItem::getFields).toList();
+    assertFalse(v.getLabelDistribution().isEmpty(), "a generation adapter records its term distribution");
+    assertEquals(dev.oppu.streams.ShiftDetector.distribution(Task.NEWS_HEADLINE, covered,
+        dev.oppu.streams.IngestConfig.defaults().newAnalyzer()), v.getLabelDistribution());
+  }
+
+  @Test
   void anAdapterOverOneMegabyteGoesThroughTheStoreByReference(SharedKafka kafka, @TempDir Path tmp)
       throws Exception {
     Topics topics = kafka.freshTopics("trainer-big", 1);
