@@ -26,8 +26,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every released version of every schema is kept under test resources ({@code schemas/<Name>/vN.avsc}); the current
- * generated class must read data written with each of them. A breaking change to an .avsc fails here.
+ * Every released version of every schema is kept under the schemas module's resources
+ * ({@code schemas/<Name>/vN.avsc}, which {@link AvroSerde} registers at runtime); the current generated class must
+ * read data written with each of them. A breaking change to an .avsc fails here.
  */
 class SchemaEvolutionTest {
 
