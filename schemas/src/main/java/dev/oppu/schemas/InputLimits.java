@@ -96,8 +96,8 @@ public record InputLimits(int maxIdChars, int maxDeadLetterValueBytes, int maxOu
 
   /**
    * The key a dead letter is written under: the first candidate that is a plausible user id (not blank, within the
-   * id limit), so a user's dead letters stay with the user (export, deletion); null when none is, so an oversize id
-   * never becomes a record key.
+   * id limit), so a user's dead letters stay with the user (export, deletion); else the last candidate (the record's
+   * own key, even blank) if it fits; else null, so an oversize id never becomes a record key.
    */
   public String owner(String... candidates) {
     for (String c : candidates) {
@@ -105,7 +105,8 @@ public record InputLimits(int maxIdChars, int maxDeadLetterValueBytes, int maxOu
         return c;
       }
     }
-    return null;
+    String last = candidates.length == 0 ? null : candidates[candidates.length - 1];
+    return fits(last) ? last : null;
   }
 
   /**
