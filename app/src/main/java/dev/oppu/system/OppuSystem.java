@@ -167,6 +167,7 @@ public final class OppuSystem {
     if (b.stateDir != null) {
       overrides.put(StreamsConfig.STATE_DIR_CONFIG, b.stateDir.toString());
     }
+    overrides.putAll(dev.oppu.streams.RefusedRecordHandler.settings(b.topics, ingest.limits()));
     overrides.putAll(b.streamsProperties);
     for (String k : b.settings.stringPropertyNames()) {
       if (!k.startsWith("oppu.")) {
@@ -182,7 +183,7 @@ public final class OppuSystem {
     TaskModels models = new TaskModels(b.models.model(), b.models.taskAdapters(), b.models.device());
     TrainerService service = new TrainerService(b.client, b.topics, models, b.userTraining,
         new TrainerService.Settings(TrainerService.GROUP_ID, "oppu-trainer-" + b.trainerInstance, b.inlineLimit,
-            serving.adapterStore(), null));
+            serving.adapterStore(), null, serving.limits()));
     return new TrainerPart(models, service);
   }
 

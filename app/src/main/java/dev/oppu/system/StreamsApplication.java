@@ -6,6 +6,7 @@ import dev.oppu.serving.GivenProfiles;
 import dev.oppu.serving.ServingConfig;
 import dev.oppu.serving.StreamsApp;
 import dev.oppu.streams.IngestConfig;
+import dev.oppu.streams.RefusedRecordHandler;
 import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicReference;
@@ -39,9 +40,16 @@ public final class StreamsApplication implements AutoCloseable {
     return streams;
   }
 
-  /** Starts the application; a stream thread's uncaught error shuts it down (state ERROR) and is kept. */
+  /**
+   * Starts the application; a stream thread's uncaught error shuts it down (state ERROR) and is kept, except an
+   * output refused by the broker that {@link RefusedRecordHandler} made recoverable: that thread is replaced, and the
+   * output, produced again, becomes a dead letter.
+   */
   public StreamsApplication start() {
     streams.setUncaughtExceptionHandler(e -> {
+      if (RefusedRecordHandler.replaceThread(e)) {
+        return StreamThreadExceptionResponse.REPLACE_THREAD;
+      }
       failure.set(e);
       return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
     });

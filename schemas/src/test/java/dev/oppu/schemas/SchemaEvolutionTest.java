@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaCompatibility;
+import org.apache.avro.SchemaNormalization;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.message.BinaryMessageEncoder;
@@ -26,8 +27,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every released version of every schema is kept under test resources ({@code schemas/<Name>/vN.avsc}); the current
- * generated class must read data written with each of them. A breaking change to an .avsc fails here.
+ * Every released version of every schema is kept under the schemas module's resources
+ * ({@code schemas/<Name>/vN.avsc}, which {@link AvroSerde} registers at runtime); the current generated class must
+ * read data written with each of them. A breaking change to an .avsc fails here.
  */
 class SchemaEvolutionTest {
 
@@ -63,6 +65,48 @@ class SchemaEvolutionTest {
         "TrainTrigger", "UserCommand")) {
       assertTrue(kept.contains(name), "no kept v1 of " + name);
     }
+  }
+
+  /** A schema change keeps its new version too, so the runtime serde knows every version ever written. */
+  @Test
+  void theLatestKeptVersionIsTheCurrentSchema() throws Exception {
+    for (String name : List.of("AdapterVersion", "Behavior", "DeadLetter", "Request", "Response", "TrainResult",
+        "TrainTrigger", "UserCommand")) {
+      List<Schema> kept = AvroSerde.keptVersions(currentClass(name));
+      assertFalse(kept.isEmpty(), name);
+      // single-object encoding identifies a schema by this fingerprint (of its parsing canonical form)
+      assertEquals(SchemaNormalization.parsingFingerprint64(SpecificData.get().getSchema(currentClass(name))),
+          SchemaNormalization.parsingFingerprint64(kept.get(kept.size() - 1)),
+          name + ": add the current schema as the next kept version");
+    }
+  }
+
+  /** The topics' serde decodes a dead letter of v1 (before the size and SHA-256 fields) with nothing registered. */
+  @Test
+  void topicsSerdeReadsAVersion1DeadLetter() {
+    Schema v1 = AvroSerde.keptVersions(DeadLetter.class).get(0);
+    GenericRecord old = new GenericData.Record(v1);
+    old.put("sourceTopic", "oppu.requests");
+    old.put("partition", 0);
+    old.put("offset", 7L);
+    old.put("key", null);
+    old.put("value", ByteBuffer.wrap(new byte[] {1, 2, 3}));
+    old.put("reason", "bad request");
+    old.put("time", 1_000L);
+    ByteBuffer buf;
+    try {
+      buf = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1).encode(old);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    byte[] bytes = new byte[buf.remaining()];
+    buf.get(bytes);
+    DeadLetter dl = Topics.defaults().deadLetters.valueSerde().deserializer().deserialize("t", bytes);
+    assertEquals("bad request", dl.getReason());
+    assertEquals(ByteBuffer.wrap(new byte[] {1, 2, 3}), dl.getValue());
+    assertEquals(null, dl.getOriginalSize());
+    assertEquals(null, dl.getOriginalSha256());
+    assertFalse(dl.getTruncated());
   }
 
   @ParameterizedTest(name = "{0}")

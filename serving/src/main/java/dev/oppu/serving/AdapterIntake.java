@@ -3,8 +3,8 @@ package dev.oppu.serving;
 import dev.oppu.model.lora.AdapterPayload;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.DeadLetter;
+import dev.oppu.schemas.InputLimits;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -27,10 +27,12 @@ final class AdapterIntake extends ContextualProcessor<byte[], byte[], String, Ob
 
   private final Serde<AdapterVersion> serde;
   private final Path store;
+  private final InputLimits limits;
 
-  AdapterIntake(Serde<AdapterVersion> serde, Path store) {
+  AdapterIntake(Serde<AdapterVersion> serde, Path store, InputLimits limits) {
     this.serde = serde;
     this.store = store;
+    this.limits = limits;
   }
 
   @Override
@@ -53,7 +55,7 @@ final class AdapterIntake extends ContextualProcessor<byte[], byte[], String, Ob
         AdapterPayload.storedFile(store, v.getWeightsPath(), v.getWeightsSha256());
       } catch (AdapterPayload.RefusedPathException e) {
         LOG.warn("adapter record {} refused: {}", key, e.getMessage());
-        context().forward(new Record<>(user, deadLetter(in, e.getMessage()), in.timestamp()));
+        context().forward(new Record<>(limits.owner(user), deadLetter(in, e.getMessage()), in.timestamp()));
         return;
       } catch (UncheckedIOException notYetThere) {
         // A path of the right form whose file this machine cannot see (yet): loading it later fails and the
@@ -65,14 +67,8 @@ final class AdapterIntake extends ContextualProcessor<byte[], byte[], String, Ob
 
   private DeadLetter deadLetter(Record<byte[], byte[]> in, String reason) {
     RecordMetadata md = context().recordMetadata().orElse(null);
-    return DeadLetter.newBuilder()
-        .setSourceTopic(md == null ? "" : md.topic())
-        .setPartition(md == null ? -1 : md.partition())
-        .setOffset(md == null ? -1 : md.offset())
-        .setKey(ByteBuffer.wrap(in.key()))
-        .setValue(in.value() == null ? null : ByteBuffer.wrap(in.value()))
-        .setReason("adapter refused: " + reason)
-        .setTime(Instant.ofEpochMilli(in.timestamp()))
-        .build();
+    return limits.deadLetter(md == null ? "" : md.topic(), md == null ? -1 : md.partition(),
+        md == null ? -1 : md.offset(), in.key(), in.value(), "adapter refused: " + reason,
+        Instant.ofEpochMilli(in.timestamp()));
   }
 }

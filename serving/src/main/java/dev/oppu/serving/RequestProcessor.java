@@ -4,6 +4,7 @@ import dev.oppu.lamp.Task;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.DeadLetter;
+import dev.oppu.schemas.InputLimits;
 import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
 import dev.oppu.schemas.Topics;
@@ -170,10 +171,12 @@ final class RequestProcessor implements Processor<String, Object, String, Specif
     try {
       v = validator.validate(record.key(), request);
     } catch (BadRequestException e) {
-      forward(error(request, e.getMessage(), now()));
+      // No error response for oversize ids: it would carry them (and be keyed by one); the dead letter says why.
+      if (validator.idsFit(request)) {
+        forward(error(request, e.getMessage(), now()));
+      }
       // keyed by the user whose request it is, even when the record key names someone else
-      deadLetter(record, meta, "bad request: " + e.getMessage(),
-          request.getUserId() == null || request.getUserId().isBlank() ? record.key() : request.getUserId());
+      deadLetter(record, meta, "bad request: " + e.getMessage(), request.getUserId());
       return;
     }
     long now = now();
@@ -374,13 +377,15 @@ final class RequestProcessor implements Processor<String, Object, String, Specif
     if (mode == null) {
       mode = config.defaultMode().id();
     }
+    // task and mode may be anything a client wrote (the reason they are refused): echoed only up to the id limit
+    int max = config.limits().maxIdChars();
     return Response.newBuilder()
         .setRequestId(r.getRequestId() == null ? "" : r.getRequestId())
         .setUserId(r.getUserId() == null ? "" : r.getUserId())
-        .setTask(r.getTask() == null ? "" : r.getTask())
-        .setMode(mode)
+        .setTask(r.getTask() == null ? "" : InputLimits.clip(r.getTask(), max))
+        .setMode(InputLimits.clip(mode, max))
         .setOutput(null)
-        .setError(reason)
+        .setError(InputLimits.clip(reason, InputLimits.MAX_REASON_CHARS))
         .setAdapterVersion(null)
         .setCold(false)
         .setRetrievedItemIds(List.of())
@@ -405,20 +410,18 @@ final class RequestProcessor implements Processor<String, Object, String, Specif
         now()));
   }
 
+  /**
+   * @param owner the user the dead letter is keyed by; when it is blank or over the id limit, the record key if that
+   *     fits, else no key
+   */
   private void deadLetter(org.apache.kafka.streams.processor.api.Record<String, byte[]> record, RecordMetadata meta,
       String reason, String owner) {
     LOG.warn("dead letter from {}: {}", meta == null ? "?" : meta.topic() + "-" + meta.partition() + "@"
-        + meta.offset(), reason);
-    DeadLetter dl = DeadLetter.newBuilder()
-        .setSourceTopic(meta == null ? "" : meta.topic())
-        .setPartition(meta == null ? -1 : meta.partition())
-        .setOffset(meta == null ? -1 : meta.offset())
-        .setKey(record.key() == null ? null : java.nio.ByteBuffer.wrap(record.key().getBytes(StandardCharsets.UTF_8)))
-        .setValue(record.value() == null ? null : java.nio.ByteBuffer.wrap(record.value()))
-        .setReason(reason)
-        .setTime(Instant.ofEpochMilli(now()))
-        .build();
-    context.forward(new org.apache.kafka.streams.processor.api.Record<>(owner, dl, now()));
+        + meta.offset(), InputLimits.clip(reason, 200));
+    DeadLetter dl = config.limits().deadLetter(meta == null ? "" : meta.topic(), meta == null ? -1 : meta.partition(),
+        meta == null ? -1 : meta.offset(), record.key(), record.value(), reason, Instant.ofEpochMilli(now()));
+    context.forward(new org.apache.kafka.streams.processor.api.Record<>(config.limits().owner(owner, record.key()),
+        dl, now()));
   }
 
   /**

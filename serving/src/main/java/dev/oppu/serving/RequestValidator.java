@@ -2,6 +2,7 @@ package dev.oppu.serving;
 
 import dev.oppu.lamp.LampInputException;
 import dev.oppu.lamp.Task;
+import dev.oppu.schemas.InputLimits;
 import dev.oppu.schemas.Request;
 
 /** Checks a request and works out how to answer it; every refusal names its reason. */
@@ -27,9 +28,16 @@ public final class RequestValidator {
     if (blank(r.getUserId())) {
       throw new BadRequestException("missing userId");
     }
+    String tooLong = config.limits().idProblem("requestId", r.getRequestId());
+    if (tooLong == null) {
+      tooLong = config.limits().idProblem("userId", r.getUserId());
+    }
+    if (tooLong != null) {
+      throw new BadRequestException(tooLong);
+    }
     if (recordKey == null || !recordKey.equals(r.getUserId())) {
-      throw new BadRequestException("record key '" + recordKey + "' is not the request's userId '" + r.getUserId()
-          + "' (requests must be keyed by user id)");
+      throw new BadRequestException("record key '" + quote(recordKey) + "' is not the request's userId '"
+          + r.getUserId() + "' (requests must be keyed by user id)");
     }
     Task task;
     try {
@@ -64,6 +72,15 @@ public final class RequestValidator {
       throw new BadRequestException("mode " + mode + " needs k >= 1");
     }
     return new Validated(task, x, mode, mode.usesRetrieval() ? k : 0);
+  }
+
+  /** Whether an error response may echo the request's ids (a response must not carry oversize ids). */
+  public boolean idsFit(Request r) {
+    return config.limits().fits(r.getRequestId()) && config.limits().fits(r.getUserId());
+  }
+
+  private String quote(String s) {
+    return InputLimits.clip(s, config.limits().maxIdChars());
   }
 
   private static boolean blank(String s) {

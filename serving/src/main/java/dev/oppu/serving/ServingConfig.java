@@ -1,5 +1,6 @@
 package dev.oppu.serving;
 
+import dev.oppu.schemas.InputLimits;
 import java.util.Properties;
 
 /**
@@ -25,10 +26,14 @@ import java.util.Properties;
  * @param adapterStore       the trainer's store of adapters too large to inline ({@code oppu.adapter.store}, default
  *                           {@code adapter-store}, as {@code run trainer}): the only place an adapter record's
  *                           weights path may point to
+ * @param limits             id length limit (a request whose request or user id is longer is dead-lettered, with no
+ *                           error response: the response would carry the oversize ids) and the dead-letter prefix;
+ *                           {@code oppu.ids.max.length} and {@code oppu.dead-letters.max.value.bytes}, shared with
+ *                           ingestion (see {@link InputLimits})
  */
 public record ServingConfig(Mode defaultMode, int defaultK, int maxK, int maxBatch, long maxWaitMs, int maxNewTokens,
     int maxInputChars, int retrievedWords, boolean constrained, int cacheMaxAdapters, long cacheMaxBytes,
-    java.nio.file.Path adapterStore) {
+    java.nio.file.Path adapterStore, InputLimits limits) {
 
   /** Property naming the adapter store; trainer and serving must agree on it. */
   public static final String ADAPTER_STORE = "oppu.adapter.store";
@@ -47,6 +52,7 @@ public record ServingConfig(Mode defaultMode, int defaultK, int maxK, int maxBat
     if (cacheMaxAdapters < 1 || cacheMaxBytes < 1) {
       throw new IllegalArgumentException("cache bounds must be positive");
     }
+    java.util.Objects.requireNonNull(limits, "limits");
   }
 
   public static ServingConfig defaults() {
@@ -66,42 +72,48 @@ public record ServingConfig(Mode defaultMode, int defaultK, int maxK, int maxBat
         Boolean.parseBoolean(p.getProperty(PREFIX + "constrained", "false")),
         intProp(p, "cache.adapters", 256),
         longProp(p, "cache.bytes", 256L << 20),
-        java.nio.file.Path.of(p.getProperty(ADAPTER_STORE, DEFAULT_ADAPTER_STORE)));
+        java.nio.file.Path.of(p.getProperty(ADAPTER_STORE, DEFAULT_ADAPTER_STORE)),
+        InputLimits.from(p));
   }
 
   public ServingConfig withMaxBatch(int n) {
     return new ServingConfig(defaultMode, defaultK, maxK, n, maxWaitMs, maxNewTokens, maxInputChars, retrievedWords,
-        constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore);
+        constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore, limits);
   }
 
   public ServingConfig withMaxWaitMs(long ms) {
     return new ServingConfig(defaultMode, defaultK, maxK, maxBatch, ms, maxNewTokens, maxInputChars, retrievedWords,
-        constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore);
+        constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore, limits);
   }
 
   public ServingConfig withMaxNewTokens(int n) {
     return new ServingConfig(defaultMode, defaultK, maxK, maxBatch, maxWaitMs, n, maxInputChars, retrievedWords,
-        constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore);
+        constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore, limits);
   }
 
   public ServingConfig withConstrained(boolean c) {
     return new ServingConfig(defaultMode, defaultK, maxK, maxBatch, maxWaitMs, maxNewTokens, maxInputChars,
-        retrievedWords, c, cacheMaxAdapters, cacheMaxBytes, adapterStore);
+        retrievedWords, c, cacheMaxAdapters, cacheMaxBytes, adapterStore, limits);
   }
 
   public ServingConfig withDefaultMode(Mode m) {
     return new ServingConfig(m, defaultK, maxK, maxBatch, maxWaitMs, maxNewTokens, maxInputChars, retrievedWords,
-        constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore);
+        constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore, limits);
   }
 
   public ServingConfig withCache(int adapters, long bytes) {
     return new ServingConfig(defaultMode, defaultK, maxK, maxBatch, maxWaitMs, maxNewTokens, maxInputChars,
-        retrievedWords, constrained, adapters, bytes, adapterStore);
+        retrievedWords, constrained, adapters, bytes, adapterStore, limits);
   }
 
   public ServingConfig withAdapterStore(java.nio.file.Path store) {
     return new ServingConfig(defaultMode, defaultK, maxK, maxBatch, maxWaitMs, maxNewTokens, maxInputChars,
-        retrievedWords, constrained, cacheMaxAdapters, cacheMaxBytes, store);
+        retrievedWords, constrained, cacheMaxAdapters, cacheMaxBytes, store, limits);
+  }
+
+  public ServingConfig withLimits(InputLimits l) {
+    return new ServingConfig(defaultMode, defaultK, maxK, maxBatch, maxWaitMs, maxNewTokens, maxInputChars,
+        retrievedWords, constrained, cacheMaxAdapters, cacheMaxBytes, adapterStore, l);
   }
 
   private static int intProp(Properties p, String key, int dflt) {

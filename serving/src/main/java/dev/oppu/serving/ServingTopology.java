@@ -5,6 +5,7 @@ import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.Response;
 import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.UserCommand;
+import dev.oppu.streams.OutputSizeGuard;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Arrays;
@@ -108,10 +109,11 @@ public final class ServingTopology {
       byUser = byUser.withNumberOfPartitions(adapterPartitions);
     }
     KStream<String, Object> intake = rawAdapters.process(
-        () -> new AdapterIntake(adapterSerde, config.adapterStore()), Named.as("serving-adapters-decode"));
+        () -> new AdapterIntake(adapterSerde, config.adapterStore(), config.limits()),
+        Named.as("serving-adapters-decode"));
     intake.filter((k, v) -> v instanceof DeadLetter, Named.as("serving-adapters-refused"))
         .mapValues(v -> (DeadLetter) v, Named.as("serving-adapters-refused-cast"))
-        .to(topics.deadLetters.name(), Produced.with(Topics.KEY, topics.deadLetters.valueSerde())
+        .to(topics.deadLetters.name(), Produced.with(Topics.KEY, guarded(topics.deadLetters.valueSerde(), config))
             .withName("serving-adapters-dead-letters"));
     intake.filter((k, v) -> !(v instanceof DeadLetter), Named.as("serving-adapters-accepted"))
         .mapValues(v -> (AdapterVersion) v, Named.as("serving-adapters-cast"))
@@ -133,13 +135,19 @@ public final class ServingTopology {
     out.split(Named.as("serving-out-"))
         .branch((k, v) -> v instanceof Response, Branched.withConsumer(s -> s
             .mapValues(v -> (Response) v, Named.as("serving-as-response"))
-            .to(topics.responses.name(), Produced.with(Topics.KEY, topics.responses.valueSerde())
+            .to(topics.responses.name(), Produced.with(Topics.KEY, guarded(topics.responses.valueSerde(), config))
                 .withName("serving-responses-sink")), "responses"))
         .branch((k, v) -> v instanceof DeadLetter, Branched.withConsumer(s -> s
             .mapValues(v -> (DeadLetter) v, Named.as("serving-as-dead-letter"))
-            .to(topics.deadLetters.name(), Produced.with(Topics.KEY, topics.deadLetters.valueSerde())
+            .to(topics.deadLetters.name(), Produced.with(Topics.KEY, guarded(topics.deadLetters.valueSerde(), config))
                 .withName("serving-dead-letters-sink")), "dead-letters"))
         .noDefaultBranch();
+  }
+
+  /** Responses and dead letters over the output limit are refused before the producer (see OutputSizeGuard). */
+  private static <T> org.apache.kafka.common.serialization.Serde<T> guarded(
+      org.apache.kafka.common.serialization.Serde<T> serde, ServingConfig config) {
+    return OutputSizeGuard.guard(serde, config.limits().maxOutputRecordBytes());
   }
 
   /** The user id of an adapter key {@code user|task|variant} (user ids may contain '|': split from the right). */

@@ -4,6 +4,7 @@ import dev.oppu.lamp.LampInputException;
 import dev.oppu.lamp.Task;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.AvroSerde;
+import dev.oppu.schemas.InputLimits;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Map;
@@ -27,9 +28,11 @@ final class AdapterProcessors {
   /** Decodes, drops the weights, re-keys by user id; a tombstone becomes a version -1 marker (adapter deleted). */
   static final class Rekey extends ContextualProcessor<byte[], byte[], String, SpecificRecord> {
     private final AvroSerde<AdapterVersion> serde;
+    private final InputLimits limits;
 
-    Rekey(AvroSerde<AdapterVersion> serde) {
+    Rekey(AvroSerde<AdapterVersion> serde, InputLimits limits) {
       this.serde = serde;
+      this.limits = limits;
     }
 
     @Override
@@ -45,7 +48,7 @@ final class AdapterProcessors {
         }
         context().forward(new Record<>(a.getUserId(), a, rec.timestamp()));
       } catch (SerializationException | LampInputException e) {
-        context().forward(DeadLetters.of(context(), rec, "adapter version: " + e.getMessage()));
+        context().forward(DeadLetters.of(context(), limits, rec, "adapter version: " + e.getMessage()));
       }
     }
 

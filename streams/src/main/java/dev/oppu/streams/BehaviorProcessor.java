@@ -5,6 +5,7 @@ import dev.oppu.lamp.Task;
 import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.HistoryItem;
+import dev.oppu.schemas.InputLimits;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -129,6 +130,13 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
     if (b.getUserId().indexOf('\u0000') >= 0 || b.getTask().indexOf('\u0000') >= 0) {
       throw new LampInputException("userId or task contains a NUL character");
     }
+    InputLimits limits = config.limits();
+    for (String problem : new String[] {limits.idProblem("userId", b.getUserId()),
+        limits.idProblem("eventId", b.getEventId()), limits.idProblem("itemId", b.getItemId())}) {
+      if (problem != null) {
+        throw new LampInputException(problem);
+      }
+    }
     if (key == null || !b.getUserId().equals(new String(key, StandardCharsets.UTF_8))) {
       throw new LampInputException("record key is not the behavior's userId (behaviors must be keyed by user)");
     }
@@ -166,7 +174,7 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
 
   private void dead(Record<byte[], byte[]> rec, String reason, String owner) {
     deadLetters.record();
-    context().forward(DeadLetters.of(context(), rec, reason, owner));
+    context().forward(DeadLetters.of(context(), config.limits(), rec, reason, owner));
   }
 
   /** Whose data a refused behavior is: its userId when it has one, else whoever the record key names. */

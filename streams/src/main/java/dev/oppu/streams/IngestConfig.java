@@ -1,5 +1,6 @@
 package dev.oppu.streams;
 
+import dev.oppu.schemas.InputLimits;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -35,11 +36,14 @@ import org.apache.lucene.analysis.standard.StandardAnalyzer;
  * @param regimeMargin a shift also ends the old behavior (the trainer stops replaying items before it) only when its
  *     score exceeds the shift threshold by this margin and the old behavior is known from at least
  *     {@code 2 x shiftMinItems} items: a false shift costs a training, a false end of the old behavior costs its items
+ * @param limits id length limit (a behavior whose user, event or item id is longer is dead-lettered, as is a user
+ *     command whose user id is) and the dead-letter prefix; read from {@code oppu.ids.max.length} and
+ *     {@code oppu.dead-letters.max.value.bytes}, shared with serving (see {@link InputLimits})
  */
 public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, List<String> variants,
     int firstMinItems, int newItemsMax, int shiftMinItems, int shiftWindow, double labelShiftThreshold,
     double termShiftThreshold, Duration dedupRetention, int adapterPartitions, int maxQueryTerms, boolean inMemoryStores,
-    Duration deletionFence, double regimeMargin) {
+    Duration deletionFence, double regimeMargin, InputLimits limits) {
 
   public static final String PREFIX = "oppu.ingest.";
 
@@ -55,6 +59,7 @@ public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, L
     if (deletionFence.isNegative() || deletionFence.isZero()) {
       throw new IllegalArgumentException("ingest configuration: deletion-fence must be positive");
     }
+    java.util.Objects.requireNonNull(limits, "limits");
     newAnalyzer(analyzer).close(); // fail fast on an unknown analyzer
   }
 
@@ -80,32 +85,39 @@ public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, L
         intProp(p, "max-query-terms", 64),
         Boolean.parseBoolean(p.getProperty(PREFIX + "in-memory-stores", "false")),
         Duration.parse(p.getProperty(PREFIX + "deletion-fence", "P1D")),
-        Double.parseDouble(p.getProperty(PREFIX + "regime-margin", "0.1")));
+        Double.parseDouble(p.getProperty(PREFIX + "regime-margin", "0.1")),
+        InputLimits.from(p));
   }
 
   public IngestConfig withMaxHistory(int n) {
     return new IngestConfig(n, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits);
   }
 
   public IngestConfig withVariants(List<String> v) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, v, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits);
   }
 
   public IngestConfig withTriggers(int firstMin, int newMax, int shiftMin, int window, double labelThreshold) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMin, newMax, shiftMin, window,
-        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin);
+        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits);
   }
 
   public IngestConfig withAdapterPartitions(int n) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits);
   }
 
   public IngestConfig withInMemoryStores(boolean m) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, m, deletionFence, regimeMargin);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, m, deletionFence, regimeMargin, limits);
+  }
+
+  public IngestConfig withLimits(InputLimits l) {
+    return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms,
+        inMemoryStores, deletionFence, regimeMargin, l);
   }
 
   /**

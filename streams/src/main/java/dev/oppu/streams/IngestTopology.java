@@ -125,7 +125,7 @@ public final class IngestTopology {
         b.stream(t.adapters.name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("oppu-adapters"));
     adapterTap.accept(rawAdapters);
     KStream<String, SpecificRecord> adapters = rawAdapters
-        .process(() -> new AdapterProcessors.Rekey(adapterSerde), Named.as("oppu-adapters-rekey"));
+        .process(() -> new AdapterProcessors.Rekey(adapterSerde, c.limits()), Named.as("oppu-adapters-rekey"));
     Repartitioned<String, byte[]> byUser = Repartitioned.<String, byte[]>with(Serdes.String(), Serdes.ByteArray())
         .withName(ADAPTERS_BY_USER);
     if (c.adapterPartitions() > 0) {
@@ -156,7 +156,8 @@ public final class IngestTopology {
             .withName("triggers"))
         .branch((k, v) -> v instanceof DeadLetter, Branched.<String, SpecificRecord>withConsumer(s -> s
             .mapValues(v -> (DeadLetter) v, Named.as("oppu-dead-letters-cast"))
-            .to(t.deadLetters.name(), Produced.with(t.deadLetters.keySerde(), t.deadLetters.valueSerde())
+            .to(t.deadLetters.name(), Produced.with(t.deadLetters.keySerde(),
+                    OutputSizeGuard.guard(t.deadLetters.valueSerde(), c.limits().maxOutputRecordBytes()))
                 .withName("oppu-dead-letters")))
             .withName("dead"))
         // Deleted adapters (a deleted user's, or a fenced training's) leave as tombstones of their compacted key.
@@ -206,8 +207,9 @@ public final class IngestTopology {
 
   /**
    * StreamsConfig shared by the whole application: exactly-once v2, bounded RocksDB memory
-   * ({@link BoundedRocksDbConfig}), and a producer that can send a trigger carrying a
-   * full history (the train-triggers topic needs a matching {@code max.message.bytes}). {@code overrides} win.
+   * ({@link BoundedRocksDbConfig}), a producer that can send a trigger carrying a
+   * full history (the train-triggers topic needs a matching {@code max.message.bytes}), and
+   * {@link RefusedRecordHandler} for outputs the broker refuses. {@code overrides} win.
    */
   public static Properties streamsConfig(String applicationId, String bootstrapServers, Properties overrides) {
     Properties p = new Properties();
@@ -222,6 +224,9 @@ public final class IngestTopology {
     p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
     // all stores share one bounded RocksDB cache + memtable budget (per-store defaults grow with stores and data)
     p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedRocksDbConfig.class.getName());
+    // an output the broker refuses becomes a dead letter instead of stopping the thread (give it the dead-letters
+    // topic with RefusedRecordHandler.settings when the topic names are not the defaults)
+    p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, RefusedRecordHandler.class.getName());
     if (overrides != null) {
       p.putAll(overrides);
     }

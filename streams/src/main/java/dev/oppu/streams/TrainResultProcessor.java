@@ -51,7 +51,7 @@ final class TrainResultProcessor extends ContextualProcessor<byte[], byte[], Str
       stores.triggers.onResult(r, rec.timestamp())
           .ifPresent(t -> context().forward(new Record<>(t.getUserId(), t, rec.timestamp())));
     } catch (SerializationException | LampInputException e) {
-      context().forward(DeadLetters.of(context(), rec, "train result: " + e.getMessage()));
+      context().forward(DeadLetters.of(context(), config.limits(), rec, "train result: " + e.getMessage()));
     }
   }
 

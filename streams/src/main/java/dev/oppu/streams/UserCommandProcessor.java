@@ -79,11 +79,15 @@ final class UserCommandProcessor extends ContextualProcessor<byte[], byte[], Str
       if (user.indexOf('\u0000') >= 0) {
         throw new LampInputException("userId contains a NUL character");
       }
+      String tooLong = config.limits().idProblem("userId", user);
+      if (tooLong != null) {
+        throw new LampInputException(tooLong);
+      }
       if (rec.key() == null || !user.equals(new String(rec.key(), StandardCharsets.UTF_8))) {
         throw new LampInputException("record key is not the command's userId (user commands must be keyed by user)");
       }
     } catch (SerializationException | LampInputException e) {
-      context().forward(DeadLetters.of(context(), rec, "user command: " + e.getMessage()));
+      context().forward(DeadLetters.of(context(), config.limits(), rec, "user command: " + e.getMessage()));
       return;
     }
     if (cmd.getAction() == UserAction.DELETE) {

@@ -6,6 +6,7 @@ import dev.oppu.model.LoraAdapter;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.HistoryItem;
+import dev.oppu.schemas.InputLimits;
 import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.TrainResult;
 import dev.oppu.schemas.TrainTrigger;
@@ -15,7 +16,6 @@ import dev.oppu.trainer.TaskModels;
 import dev.oppu.trainer.UserAdapterUpdater;
 import dev.oppu.trainer.examples.Variant;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -66,7 +66,13 @@ public final class TrainerService implements AutoCloseable {
    * @param inlineLimit adapters up to this many bytes travel inline in the record; larger ones via {@code store}
    * @param store content-addressed adapter store shared with serving (may be null if every adapter fits inline)
    */
-  public record Settings(String groupId, String transactionalId, int inlineLimit, Path store, Path scratch) {
+  /** @param limits the dead-letter prefix kept of a refused trigger (a trigger carries a whole history) */
+  public record Settings(String groupId, String transactionalId, int inlineLimit, Path store, Path scratch,
+      InputLimits limits) {
+    public Settings(String groupId, String transactionalId, int inlineLimit, Path store, Path scratch) {
+      this(groupId, transactionalId, inlineLimit, store, scratch, InputLimits.defaults());
+    }
+
     public static Settings defaults(Path store) {
       return new Settings(GROUP_ID, "oppu-trainer-0", dev.oppu.model.lora.AdapterPayload.DEFAULT_INLINE_LIMIT, store,
           null);
@@ -181,12 +187,9 @@ public final class TrainerService implements AutoCloseable {
       }
     } catch (RuntimeException e) {
       stats.deadLetters.incrementAndGet();
-      DeadLetter dl = DeadLetter.newBuilder().setSourceTopic(r.topic()).setPartition(r.partition())
-          .setOffset(r.offset()).setKey(r.key() == null ? null : ByteBuffer.wrap(r.key().getBytes(
-              java.nio.charset.StandardCharsets.UTF_8)))
-          .setValue(r.value() == null ? null : ByteBuffer.wrap(r.value()))
-          .setReason("bad train trigger: " + e.getMessage()).setTime(Instant.now()).build();
-      commit(r, List.of(new ProducerRecord<>(topics.deadLetters.name(), r.key(),
+      DeadLetter dl = settings.limits().deadLetter(r.topic(), r.partition(), r.offset(), r.key(), r.value(),
+          "bad train trigger: " + e.getMessage(), Instant.now());
+      commit(r, List.of(new ProducerRecord<>(topics.deadLetters.name(), settings.limits().owner(r.key()),
           topics.deadLetters.valueSerde().serializer().serialize(topics.deadLetters.name(), dl))));
       return;
     }
