@@ -99,7 +99,7 @@ public final class DeviceOptions {
 
   /** The DJL device to create the model's NDManager on, after refusing what cannot run. */
   public Device djlDevice() {
-    return dev.oppu.trainer.TaskModels.device(device());
+    return dev.oppu.model.TaskModels.device(device());
   }
 
   /** Refuses what cannot run, as a usage error of the command (exit code 2, the message, the usage). */

@@ -3,6 +3,7 @@ package dev.oppu.system;
 import dev.oppu.broker.ClientConfig;
 import dev.oppu.broker.TopicAdmin;
 import dev.oppu.lamp.Task;
+import dev.oppu.model.TaskModels;
 import dev.oppu.model.lora.AdapterPayload;
 import dev.oppu.schemas.Topics;
 import dev.oppu.serving.GivenProfiles;
@@ -11,7 +12,6 @@ import dev.oppu.serving.ModelBatchGenerator;
 import dev.oppu.serving.ServingConfig;
 import dev.oppu.serving.StreamsApp;
 import dev.oppu.streams.IngestConfig;
-import dev.oppu.trainer.TaskModels;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
 import dev.oppu.trainer.service.TrainerService;
@@ -180,7 +180,8 @@ public final class OppuSystem {
 
   /** The trainer service with its own copy of the task models; run it with {@link TrainerPart#run()}. */
   public TrainerPart trainer() throws IOException {
-    TaskModels models = new TaskModels(b.models.model(), b.models.taskAdapters(), b.models.device());
+    TaskModels models = new TaskModels(b.models.model(), b.models.taskAdapters(),
+        TaskModels.device(b.models.device()));
     TrainerService service = new TrainerService(b.client, b.topics, models, b.userTraining,
         new TrainerService.Settings(TrainerService.GROUP_ID, "oppu-trainer-" + b.trainerInstance, b.inlineLimit,
             serving.adapterStore(), null, serving.limits()));

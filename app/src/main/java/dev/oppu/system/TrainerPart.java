@@ -1,6 +1,6 @@
 package dev.oppu.system;
 
-import dev.oppu.trainer.TaskModels;
+import dev.oppu.model.TaskModels;
 import dev.oppu.trainer.service.TrainerService;
 import java.util.concurrent.atomic.AtomicReference;
 

@@ -19,7 +19,7 @@ import java.util.Map;
 /**
  * OPPU step 1: a task LoRA trained on the NON-evaluated users' histories (one example per item, built per user exactly
  * as per-user examples are: with {@code k} items retrieved from that user's earlier items and/or their profile),
- * saved in PEFT layout; {@link TaskModels} merges it into the base.
+ * saved in PEFT layout; {@link dev.oppu.model.TaskModels} merges it into the base.
  */
 public final class TaskAdaptation {
 
@@ -72,7 +72,7 @@ public final class TaskAdaptation {
       if (!r.finite()) {
         throw new IllegalStateException(task.id() + ": task adaptation diverged (non-finite loss or weights)");
       }
-      Path dir = TaskModels.taskAdapterDir(out, task);
+      Path dir = dev.oppu.model.TaskModels.taskAdapterDir(out, task.id());
       adapter.savePeft(dir);
       return new Report(dir, users.size(), examples.size(), r);
     }

@@ -2,7 +2,8 @@ package dev.oppu.cli.bench;
 
 import dev.oppu.lamp.Task;
 import dev.oppu.serving.ModelBatchGenerator;
-import dev.oppu.trainer.TaskModels;
+import dev.oppu.model.TaskModels;
+import dev.oppu.system.ServingModels;
 import java.io.IOException;
 import java.util.Map;
 import dev.oppu.cli.DeviceOptions;
@@ -19,13 +20,12 @@ public final class OfflineModels {
   DeviceOptions device = new DeviceOptions();
 
   TaskModels open() throws IOException {
-    return new TaskModels(model.model(), model.taskAdapters(), device.device());
+    return new TaskModels(model.model(), model.taskAdapters(), device.djlDevice());
   }
 
   /** Serving's generator over one task model, greedy, as the streams application answers. */
   static ModelBatchGenerator generator(TaskModels models, TaskModels.TaskModel tm, Task task) {
-    return new ModelBatchGenerator(Map.of(task, new ModelBatchGenerator.TaskModel(tm.lm().model(),
-        tm.baseFingerprint(), tm.taskFingerprint())), models.encoder().tokenizer(),
+    return new ModelBatchGenerator(Map.of(task, ServingModels.served(tm)), models.tokenizer(),
         ModelBatchGenerator.Options.greedy());
   }
 }

@@ -7,14 +7,16 @@ import dev.oppu.lamp.data.Query;
 import dev.oppu.lamp.metrics.LampMetrics;
 import dev.oppu.lamp.synth.Synth;
 import dev.oppu.lamp.synth.SynthDataset;
+import dev.oppu.model.TaskModels;
 import dev.oppu.serving.BatchGenerator;
 import dev.oppu.serving.Mode;
 import dev.oppu.serving.ModelBatchGenerator;
 import dev.oppu.serving.PromptAssembler;
 import dev.oppu.serving.RequestValidator;
-import dev.oppu.trainer.TaskModels;
+import dev.oppu.trainer.LlamaLoraLm;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
+import dev.oppu.trainer.examples.ModelTokenEncoder;
 import dev.oppu.trainer.examples.Variant;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -80,8 +82,9 @@ public final class PersonalizeBench implements Callable<Integer> {
     modeList.forEach(m -> preds.put(m, new LinkedHashMap<>()));
     Map<String, String> golds = new LinkedHashMap<>();
     try (TaskModels models = offline.open()) {
-      TaskModels.TaskModel tm = models.forTask(task);
-      UserAdapterUpdater updater = new UserAdapterUpdater(tm.lm(), models.encoder(), s);
+      TaskModels.TaskModel tm = models.get(task.id());
+      UserAdapterUpdater updater = new UserAdapterUpdater(new LlamaLoraLm(tm.model()),
+          new ModelTokenEncoder(models.tokenizer()), s);
       ModelBatchGenerator gen = OfflineModels.generator(models, tm, task);
       PromptAssembler assembler = new PromptAssembler(s.retrievedWords());
       java.util.Properties sp = new java.util.Properties();

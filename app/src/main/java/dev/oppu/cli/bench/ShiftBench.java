@@ -7,6 +7,7 @@ import dev.oppu.lamp.metrics.LampMetrics;
 import dev.oppu.lamp.synth.Synth;
 import dev.oppu.lamp.synth.SynthDataset;
 import dev.oppu.model.LoraAdapter;
+import dev.oppu.model.TaskModels;
 import dev.oppu.serving.BatchGenerator;
 import dev.oppu.serving.Mode;
 import dev.oppu.serving.ModelBatchGenerator;
@@ -14,9 +15,10 @@ import dev.oppu.serving.PromptAssembler;
 import dev.oppu.serving.RequestValidator;
 import dev.oppu.streams.IngestConfig;
 import dev.oppu.streams.ShiftDetector;
-import dev.oppu.trainer.TaskModels;
+import dev.oppu.trainer.LlamaLoraLm;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
+import dev.oppu.trainer.examples.ModelTokenEncoder;
 import dev.oppu.trainer.examples.Variant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -129,8 +131,9 @@ public final class ShiftBench implements Callable<Integer> {
     }
     IngestConfig ingest = IngestConfig.from(ip);
     try (TaskModels models = offline.open()) {
-      TaskModels.TaskModel tm = models.forTask(task);
-      UserAdapterUpdater updater = new UserAdapterUpdater(tm.lm(), models.encoder(), s);
+      TaskModels.TaskModel tm = models.get(task.id());
+      UserAdapterUpdater updater = new UserAdapterUpdater(new LlamaLoraLm(tm.model()),
+          new ModelTokenEncoder(models.tokenizer()), s);
       ModelBatchGenerator gen = OfflineModels.generator(models, tm, task);
       PromptAssembler assembler = new PromptAssembler(s.retrievedWords());
       RequestValidator validator = new RequestValidator(dev.oppu.serving.ServingConfig.from(new java.util.Properties()));
@@ -155,7 +158,7 @@ public final class ShiftBench implements Callable<Integer> {
                 sent = upTo;
               }
               if (i == 0) {
-                frozenAdapter = st.adapter == null ? null : st.adapter.copy(tm.lm().manager());
+                frozenAdapter = st.adapter == null ? null : st.adapter.copy(tm.model().manager());
               }
               List<BatchGenerator.Row> rows = new ArrayList<>();
               List<Map<String, String>> sinks = new ArrayList<>();
@@ -298,7 +301,7 @@ public final class ShiftBench implements Callable<Integer> {
     if (a == null) {
       return null; // answered cold, as serving would
     }
-    BatchGenerator.LoadedAdapter l = ModelBatchGenerator.loaded(a.copy(tm.lm().manager()), task);
+    BatchGenerator.LoadedAdapter l = ModelBatchGenerator.loaded(a.copy(tm.model().manager()), task);
     owned.add(l);
     return l;
   }

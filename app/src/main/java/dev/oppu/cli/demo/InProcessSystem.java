@@ -84,7 +84,7 @@ public final class InProcessSystem implements DemoSystem {
       List<String> setup = new ArrayList<>();
       for (Task t : tasks) {
         ModelBatchGenerator.TaskModel tm = served.load(t);
-        trainer.models().forTask(t); // load before the clock of the replay starts
+        trainer.models().get(t.id()); // load before the clock of the replay starts
         setup.add(String.format(Locale.ROOT, "%s task model: base %s, task adapter %s", t.id(),
             shortFp(tm.baseFingerprint()), shortFp(tm.taskFingerprint())));
       }

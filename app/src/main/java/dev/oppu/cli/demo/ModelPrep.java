@@ -10,7 +10,6 @@ import dev.oppu.model.LlamaModel;
 import dev.oppu.model.TextTokenizer;
 import dev.oppu.trainer.LlamaLoraLm;
 import dev.oppu.trainer.TaskAdaptation;
-import dev.oppu.trainer.TaskModels;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.examples.ModelTokenEncoder;
 import dev.oppu.trainer.pretrain.Pretrainer;
@@ -55,7 +54,7 @@ public final class ModelPrep {
     Path adapters = taskAdapters != null ? taskAdapters : modelDir.resolve(dev.oppu.system.OppuSystem.TASK_ADAPTERS);
     LlamaConfig config = LlamaConfig.load(modelDir);
     for (Task t : tasks) {
-      Path dir = TaskModels.taskAdapterDir(adapters, t);
+      Path dir = dev.oppu.model.TaskModels.taskAdapterDir(adapters, t.id());
       if (Files.isRegularFile(dir.resolve("adapter_model.safetensors"))) {
         continue;
       }
@@ -65,7 +64,7 @@ public final class ModelPrep {
         continue;
       }
       log.println("demo: no task adapter for " + t.id() + ": training it (once; `oppu adapt-task`)");
-      try (NDManager manager = NDManager.newBaseManager(TaskModels.device(device))) {
+      try (NDManager manager = NDManager.newBaseManager(dev.oppu.model.TaskModels.device(device))) {
         LlamaModel model = LlamaModel.load(modelDir, manager);
         try (TextTokenizer tok = TextTokenizer.load(modelDir, model.config())) {
           List<UserData> users = trainUsers.getOrDefault(t, List.of());

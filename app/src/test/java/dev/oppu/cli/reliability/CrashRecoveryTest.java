@@ -19,6 +19,7 @@ import dev.oppu.lamp.synth.SynthDataset;
 import dev.oppu.model.LlamaConfig;
 import dev.oppu.model.LlamaModel;
 import dev.oppu.model.LoraAdapter;
+import dev.oppu.model.TaskModels;
 import dev.oppu.model.lora.AdapterPayload;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.AvroSerde;
@@ -32,10 +33,10 @@ import dev.oppu.serving.ModelBatchGenerator;
 import dev.oppu.serving.ServingConfig;
 import dev.oppu.serving.ServingTopology;
 import dev.oppu.serving.StreamsApp;
-import dev.oppu.serving.TaskModelDirectory;
 import dev.oppu.streams.HistoryIndex;
 import dev.oppu.streams.IngestConfig;
 import dev.oppu.streams.IngestTopology;
+import dev.oppu.system.ServingModels;
 import dev.oppu.trainer.service.AdapterRecords;
 import java.io.IOException;
 import java.io.Writer;
@@ -630,10 +631,10 @@ class CrashRecoveryTest {
     Properties overrides = kafka.clientConfig().streams(appId);
     overrides.putAll(clientKeys(settings));
     overrides.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-    try (TaskModelDirectory models = new TaskModelDirectory(modelDir, null, Set.of(TASK));
+    try (TaskModels models = new TaskModels(modelDir, null, Set.of(TASK.id()), null);
         AdapterCache cache = new AdapterCache(serving.cacheMaxAdapters(), serving.cacheMaxBytes());
         KafkaStreams app = new KafkaStreams(StreamsApp.topology(topics, ingest, serving,
-            new ModelBatchGenerator(models::get, models.tokenizer(), ModelBatchGenerator.Options.greedy()), cache,
+            new ModelBatchGenerator(ServingModels.byTask(models), models.tokenizer(), ModelBatchGenerator.Options.greedy()), cache,
             GivenProfiles.none()), StreamsApp.config(appId, kafka.bootstrapServers(), serving, overrides))) {
       app.start();
       Map<String, Map<Bytes, byte[]>> out = new HashMap<>();

@@ -3,6 +3,7 @@ package dev.oppu.trainer.service;
 import dev.oppu.broker.ClientConfig;
 import dev.oppu.lamp.Task;
 import dev.oppu.model.LoraAdapter;
+import dev.oppu.model.TaskModels;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.HistoryItem;
@@ -12,8 +13,9 @@ import dev.oppu.schemas.TrainResult;
 import dev.oppu.schemas.TrainTrigger;
 import dev.oppu.streams.IngestConfig;
 import dev.oppu.streams.ShiftDetector;
-import dev.oppu.trainer.TaskModels;
+import dev.oppu.trainer.LlamaLoraLm;
 import dev.oppu.trainer.UserAdapterUpdater;
+import dev.oppu.trainer.examples.ModelTokenEncoder;
 import dev.oppu.trainer.examples.Variant;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -102,6 +104,7 @@ public final class TrainerService implements AutoCloseable {
   private final ClientConfig clients;
   private final Topics topics;
   private final TaskModels models;
+  private final ModelTokenEncoder encoder;
   private final UserAdapterUpdater.Settings updateSettings;
   private final Settings settings;
   private final Stats stats = new Stats();
@@ -120,6 +123,7 @@ public final class TrainerService implements AutoCloseable {
     this.clients = clients;
     this.topics = topics;
     this.models = models;
+    this.encoder = new ModelTokenEncoder(models.tokenizer());
     this.updateSettings = update;
     this.settings = settings;
     this.cache = new AdapterCache(clients, topics, settings.store());
@@ -231,16 +235,21 @@ public final class TrainerService implements AutoCloseable {
           + prev.getCoveredSeq(), prev.getVersion(), prev.getCoveredSeq(), List.of()));
     }
     TaskModels.TaskModel tm;
+    LlamaLoraLm lm;
     LoraAdapter previous = null;
     try {
-      tm = models.forTask(task);
+      tm = models.get(task.id());
+      if (tm == null) {
+        throw new IllegalArgumentException("task " + task.id() + " is not trained by this trainer");
+      }
+      lm = new LlamaLoraLm(tm.model());
       long version = prev != null ? prev.getVersion() + 1
           : t.getPreviousVersion() != null ? t.getPreviousVersion() + 1 : 1;
       long newFrom = firstSeq;
       if (prev != null) {
         try {
-          previous = AdapterRecords.load(prev, tm.baseFingerprint(), tm.taskFingerprint(), tm.lm().config(),
-              tm.lm().manager(), settings.store(), scratch());
+          previous = AdapterRecords.load(prev, tm.baseFingerprint(), tm.taskFingerprint(), lm.config(),
+              lm.manager(), settings.store(), scratch());
           newFrom = prev.getCoveredSeq() + 1; // the trainer knows what its adapter covers
         } catch (IllegalStateException | IllegalArgumentException | IOException | java.io.UncheckedIOException e) {
           LOG.warn("{}: previous version {} unusable ({}); training from scratch", key, prev.getVersion(),
@@ -250,7 +259,7 @@ public final class TrainerService implements AutoCloseable {
       List<UserAdapterUpdater.Item> items = t.getHistory().stream()
           .map(h -> new UserAdapterUpdater.Item(h.getSeq(), h.getArrivalTime().toEpochMilli(), h.getFields()))
           .toList();
-      UserAdapterUpdater updater = new UserAdapterUpdater(tm.lm(), models.encoder(), updateSettings);
+      UserAdapterUpdater updater = new UserAdapterUpdater(lm, encoder, updateSettings);
       // an operator (and the crash-recovery test) can tell a run in progress from an idle trainer
       long replayFrom = t.getReplayFromSeq() != null ? t.getReplayFromSeq() : Long.MIN_VALUE;
       LOG.info("{} v{}: training started (trigger {}, {}, {} items, new from seq {}{})", key, version,

@@ -15,6 +15,7 @@ import dev.oppu.model.LlamaConfig;
 import dev.oppu.model.LlamaModel;
 import dev.oppu.model.LoraAdapter;
 import dev.oppu.model.LoraConfig;
+import dev.oppu.model.TaskModels;
 import dev.oppu.model.lora.AdapterPayload;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.HistoryItem;
@@ -22,7 +23,6 @@ import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.TrainResult;
 import dev.oppu.schemas.TrainTrigger;
 import dev.oppu.trainer.AdapterTraining;
-import dev.oppu.trainer.TaskModels;
 import dev.oppu.trainer.UserAdapterUpdater;
 import dev.oppu.trainer.optim.AdamW;
 import dev.oppu.trainer.pretrain.BpeTokenizerTrainer;
@@ -65,7 +65,7 @@ class TrainerServiceTest {
     try (NDManager m = NDManager.newBaseManager()) {
       LlamaModel.random(LlamaConfig.of(320, 32, 64, 2, 4, 2, 512, 10000.0, true), 3, m).save(modelDir);
     }
-    models = new TaskModels(modelDir, null, "cpu");
+    models = new TaskModels(modelDir, null, ai.djl.Device.cpu());
   }
 
   @AfterAll
@@ -270,16 +270,16 @@ class TrainerServiceTest {
     assertNull(v1.getWeightsPath());
     assertEquals(models.baseFingerprint(), v2.getBaseFingerprint());
     assertEquals(AdapterPayload.NO_TASK_ADAPTER, v2.getTaskFingerprint());
-    TaskModels.TaskModel tm = models.forTask(Task.MOVIE_TAGGING);
-    try (LoraAdapter a = AdapterRecords.load(v2, tm.baseFingerprint(), tm.taskFingerprint(), tm.lm().config(),
-        tm.lm().manager(), null, Files.createDirectories(tmp.resolve("scratch")))) {
+    TaskModels.TaskModel tm = models.get(Task.MOVIE_TAGGING.id());
+    try (LoraAdapter a = AdapterRecords.load(v2, tm.baseFingerprint(), tm.taskFingerprint(), tm.model().config(),
+        tm.model().manager(), null, Files.createDirectories(tmp.resolve("scratch")))) {
       assertEquals(LoraConfig.oppuUser().targetModules(), a.config().targetModules());
       assertEquals(v2.getWeightsSha256(), AdapterPayload.sha256(a.weightsBytes()));
     }
     // a record claiming another base is refused
     AdapterVersion alien = AdapterVersion.newBuilder(v2).setBaseFingerprint("0".repeat(64)).build();
     assertThrowsIllegalState(() -> AdapterRecords.load(alien, tm.baseFingerprint(), tm.taskFingerprint(),
-        tm.lm().config(), tm.lm().manager(), null, tmp));
+        tm.model().config(), tm.model().manager(), null, tmp));
   }
 
   @Test
@@ -318,9 +318,9 @@ class TrainerServiceTest {
     assertNotNull(v.getWeightsPath());
     byte[] weights = AdapterRecords.weights(v, tmp.resolve("store"));
     assertTrue(weights.length > 1_048_576, "adapter of " + weights.length + " bytes");
-    TaskModels.TaskModel tm = models.forTask(Task.MOVIE_TAGGING);
-    try (LoraAdapter a = AdapterRecords.load(v, tm.baseFingerprint(), tm.taskFingerprint(), tm.lm().config(),
-        tm.lm().manager(), tmp.resolve("store"), tmp)) {
+    TaskModels.TaskModel tm = models.get(Task.MOVIE_TAGGING.id());
+    try (LoraAdapter a = AdapterRecords.load(v, tm.baseFingerprint(), tm.taskFingerprint(), tm.model().config(),
+        tm.model().manager(), tmp.resolve("store"), tmp)) {
       assertEquals(320, a.config().r());
     }
     // a corrupted stored file is detected by its SHA-256
