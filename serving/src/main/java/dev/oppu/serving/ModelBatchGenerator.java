@@ -10,7 +10,6 @@ import dev.oppu.model.lora.AdapterPayload;
 import dev.oppu.schemas.AdapterVersion;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -125,13 +124,7 @@ public final class ModelBatchGenerator implements BatchGenerator {
 
   /** The verified weights of a published adapter: inline, or read from the store by path; SHA-256 checked. */
   static byte[] weights(AdapterVersion v, Path store) {
-    byte[] inline = null;
-    if (v.getWeights() != null) {
-      ByteBuffer b = v.getWeights().duplicate();
-      inline = new byte[b.remaining()];
-      b.get(inline);
-    }
-    return AdapterPayload.weights(inline, v.getWeightsPath(), v.getWeightsSha256(), store);
+    return AdapterPayload.weights(v.getWeights(), v.getWeightsPath(), v.getWeightsSha256(), store);
   }
 
   static String sha256(byte[] bytes) {

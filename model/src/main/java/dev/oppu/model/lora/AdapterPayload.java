@@ -86,6 +86,17 @@ public final class AdapterPayload {
     return bytes;
   }
 
+  /** {@link #weights(byte[], String, String, Path)} for a record's inline weights as Avro hands them over. */
+  public static byte[] weights(java.nio.ByteBuffer inlineWeights, String weightsPath, String sha256, Path store) {
+    byte[] inline = null;
+    if (inlineWeights != null) {
+      java.nio.ByteBuffer b = inlineWeights.duplicate();
+      inline = new byte[b.remaining()];
+      b.get(inline);
+    }
+    return weights(inline, weightsPath, sha256, store);
+  }
+
   /**
    * The file a weights path names, if it is exactly {@code store/<sha256>/adapter_model.safetensors} for the record's
    * own SHA-256, also once symbolic links are resolved, and a regular file of at most {@link #MAX_STORED_BYTES};

@@ -38,11 +38,11 @@ class AdapterPayloadTest {
     Path file = Path.of(e.weightsPath());
     assertTrue(file.startsWith(store.toAbsolutePath().resolve(e.sha256())), "content-addressed: " + file);
     assertEquals("{\"r\": 8}", Files.readString(file.resolveSibling(AdapterPayload.CONFIG_FILE)));
-    assertArrayEquals(w, AdapterPayload.weights(null, e.weightsPath(), e.sha256(), store));
+    assertArrayEquals(w, AdapterPayload.weights((byte[]) null, e.weightsPath(), e.sha256(), store));
     // the same content is stored once
     assertEquals(e.weightsPath(), AdapterPayload.encode("{\"r\": 8}", w, 1000, store).weightsPath());
     Files.write(file, bytes(10));
-    assertThrows(IllegalStateException.class, () -> AdapterPayload.weights(null, e.weightsPath(), e.sha256(), store));
+    assertThrows(IllegalStateException.class, () -> AdapterPayload.weights((byte[]) null, e.weightsPath(), e.sha256(), store));
   }
 
   @Test
@@ -76,26 +76,26 @@ class AdapterPayloadTest {
     };
     for (String path : refused) {
       var ex = assertThrows(AdapterPayload.RefusedPathException.class,
-          () -> AdapterPayload.weights(null, path, sha, store), path);
+          () -> AdapterPayload.weights((byte[]) null, path, sha, store), path);
       assertTrue(ex.getMessage().contains("refused") || ex.getMessage().contains("outside"), ex.getMessage());
     }
     // the right place, but for another record's SHA-256
     byte[] other = bytes(1_600_000);
     AdapterPayload.Encoded o = AdapterPayload.encode("{}", other, 1000, store);
     assertThrows(AdapterPayload.RefusedPathException.class,
-        () -> AdapterPayload.weights(null, o.weightsPath(), sha, store));
+        () -> AdapterPayload.weights((byte[]) null, o.weightsPath(), sha, store));
     // no store configured: nothing by path
     assertThrows(AdapterPayload.RefusedPathException.class,
-        () -> AdapterPayload.weights(null, e.weightsPath(), sha, null));
+        () -> AdapterPayload.weights((byte[]) null, e.weightsPath(), sha, null));
     // a symbolic link planted in the store that leads out of it
     String fakeSha = AdapterPayload.sha256(bytes(7));
     Path linkDir = Files.createDirectories(store.resolve(fakeSha));
     Files.createSymbolicLink(linkDir.resolve(AdapterPayload.WEIGHTS_FILE), outside);
-    var ex = assertThrows(AdapterPayload.RefusedPathException.class, () -> AdapterPayload.weights(null,
+    var ex = assertThrows(AdapterPayload.RefusedPathException.class, () -> AdapterPayload.weights((byte[]) null,
         linkDir.resolve(AdapterPayload.WEIGHTS_FILE).toString(), fakeSha, store));
     assertTrue(ex.getMessage().contains("leads outside"), ex.getMessage());
     // and the legitimate path still reads, relative store given or not
-    assertArrayEquals(w, AdapterPayload.weights(null, e.weightsPath(), sha, store));
-    assertArrayEquals(w, AdapterPayload.weights(null, e.weightsPath(), sha.toUpperCase(), store));
+    assertArrayEquals(w, AdapterPayload.weights((byte[]) null, e.weightsPath(), sha, store));
+    assertArrayEquals(w, AdapterPayload.weights((byte[]) null, e.weightsPath(), sha.toUpperCase(), store));
   }
 }

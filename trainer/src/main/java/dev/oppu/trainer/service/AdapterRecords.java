@@ -30,13 +30,7 @@ public final class AdapterRecords {
    * {@code store} is refused with {@link AdapterPayload.RefusedPathException}).
    */
   public static byte[] weights(AdapterVersion v, Path store) {
-    byte[] inline = null;
-    if (v.getWeights() != null) {
-      ByteBuffer buf = v.getWeights().duplicate();
-      inline = new byte[buf.remaining()];
-      buf.get(inline);
-    }
-    return AdapterPayload.weights(inline, v.getWeightsPath(), v.getWeightsSha256(), store);
+    return AdapterPayload.weights(v.getWeights(), v.getWeightsPath(), v.getWeightsSha256(), store);
   }
 
   /**
