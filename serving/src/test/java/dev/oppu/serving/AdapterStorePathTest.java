@@ -18,13 +18,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
-import java.util.Properties;
-import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.StreamsBuilder;
-import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
-import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -35,15 +30,15 @@ import org.junit.jupiter.api.io.TempDir;
  * with the reason and its original bytes, never stored, never loaded, and the user is answered without it.
  */
 class AdapterStorePathTest {
-  private final Topics topics = Topics.defaults();
+  private final Topics topics = Topics.defaults(); // the driver's too
   private final FakeGenerator gen = new FakeGenerator();
   private final MapUserData users = new MapUserData();
-  private TopologyTestDriver driver;
+  private ServingDriver serving;
 
   @AfterEach
   void close() {
-    if (driver != null) {
-      driver.close();
+    if (serving != null) {
+      serving.close();
     }
   }
 
@@ -51,23 +46,13 @@ class AdapterStorePathTest {
   void aWeightsPathOutsideTheStoreIsDeadLetteredAndNeverUsed(@TempDir Path tmp) throws Exception {
     Path store = Files.createDirectories(tmp.resolve("adapter-store"));
     ServingConfig config = ServingConfig.defaults().withMaxBatch(1).withAdapterStore(store);
-    AdapterCache cache = new AdapterCache(config.cacheMaxAdapters(), config.cacheMaxBytes());
-    StreamsBuilder b = new StreamsBuilder();
-    ServingTopology.addServing(b, topics, config, gen, cache, users);
-    Properties p = new Properties();
-    p.put(StreamsConfig.APPLICATION_ID_CONFIG, "serving-path-test");
-    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
-    p.put(StreamsConfig.STATE_DIR_CONFIG, tmp.resolve("state").toString());
-    driver = new TopologyTestDriver(b.build(), p, Instant.now());
-    TestInputTopic<String, byte[]> requests = driver.createInputTopic(topics.requests.name(),
-        Serdes.String().serializer(), Serdes.ByteArray().serializer());
-    TestInputTopic<String, AdapterVersion> adapters = driver.createInputTopic(topics.adapters.name(),
-        Serdes.String().serializer(), topics.adapters.valueSerde().serializer());
-    TestOutputTopic<String, Response> responses = driver.createOutputTopic(topics.responses.name(),
-        Serdes.String().deserializer(), topics.responses.valueSerde().deserializer());
-    TestOutputTopic<String, DeadLetter> deadLetters = driver.createOutputTopic(topics.deadLetters.name(),
-        Serdes.String().deserializer(), topics.deadLetters.valueSerde().deserializer());
-    KeyValueStore<String, AdapterVersion> stored = driver.getKeyValueStore(ServingTopology.ADAPTER_STORE);
+    serving = new ServingDriver(config, gen, new AdapterCache(config.cacheMaxAdapters(), config.cacheMaxBytes()),
+        users, java.time.Clock.systemUTC(), Instant.now(), tmp.resolve("state"));
+    TestInputTopic<String, byte[]> requests = serving.requests;
+    TestInputTopic<String, AdapterVersion> adapters = serving.adapters;
+    TestOutputTopic<String, Response> responses = serving.responses;
+    TestOutputTopic<String, DeadLetter> deadLetters = serving.deadLetters;
+    KeyValueStore<String, AdapterVersion> stored = serving.driver.getKeyValueStore(ServingTopology.ADAPTER_STORE);
 
     // a legitimate adapter in the store: kept
     byte[] weights = new byte[2000];

@@ -23,12 +23,8 @@ import java.time.ZoneOffset;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Properties;
-import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.StreamsBuilder;
-import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
-import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.test.TestRecord;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -42,7 +38,7 @@ class HostileRequestTest {
   private static final Instant T0 = Instant.parse("2026-01-05T12:00:00Z");
   private final Topics topics = Topics.defaults();
   private final AvroSerde<Request> requestSerde = new AvroSerde<>(Request.class);
-  private TopologyTestDriver driver;
+  private ServingDriver serving;
   private TestInputTopic<String, byte[]> requests;
   private TestOutputTopic<String, Response> responses;
   private TestOutputTopic<String, DeadLetter> deadLetters;
@@ -51,26 +47,17 @@ class HostileRequestTest {
   Path stateDir;
 
   private void start(ServingConfig config) {
-    StreamsBuilder b = new StreamsBuilder();
-    ServingTopology.addServing(b, topics, config, new FakeGenerator(), new AdapterCache(8, 1 << 20),
-        new MapUserData(), Clock.fixed(T0, ZoneOffset.UTC));
-    Properties p = new Properties();
-    p.put(StreamsConfig.APPLICATION_ID_CONFIG, "hostile-test");
-    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
-    p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
-    driver = new TopologyTestDriver(b.build(), p, T0);
-    requests = driver.createInputTopic(topics.requests.name(), Serdes.String().serializer(),
-        Serdes.ByteArray().serializer());
-    responses = driver.createOutputTopic(topics.responses.name(), Serdes.String().deserializer(),
-        topics.responses.valueSerde().deserializer());
-    deadLetters = driver.createOutputTopic(topics.deadLetters.name(), Serdes.String().deserializer(),
-        topics.deadLetters.valueSerde().deserializer());
+    serving = new ServingDriver(config, new FakeGenerator(), new AdapterCache(8, 1 << 20), new MapUserData(),
+        Clock.fixed(T0, ZoneOffset.UTC), T0, stateDir);
+    requests = serving.requests;
+    responses = serving.responses;
+    deadLetters = serving.deadLetters;
   }
 
   @AfterEach
   void close() {
-    if (driver != null) {
-      driver.close();
+    if (serving != null) {
+      serving.close();
     }
   }
 
