@@ -8,15 +8,15 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "bench", description = "Run a benchmark; the last line printed is one JSON object.",
     subcommands = {
-        dev.oppu.cli.bench.RetrieveBench.class,
-        dev.oppu.cli.bench.IngestBench.class,
-        dev.oppu.cli.bench.ModelBench.class,
-        dev.oppu.cli.bench.TrainBench.class,
-        dev.oppu.cli.bench.ServeBench.class,
-        dev.oppu.cli.bench.PersonalizeBench.class,
-        dev.oppu.cli.bench.ShiftBench.class,
-        dev.oppu.cli.bench.SoakBench.class,
-        dev.oppu.cli.bench.LoadBench.class,
+        dev.oppu.bench.RetrieveBench.class,
+        dev.oppu.bench.IngestBench.class,
+        dev.oppu.bench.ModelBench.class,
+        dev.oppu.bench.TrainBench.class,
+        dev.oppu.bench.ServeBench.class,
+        dev.oppu.bench.PersonalizeBench.class,
+        dev.oppu.bench.ShiftBench.class,
+        dev.oppu.bench.SoakBench.class,
+        dev.oppu.bench.LoadBench.class,
     })
 public final class BenchCommand {
 }

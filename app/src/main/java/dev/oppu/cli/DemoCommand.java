@@ -1,15 +1,15 @@
 package dev.oppu.cli;
 
 import dev.oppu.broker.ClientConfig;
-import dev.oppu.cli.demo.DemoReport;
-import dev.oppu.cli.demo.DemoResults;
-import dev.oppu.cli.demo.DemoRunner;
-import dev.oppu.cli.demo.DemoSystem;
-import dev.oppu.cli.demo.InProcessSystem;
-import dev.oppu.cli.demo.ModelPrep;
-import dev.oppu.cli.replay.Modes;
-import dev.oppu.cli.replay.Progress;
-import dev.oppu.cli.replay.ResultsTable;
+import dev.oppu.evaluation.demo.DemoReport;
+import dev.oppu.evaluation.demo.DemoResults;
+import dev.oppu.evaluation.demo.DemoRunner;
+import dev.oppu.evaluation.demo.DemoSystem;
+import dev.oppu.evaluation.demo.InProcessSystem;
+import dev.oppu.evaluation.demo.ModelPrep;
+import dev.oppu.evaluation.replay.Modes;
+import dev.oppu.evaluation.replay.Progress;
+import dev.oppu.evaluation.replay.ResultsTable;
 import dev.oppu.lamp.Task;
 import dev.oppu.trainer.TrainerDefaults;
 import java.nio.file.Path;
