@@ -171,12 +171,13 @@ public final class RetrieveBench implements Callable<Integer> {
             ms(lucene.getValueAtPercentile(50)), lp99, luceneQueries);
         System.out.printf(Locale.ROOT, "ranking vs Lucene: %d mismatched ranks, max relative score error %.2e%n",
             mismatches, maxRelErr);
-        System.out.printf(Locale.ROOT,
-            "{\"bench\":\"retrieve\",\"k\":%d,\"max_query_terms\":%d,\"queries\":%d,\"p50_ms_100\":%.4f,"
-                + "\"p99_ms_100\":%.4f,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"lucene_p50_ms\":%.4f,\"lucene_p99_ms\":%.4f,"
-                + "\"ratio\":%.2f,\"rank_mismatches\":%d,\"max_rel_score_err\":%.3e}%n",
-            K, config.maxQueryTerms(), queries, ms(h100.getValueAtPercentile(50)), ms(h100.getValueAtPercentile(99)),
-            p50, p99, ms(lucene.getValueAtPercentile(50)), lp99, lp99 / p99, mismatches, maxRelErr);
+        System.out.println(dev.oppu.cli.JsonOut.object().put("bench", "retrieve").put("k", K)
+            .put("max_query_terms", config.maxQueryTerms()).put("queries", queries)
+            .put("p50_ms_100", ms(h100.getValueAtPercentile(50)), 4)
+            .put("p99_ms_100", ms(h100.getValueAtPercentile(99)), 4).put("p50_ms", p50, 4).put("p99_ms", p99, 4)
+            .put("lucene_p50_ms", ms(lucene.getValueAtPercentile(50)), 4).put("lucene_p99_ms", lp99, 4)
+            .put("ratio", lp99 / p99, 2).put("rank_mismatches", mismatches)
+            .putSignificant("max_rel_score_err", maxRelErr, 4));
       }
     } finally {
       deleteTree(stateDir);
