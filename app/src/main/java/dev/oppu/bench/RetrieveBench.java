@@ -6,7 +6,7 @@ import dev.oppu.schemas.Topics;
 import dev.oppu.streams.Bm25Retriever;
 import dev.oppu.streams.IngestConfig;
 import dev.oppu.streams.IngestTopology;
-import dev.oppu.streams.TextAnalysis;
+import dev.oppu.streams.LuceneReference;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,28 +24,14 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.lucene.analysis.Analyzer;
-import org.apache.lucene.document.Document;
-import org.apache.lucene.document.Field;
-import org.apache.lucene.document.TextField;
-import org.apache.lucene.index.DirectoryReader;
-import org.apache.lucene.index.IndexWriter;
-import org.apache.lucene.index.IndexWriterConfig;
-import org.apache.lucene.index.Term;
-import org.apache.lucene.search.BooleanClause;
-import org.apache.lucene.search.BooleanQuery;
-import org.apache.lucene.search.IndexSearcher;
-import org.apache.lucene.search.ScoreDoc;
-import org.apache.lucene.search.TermQuery;
-import org.apache.lucene.search.TopDocs;
-import org.apache.lucene.search.similarities.BM25Similarity;
-import org.apache.lucene.store.ByteBuffersDirectory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
  * Top-5 BM25 retrieval latency from the ingestion stores of a running Streams application (RocksDB, read through the
  * same {@link Bm25Retriever} serving calls), for users with 100 and 1,000 items of 30-100 words; baseline: building a
- * Lucene in-memory index of the user's items and querying it (what a store-less server would do per request).
+ * Lucene in-memory index of the user's items and querying it ({@link LuceneReference}: what a store-less server would
+ * do per request).
  */
 @Command(name = "retrieve", mixinStandardHelpOptions = true,
     description = "p50/p99 of top-5 retrieval over a user's history vs building and querying a Lucene index.")
@@ -141,18 +127,18 @@ public final class RetrieveBench implements Callable<Integer> {
         for (int i = 0; i < luceneQueries + 20; i++) {
           String q = gen.text(40, 120);
           long t0 = System.nanoTime();
-          TopDocs top = luceneTopK(analyzer, docs, retriever.queryTerms(q));
+          List<LuceneReference.Hit> top = LuceneReference.topK(analyzer, docs, retriever.queryTerms(q), K);
           long dt = System.nanoTime() - t0;
           if (i >= 20) {
             lucene.recordValue(dt);
           }
           List<Bm25Retriever.Hit> hits = retriever.topK(stores, "bench-u1000", Task.MOVIE_TAGGING.id(), q, K);
-          for (int r = 0; r < top.scoreDocs.length; r++) {
-            ScoreDoc sd = top.scoreDocs[r];
-            if (r >= hits.size() || hits.get(r).seq() != sd.doc) {
+          for (int r = 0; r < top.size(); r++) {
+            LuceneReference.Hit sd = top.get(r);
+            if (r >= hits.size() || hits.get(r).seq() != sd.position()) {
               mismatches++;
             } else {
-              maxRelErr = Math.max(maxRelErr, Math.abs(hits.get(r).score() - sd.score) / Math.abs(sd.score));
+              maxRelErr = Math.max(maxRelErr, Math.abs(hits.get(r).score() - sd.score()) / Math.abs(sd.score()));
             }
           }
         }
@@ -171,38 +157,18 @@ public final class RetrieveBench implements Callable<Integer> {
             ms(lucene.getValueAtPercentile(50)), lp99, luceneQueries);
         System.out.printf(Locale.ROOT, "ranking vs Lucene: %d mismatched ranks, max relative score error %.2e%n",
             mismatches, maxRelErr);
-        System.out.printf(Locale.ROOT,
-            "{\"bench\":\"retrieve\",\"k\":%d,\"max_query_terms\":%d,\"queries\":%d,\"p50_ms_100\":%.4f,"
-                + "\"p99_ms_100\":%.4f,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"lucene_p50_ms\":%.4f,\"lucene_p99_ms\":%.4f,"
-                + "\"ratio\":%.2f,\"rank_mismatches\":%d,\"max_rel_score_err\":%.3e}%n",
-            K, config.maxQueryTerms(), queries, ms(h100.getValueAtPercentile(50)), ms(h100.getValueAtPercentile(99)),
-            p50, p99, ms(lucene.getValueAtPercentile(50)), lp99, lp99 / p99, mismatches, maxRelErr);
+        System.out.println(dev.oppu.cli.JsonOut.object().put("bench", "retrieve").put("k", K)
+            .put("max_query_terms", config.maxQueryTerms()).put("queries", queries)
+            .put("p50_ms_100", ms(h100.getValueAtPercentile(50)), 4)
+            .put("p99_ms_100", ms(h100.getValueAtPercentile(99)), 4).put("p50_ms", p50, 4).put("p99_ms", p99, 4)
+            .put("lucene_p50_ms", ms(lucene.getValueAtPercentile(50)), 4).put("lucene_p99_ms", lp99, 4)
+            .put("ratio", lp99 / p99, 2).put("rank_mismatches", mismatches)
+            .putSignificant("max_rel_score_err", maxRelErr, 4));
       }
     } finally {
       deleteTree(stateDir);
     }
     return 0;
-  }
-
-  static TopDocs luceneTopK(Analyzer analyzer, List<String> docs, List<String> queryTerms) throws Exception {
-    try (ByteBuffersDirectory dir = new ByteBuffersDirectory()) {
-      try (IndexWriter w = new IndexWriter(dir, new IndexWriterConfig(analyzer).setSimilarity(new BM25Similarity()))) {
-        for (String d : docs) {
-          Document doc = new Document();
-          doc.add(new TextField(TextAnalysis.FIELD, d, Field.Store.NO));
-          w.addDocument(doc);
-        }
-      }
-      try (DirectoryReader reader = DirectoryReader.open(dir)) {
-        IndexSearcher searcher = new IndexSearcher(reader);
-        searcher.setSimilarity(new BM25Similarity());
-        BooleanQuery.Builder q = new BooleanQuery.Builder();
-        for (String t : queryTerms) {
-          q.add(new TermQuery(new Term(TextAnalysis.FIELD, t)), BooleanClause.Occur.SHOULD);
-        }
-        return searcher.search(q.build(), K);
-      }
-    }
   }
 
   static double ms(long nanos) {

@@ -3,36 +3,26 @@ package dev.oppu.cli;
 import dev.oppu.broker.ClientConfig;
 import dev.oppu.broker.TopicAdmin;
 import dev.oppu.schemas.Topics;
-import java.io.BufferedReader;
-import java.io.IOException;
+import dev.oppu.system.JsonLines;
+import dev.oppu.system.Publisher;
 import java.io.PrintWriter;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
-import org.apache.avro.specific.SpecificRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.Serializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code oppu publish}: JSON lines to Avro events on the behaviors or requests topic, keyed by user id. */
+/**
+ * {@code oppu publish}: JSON lines to Avro events on the behaviors or requests topic, keyed by user id. The options,
+ * the report and the progress bar; reading, checking and sending are {@link Publisher}'s.
+ */
 @Command(name = "publish", mixinStandardHelpOptions = true, sortOptions = false,
     description = {
         "Publishes behaviors (or requests) written as JSON lines onto the behaviors (requests) topic as Avro, keyed "
@@ -84,132 +74,45 @@ public final class PublishCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     JsonLines.Kind k = JsonLines.Kind.of(kind);
-    if (!Files.isRegularFile(file)) {
-      throw new IllegalArgumentException("no such file: " + file);
-    }
-    JsonLines parser = new JsonLines(Clock.systemUTC());
+    Publisher publisher = new Publisher(file, k, Clock.systemUTC());
 
     // Pass 1: check every line, so a bad file publishes nothing (unless --skip-bad).
-    List<String> bad = new ArrayList<>();
-    Set<Long> badLines = new HashSet<>();
-    Set<String> ids = new HashSet<>();
-    long[] counts = new long[3]; // good, duplicate ids, blank
-    forEachLine((no, line) -> {
-      if (line.isBlank()) {
-        counts[2]++;
-        return;
-      }
-      try {
-        SpecificRecord r = parser.parse(k, line);
-        counts[0]++;
-        if (!ids.add(id(r))) {
-          counts[1]++;
-        }
-      } catch (JsonLines.BadLineException e) {
-        bad.add(file + ":" + no + ": " + e.getMessage());
-        badLines.add(no);
-      }
-    });
+    Publisher.Checked checked = publisher.check();
+    List<String> bad = checked.bad();
     bad.forEach(err::println);
     err.flush();
     if (!bad.isEmpty() && !skipBad) {
       throw new IllegalArgumentException(bad.size() + " bad line(s) in " + file + " (listed above); nothing "
-          + "published. Fix them, or give --skip-bad to publish the " + counts[0] + " good line(s).");
+          + "published. Fix them, or give --skip-bad to publish the " + checked.good() + " good line(s).");
     }
-    if (counts[1] > 0) {
-      err.printf("note: %d line(s) repeat an earlier %s id; ingestion drops such duplicates%n", counts[1],
+    if (checked.duplicates() > 0) {
+      err.printf("note: %d line(s) repeat an earlier %s id; ingestion drops such duplicates%n", checked.duplicates(),
           k == JsonLines.Kind.BEHAVIORS ? "event" : "request");
     }
 
     ClientConfig client = kafka.clientConfig();
     Topics topics = Topics.from(client.raw());
-    Topics.Topic<String, ? extends SpecificRecord> topic = k == JsonLines.Kind.BEHAVIORS ? topics.behaviors : topics.requests;
     if (!noCreateTopics) {
       TopicAdmin.ensureTopics(client.raw(), topics, partitions);
     }
 
     // Pass 2: publish the good lines.
-    @SuppressWarnings("unchecked")
-    Serializer<SpecificRecord> valueSerializer = (Serializer<SpecificRecord>) topic.valueSerde().serializer();
-    AtomicLong acked = new AtomicLong();
-    AtomicReference<Exception> failure = new AtomicReference<>();
-    long total = counts[0];
+    long total = checked.good();
     ProgressBar bar = total >= PROGRESS_MIN_LINES
         ? new ProgressBarBuilder().setTaskName("publish " + k.label).setInitialMax(total)
             .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250).showSpeed().build()
         : null;
-    // One request in flight: a user's later events must not overtake a refused first batch (see burstProducer).
-    try (KafkaProducer<String, SpecificRecord> producer = new KafkaProducer<>(client.burstProducer(),
-        Topics.KEY.serializer(), valueSerializer)) {
-      forEachLine((no, line) -> {
-        if (line.isBlank() || badLines.contains(no) || failure.get() != null) {
-          return;
-        }
-        SpecificRecord r;
-        try {
-          r = parser.parse(k, line);
-        } catch (JsonLines.BadLineException e) {
-          throw new IllegalStateException(file + ":" + no + " changed while publishing: " + e.getMessage());
-        }
-        // Behaviors: the producer timestamp is the event time (the topic's LogAppendTime replaces it on arrival).
-        Long ts = r instanceof dev.oppu.schemas.Behavior b ? b.getEventTime().toEpochMilli() : null;
-        producer.send(new ProducerRecord<>(topic.name(), null, ts, JsonLines.key(r), r), (md, ex) -> {
-          if (ex != null) {
-            failure.compareAndSet(null, ex);
-          } else {
-            acked.incrementAndGet();
-            if (bar != null) {
-              bar.step();
-            }
-          }
-        });
-      });
-      producer.flush();
+    long acked;
+    try {
+      acked = publisher.publish(client, checked, bar == null ? () -> { } : bar::step);
     } finally {
       if (bar != null) {
         bar.close();
       }
     }
-    if (failure.get() != null) {
-      throw new IllegalStateException("publishing to " + topic.name() + " failed after " + acked.get() + " of "
-          + total + " record(s) were acknowledged: " + failure.get().getMessage(), failure.get());
-    }
-    out.printf("published %d %s to %s at %s%s%n", acked.get(), k.label, topic.name(), client.bootstrapServers(),
-        bad.isEmpty() ? "" : "; skipped " + bad.size() + " bad line(s) (listed above)");
+    out.printf("published %d %s to %s at %s%s%n", acked, k.label, publisher.topic(topics).name(),
+        client.bootstrapServers(), bad.isEmpty() ? "" : "; skipped " + bad.size() + " bad line(s) (listed above)");
     out.flush();
     return 0;
-  }
-
-  private static String id(SpecificRecord r) {
-    return r instanceof dev.oppu.schemas.Behavior b ? b.getEventId() : ((dev.oppu.schemas.Request) r).getRequestId();
-  }
-
-  private interface LineHandler {
-    void accept(long lineNo, String line);
-  }
-
-  /** Streams the file line by line (1-based numbers); a byte sequence that is not UTF-8 is a clear error. */
-  private void forEachLine(LineHandler h) throws IOException {
-    var decoder = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-        .onUnmappableCharacter(CodingErrorAction.REPORT);
-    long no = 0;
-    try (BufferedReader r = new BufferedReader(new java.io.InputStreamReader(Files.newInputStream(file), decoder))) {
-      String line;
-      while (true) {
-        try {
-          line = r.readLine();
-        } catch (CharacterCodingException e) {
-          throw new IllegalArgumentException(file + ":" + (no + 1) + ": not UTF-8 text");
-        }
-        if (line == null) {
-          break;
-        }
-        no++;
-        if (no == 1 && line.startsWith("\uFEFF")) {
-          line = line.substring(1); // a byte-order mark is not part of the JSON
-        }
-        h.accept(no, line);
-      }
-    }
   }
 }

@@ -1,33 +1,13 @@
 package dev.oppu.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.oppu.broker.ClientConfig;
-import dev.oppu.lamp.Profiles;
-import dev.oppu.lamp.Task;
-import dev.oppu.model.lora.AdapterPayload;
-import dev.oppu.schemas.AdapterVersion;
-import dev.oppu.schemas.HistoryItem;
-import dev.oppu.schemas.Topics;
-import dev.oppu.schemas.UserAction;
 import dev.oppu.serving.StreamsApp;
-import dev.oppu.trainer.service.AdapterRecords;
+import dev.oppu.system.UserRecords;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.Callable;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.Serdes;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -37,8 +17,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code oppu user export|delete}: a user's data, out of the system or erased from it. Both read what the system keeps
- * about the user from Kafka (see {@link UserDataScan}): the streams application's store changelogs and the adapters
- * topic, so they work from any machine that reaches the brokers, while the application runs or not.
+ * about the user from Kafka (see {@link UserRecords}): the streams application's store changelogs and the adapters
+ * topic, so they work from any machine that reaches the brokers, while the application runs or not. The commands
+ * hold the options and the printing; the reading, writing and erasing are {@link UserRecords}'.
  */
 @Command(name = "user", mixinStandardHelpOptions = true,
     description = "Your data: export a user's adapters and history, or erase everything the system keeps about them.",
@@ -72,6 +53,11 @@ public final class UserCommand implements Runnable {
     @Mixin
     AdapterStoreOptions adapterStore = new AdapterStoreOptions();
 
+    /** Starts reading the user's topics. */
+    UserRecords open(ClientConfig client) {
+      return new UserRecords(client, applicationId, user, adapterStore.adapterStore(client.raw()));
+    }
+
     void validate() {
       if (user.isBlank() || user.indexOf('\u0000') >= 0) {
         throw new IllegalArgumentException("--user must be a non-empty user id without NUL characters");
@@ -104,89 +90,17 @@ public final class UserCommand implements Runnable {
       PrintWriter stdout = spec.commandLine().getOut();
       PrintWriter err = spec.commandLine().getErr();
       ClientConfig client = kafka.clientConfig();
-      Topics topics = Topics.from(client.raw());
       Path dir = out != null ? out : Path.of("oppu-export-" + target.user.replaceAll("[^A-Za-z0-9._-]", "_"));
-      try (UserDataScan scan = new UserDataScan(client, topics, target.applicationId, target.user)) {
-        if (!caughtUp(scan, target, err)) {
+      try (UserRecords records = target.open(client)) {
+        if (!caughtUp(records, target, err)) {
           return 3;
         }
-        Files.createDirectories(dir);
-        Map<String, List<HistoryItem>> history = scan.history(target.applicationId);
-        writeHistory(dir.resolve("history.json"), target.user, history);
-        Map<String, AdapterVersion> adapters = scan.adapters(topics);
-        for (AdapterVersion v : adapters.values()) {
-          writeAdapter(dir.resolve("adapters").resolve(safe(v.getTask())).resolve(safe(v.getVariant())), v,
-              target.adapterStore.adapterStore(kafka.clientConfig().raw()));
-        }
-        int items = history.values().stream().mapToInt(List::size).sum();
+        UserRecords.Exported e = records.export(dir);
         stdout.printf("exported user %s to %s: %d history item(s) in %d task(s), %d adapter(s)%n", target.user,
-            dir.toAbsolutePath(), items, history.size(), adapters.size());
+            dir.toAbsolutePath(), e.historyItems(), e.tasks(), e.adapters());
         stdout.flush();
         return 0;
       }
-    }
-
-    private static void writeHistory(Path file, String user, Map<String, List<HistoryItem>> history)
-        throws Exception {
-      Map<String, Object> tasks = new LinkedHashMap<>();
-      for (Map.Entry<String, List<HistoryItem>> e : history.entrySet()) {
-        List<Map<String, Object>> items = new ArrayList<>();
-        List<Map<String, String>> fields = new ArrayList<>();
-        for (HistoryItem h : e.getValue()) {
-          Map<String, Object> item = new LinkedHashMap<>();
-          item.put("seq", h.getSeq());
-          item.put("event_id", h.getEventId());
-          item.put("item_id", h.getItemId());
-          item.put("event_time", h.getEventTime().toString());
-          item.put("arrival_time", h.getArrivalTime().toString());
-          item.put("fields", new java.util.TreeMap<>(h.getFields()));
-          items.add(item);
-          fields.add(h.getFields());
-        }
-        Map<String, Object> task = new LinkedHashMap<>();
-        task.put("items", items);
-        try {
-          // the profile serving builds from this history for PAG (unless a given profile file overrides it)
-          task.put("profile", Profiles.fromHistory(Task.of(e.getKey()), fields));
-        } catch (RuntimeException unknownTask) {
-          task.put("profile", null);
-        }
-        tasks.put(e.getKey(), task);
-      }
-      Map<String, Object> doc = new LinkedHashMap<>();
-      doc.put("user_id", user);
-      doc.put("exported_at", Instant.now().toString());
-      doc.put("tasks", tasks);
-      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), doc);
-    }
-
-    private static void writeAdapter(Path dir, AdapterVersion v, Path store) throws Exception {
-      // verified against the record's SHA-256, inline or from the adapter store
-      AdapterPayload.writePeftDirectory(dir, v.getAdapterConfig(), AdapterRecords.weights(v, store));
-      Map<String, Object> meta = new LinkedHashMap<>();
-      meta.put("user_id", v.getUserId());
-      meta.put("task", v.getTask());
-      meta.put("variant", v.getVariant());
-      meta.put("version", v.getVersion());
-      meta.put("published_at", v.getPublishedAt().toString());
-      meta.put("covered_seq", v.getCoveredSeq());
-      meta.put("items_trained", v.getItemsTrained());
-      meta.put("loss_before", finiteOrNull(v.getLossBefore()));
-      meta.put("loss_after", finiteOrNull(v.getLossAfter()));
-      meta.put("base_fingerprint", v.getBaseFingerprint());
-      meta.put("task_fingerprint", v.getTaskFingerprint());
-      meta.put("weights_sha256", v.getWeightsSha256());
-      meta.put("label_distribution", new java.util.TreeMap<>(v.getLabelDistribution()));
-      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve("oppu_adapter.json")
-          .toFile(), meta);
-    }
-
-    private static Double finiteOrNull(double d) {
-      return Double.isFinite(d) ? d : null;
-    }
-
-    private static String safe(String s) {
-      return s.replaceAll("[^A-Za-z0-9._-]", "_");
     }
   }
 
@@ -219,49 +133,30 @@ public final class UserCommand implements Runnable {
       target.validate();
       PrintWriter stdout = spec.commandLine().getOut();
       PrintWriter err = spec.commandLine().getErr();
-      ClientConfig client = kafka.clientConfig();
-      Topics topics = Topics.from(client.raw());
       long giveUp = System.nanoTime() + Duration.ofMillis(target.timeoutMs).toNanos();
-      try (UserDataScan scan = new UserDataScan(client, topics, target.applicationId, target.user)) {
-        if (!caughtUp(scan, target, err)) {
+      try (UserRecords records = target.open(kafka.clientConfig())) {
+        if (!caughtUp(records, target, err)) {
           return 3;
         }
-        Map<String, Integer> before = scan.counts();
-        // adapter files to remove: the user's versions now, and any published while the deletion is applied
-        Set<String> files = new LinkedHashSet<>();
-        scan.adapters(topics).values().forEach(v -> addPath(files, v));
-        String commandId = UUID.randomUUID().toString();
-        dev.oppu.schemas.UserCommand cmd = dev.oppu.schemas.UserCommand.newBuilder().setCommandId(commandId)
-            .setUserId(target.user).setAction(UserAction.DELETE).setRequestedAt(Instant.now()).build();
-        try (KafkaProducer<String, dev.oppu.schemas.UserCommand> producer = new KafkaProducer<>(client.producer(),
-            Serdes.String().serializer(), topics.userCommands.valueSerde().serializer())) {
-          producer.send(new ProducerRecord<>(topics.userCommands.name(), target.user, cmd)).get();
-        }
+        Map<String, Integer> before = records.counts();
+        String commandId = records.sendDelete();
         stdout.printf("delete command %s for user %s sent to %s (records of the user before: %s)%n", commandId,
-            target.user, topics.userCommands.name(), before);
+            target.user, records.userCommandsTopic(), before);
         stdout.flush();
         if (noWait) {
-          removeFiles(files, stdout, err);
+          removeFiles(records, stdout, err);
           return 0;
         }
-        while (true) {
-          scan.catchUp(Duration.ofNanos(Math.max(0, giveUp - System.nanoTime())));
-          scan.adapters(topics).values().forEach(v -> addPath(files, v));
-          if (!scan.anyDataLeft()) {
-            break;
-          }
-          if (System.nanoTime() > giveUp) {
-            err.printf("the deletion of user %s was not applied within %d ms (is 'oppu run streams' running with "
-                + "application id %s?); records left: %s%n", target.user, target.timeoutMs, target.applicationId,
-                scan.counts());
-            return 3;
-          }
-          scan.poll(Duration.ofMillis(200));
+        if (!records.awaitDeleted(Duration.ofNanos(Math.max(0, giveUp - System.nanoTime())))) {
+          err.printf("the deletion of user %s was not applied within %d ms (is 'oppu run streams' running with "
+              + "application id %s?); records left: %s%n", target.user, target.timeoutMs, target.applicationId,
+              records.counts());
+          return 3;
         }
-        removeFiles(files, stdout, err);
+        removeFiles(records, stdout, err);
         stdout.printf("user %s deleted: no record of the user is left in the store changelogs or the adapters topic"
             + "%n", target.user);
-        if (scan.fenced()) {
+        if (records.fenced()) {
           stdout.println("trainings for the user were under way: they are fenced (an adapter they publish is "
               + "tombstoned and never served); the fence holds the user id and their trigger ids only, and ends "
               + "when they are answered");
@@ -271,46 +166,33 @@ public final class UserCommand implements Runnable {
       }
     }
 
-    private void addPath(Set<String> files, AdapterVersion v) {
-      if (v.getWeightsPath() != null) {
-        files.add(v.getWeightsPath());
-      }
-    }
-
-    private void removeFiles(Set<String> files, PrintWriter stdout, PrintWriter err) {
-      int removed = 0;
-      for (String f : files) {
-        try {
-          if (AdapterPayload.deleteStored(target.adapterStore.adapterStore(kafka.clientConfig().raw()), f)) {
-            removed++;
-          } else if (Files.exists(Path.of(f))) {
-            err.printf("adapter file %s is outside --adapter-store %s: left in place%n", f, target.adapterStore.adapterStore(kafka.clientConfig().raw()));
-          }
-        } catch (java.io.IOException e) {
-          err.printf("could not remove adapter file %s: %s%n", f, e.getMessage());
+    private void removeFiles(UserRecords records, PrintWriter stdout, PrintWriter err) {
+      Path store = records.adapterStore();
+      UserRecords.FilesRemoved r = records.removeAdapterFiles();
+      for (UserRecords.FileLeft left : r.left()) {
+        if (left.error() == null) {
+          err.printf("adapter file %s is outside --adapter-store %s: left in place%n", left.file(), store);
+        } else {
+          err.printf("could not remove adapter file %s: %s%n", left.file(), left.error());
         }
       }
-      if (removed > 0) {
-        stdout.printf("removed %d stored adapter file set(s) from %s%n", removed, target.adapterStore.adapterStore(kafka.clientConfig().raw()));
+      if (r.removed() > 0) {
+        stdout.printf("removed %d stored adapter file set(s) from %s%n", r.removed(), store);
       }
     }
   }
 
   /** Reads the user's topics to their end (warning about missing ones); false, with the reason, on a time-out. */
-  private static boolean caughtUp(UserDataScan scan, Target target, PrintWriter err) {
-    warnMissing(scan, err);
-    if (scan.catchUp(Duration.ofMillis(target.timeoutMs))) {
+  private static boolean caughtUp(UserRecords records, Target target, PrintWriter err) {
+    if (!records.missingTopics().isEmpty()) {
+      err.printf("note: topics not found (nothing to read there; is --application-id right?): %s%n",
+          records.missingTopics());
+      err.flush();
+    }
+    if (records.catchUp(Duration.ofMillis(target.timeoutMs))) {
       return true;
     }
     err.printf("could not read the user's topics to their end within %d ms%n", target.timeoutMs);
     return false;
-  }
-
-  private static void warnMissing(UserDataScan scan, PrintWriter err) {
-    if (!scan.missingTopics().isEmpty()) {
-      err.printf("note: topics not found (nothing to read there; is --application-id right?): %s%n",
-          scan.missingTopics());
-      err.flush();
-    }
   }
 }

@@ -9,23 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.apache.lucene.analysis.Analyzer;
-import org.apache.lucene.document.Document;
-import org.apache.lucene.document.Field;
-import org.apache.lucene.document.StoredField;
-import org.apache.lucene.document.TextField;
-import org.apache.lucene.index.DirectoryReader;
-import org.apache.lucene.index.IndexWriter;
-import org.apache.lucene.index.IndexWriterConfig;
-import org.apache.lucene.index.NoMergePolicy;
-import org.apache.lucene.index.Term;
-import org.apache.lucene.search.BooleanClause;
-import org.apache.lucene.search.BooleanQuery;
-import org.apache.lucene.search.IndexSearcher;
-import org.apache.lucene.search.ScoreDoc;
-import org.apache.lucene.search.TermQuery;
-import org.apache.lucene.search.TopDocs;
-import org.apache.lucene.search.similarities.BM25Similarity;
-import org.apache.lucene.store.ByteBuffersDirectory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,56 +16,13 @@ import org.junit.jupiter.api.io.TempDir;
  * Retrieval from the incrementally maintained RocksDB index ranks and scores like Lucene's IndexSearcher with
  * BM25Similarity over the same user's retained documents and the same analyzer: randomized histories (with
  * evictions, repeated texts for exact ties, capitalization and punctuation) and queries (some over 64 terms).
+ * Lucene's side is {@link LuceneReference}.
  */
 class Bm25LuceneEquivalenceTest {
   @TempDir
   Path stateDir;
 
   static final int MAX_HISTORY = 50;
-
-  /** A Lucene index of {@code docs} (doc id = position = insertion order) searched with BM25Similarity. */
-  static final class LuceneReference implements AutoCloseable {
-    final ByteBuffersDirectory dir = new ByteBuffersDirectory();
-    final DirectoryReader reader;
-    final IndexSearcher searcher;
-
-    LuceneReference(Analyzer analyzer, List<String> docs) throws IOException {
-      IndexWriterConfig iwc = new IndexWriterConfig(analyzer).setSimilarity(new BM25Similarity())
-          .setMergePolicy(NoMergePolicy.INSTANCE);
-      try (IndexWriter w = new IndexWriter(dir, iwc)) {
-        for (int i = 0; i < docs.size(); i++) {
-          Document doc = new Document();
-          doc.add(new TextField(TextAnalysis.FIELD, docs.get(i), Field.Store.NO));
-          doc.add(new StoredField("pos", i));
-          w.addDocument(doc);
-        }
-      }
-      reader = DirectoryReader.open(dir);
-      searcher = new IndexSearcher(reader);
-      searcher.setSimilarity(new BM25Similarity());
-    }
-
-    /** (position, score) of the top k, as Lucene ranks them. */
-    List<float[]> search(List<String> queryTerms, int k) throws IOException {
-      BooleanQuery.Builder q = new BooleanQuery.Builder();
-      for (String t : queryTerms) {
-        q.add(new TermQuery(new Term(TextAnalysis.FIELD, t)), BooleanClause.Occur.SHOULD);
-      }
-      TopDocs top = searcher.search(q.build(), k);
-      List<float[]> out = new ArrayList<>();
-      for (ScoreDoc sd : top.scoreDocs) {
-        out.add(new float[] {reader.storedFields().document(sd.doc).getField("pos").numericValue().intValue(),
-            sd.score});
-      }
-      return out;
-    }
-
-    @Override
-    public void close() throws IOException {
-      reader.close();
-      dir.close();
-    }
-  }
 
   @Test
   void rankingAndScoresEqualLucene() throws IOException {
@@ -118,15 +58,15 @@ class Bm25LuceneEquivalenceTest {
             cut++;
           }
           for (int k : new int[] {5, retained.size()}) {
-            List<float[]> expected = lucene.search(terms, k);
+            List<LuceneReference.Hit> expected = lucene.search(terms, k);
             List<Bm25Retriever.Hit> actual = retriever.topK(d.stores(), user, "LaMP_2M", query, k);
             assertEquals(expected.size(), actual.size(), user + " q" + q + " k" + k + ": hit count");
             for (int i = 0; i < expected.size(); i++) {
-              float[] e = expected.get(i);
+              LuceneReference.Hit e = expected.get(i);
               Bm25Retriever.Hit a = actual.get(i);
-              assertEquals((long) e[0] + first, a.seq(), user + " q" + q + " rank " + i + ": doc");
-              assertEquals(e[1], a.score(), Math.abs(e[1]) * 1e-5, user + " q" + q + " rank " + i + ": score");
-              if (i > 0 && expected.get(i - 1)[1] == e[1]) {
+              assertEquals((long) e.position() + first, a.seq(), user + " q" + q + " rank " + i + ": doc");
+              assertEquals(e.score(), a.score(), Math.abs(e.score()) * 1e-5, user + " q" + q + " rank " + i + ": score");
+              if (i > 0 && expected.get(i - 1).score() == e.score()) {
                 ties++;
               }
               compared++;

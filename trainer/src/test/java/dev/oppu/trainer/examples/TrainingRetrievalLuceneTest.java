@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.oppu.lamp.Task;
 import dev.oppu.streams.IngestConfig;
+import dev.oppu.streams.LuceneReference;
 import dev.oppu.streams.TextAnalysis;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,21 +14,6 @@ import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.apache.lucene.analysis.Analyzer;
-import org.apache.lucene.document.Document;
-import org.apache.lucene.document.Field;
-import org.apache.lucene.document.TextField;
-import org.apache.lucene.index.DirectoryReader;
-import org.apache.lucene.index.IndexWriter;
-import org.apache.lucene.index.IndexWriterConfig;
-import org.apache.lucene.index.NoMergePolicy;
-import org.apache.lucene.index.Term;
-import org.apache.lucene.search.BooleanClause;
-import org.apache.lucene.search.BooleanQuery;
-import org.apache.lucene.search.IndexSearcher;
-import org.apache.lucene.search.ScoreDoc;
-import org.apache.lucene.search.TermQuery;
-import org.apache.lucene.search.similarities.BM25Similarity;
-import org.apache.lucene.store.ByteBuffersDirectory;
 import org.apache.lucene.util.SmallFloat;
 import org.junit.jupiter.api.Test;
 
@@ -45,31 +31,8 @@ class TrainingRetrievalLuceneTest {
 
   /** Lucene's top-k positions over {@code docs} for the query's terms. */
   private static int[] lucene(Analyzer analyzer, List<String> docs, String query, int k) throws Exception {
-    try (ByteBuffersDirectory dir = new ByteBuffersDirectory()) {
-      IndexWriterConfig iwc = new IndexWriterConfig(analyzer).setSimilarity(new BM25Similarity())
-          .setMergePolicy(NoMergePolicy.INSTANCE);
-      try (IndexWriter w = new IndexWriter(dir, iwc)) {
-        for (String d : docs) {
-          Document doc = new Document();
-          doc.add(new TextField(TextAnalysis.FIELD, d, Field.Store.NO));
-          w.addDocument(doc);
-        }
-      }
-      try (DirectoryReader reader = DirectoryReader.open(dir)) {
-        IndexSearcher searcher = new IndexSearcher(reader);
-        searcher.setSimilarity(new BM25Similarity());
-        BooleanQuery.Builder q = new BooleanQuery.Builder();
-        for (String t : TextAnalysis.terms(analyzer, query, 64)) {
-          q.add(new TermQuery(new Term(TextAnalysis.FIELD, t)), BooleanClause.Occur.SHOULD);
-        }
-        ScoreDoc[] top = searcher.search(q.build(), k).scoreDocs;
-        int[] out = new int[top.length];
-        for (int i = 0; i < top.length; i++) {
-          out[i] = top[i].doc; // one segment, no merges: doc id = insertion order
-        }
-        return out;
-      }
-    }
+    return LuceneReference.topK(analyzer, docs, TextAnalysis.terms(analyzer, query, 64), k).stream()
+        .mapToInt(LuceneReference.Hit::position).toArray();
   }
 
   /** The deleted PrefixBm25's score of a one-term query: k1 1.2, b 0.75, (k1+1) factor, exact lengths. */

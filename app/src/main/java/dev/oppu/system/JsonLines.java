@@ -1,4 +1,4 @@
-package dev.oppu.cli;
+package dev.oppu.system;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;

@@ -1,4 +1,4 @@
-package dev.oppu.cli;
+package dev.oppu.system;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

@@ -1,4 +1,4 @@
-package dev.oppu.cli;
+package dev.oppu.system;
 
 import dev.oppu.broker.ClientConfig;
 import dev.oppu.schemas.AdapterVersion;

@@ -1,0 +1,90 @@
+package dev.oppu.bench;
+
+import dev.oppu.broker.ClientConfig;
+import dev.oppu.schemas.AvroSerde;
+import dev.oppu.schemas.Response;
+import dev.oppu.schemas.Topics;
+import java.time.Duration;
+import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+/** Tails a soak's responses topic (read_committed) from the start: which requests were answered, and how often. */
+final class SoakResponses {
+  private final BitSet answered = new BitSet();
+  final AtomicLong dups = new AtomicLong();
+  final AtomicLong errors = new AtomicLong();
+  final AtomicLong cold = new AtomicLong();
+  final AtomicLong foreign = new AtomicLong();
+  private final ClientConfig client;
+  private final Topics topics;
+  private volatile boolean running = true;
+  private final Thread thread;
+  private final CountDownLatch stopped = new CountDownLatch(1);
+
+  SoakResponses(ClientConfig client, Topics topics) {
+    this.client = client;
+    this.topics = topics;
+    this.thread = new Thread(this::run, "soak-responses");
+    thread.setDaemon(true);
+  }
+
+  void start() {
+    thread.start();
+  }
+
+  synchronized long answeredCount() {
+    return answered.cardinality();
+  }
+
+  private void run() {
+    AvroSerde<Response> serde = (AvroSerde<Response>) topics.responses.valueSerde();
+    try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(client.consumer(null), new ByteArrayDeserializer(),
+        new ByteArrayDeserializer())) {
+      String topic = topics.responses.name();
+      List<TopicPartition> parts = c.partitionsFor(topic, Duration.ofSeconds(30)).stream()
+          .map(pi -> new TopicPartition(topic, pi.partition())).toList();
+      c.assign(parts);
+      c.seekToBeginning(parts);
+      while (running) {
+        for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
+          Response resp = serde.decode(r.value());
+          String id = resp.getRequestId();
+          int i = id.startsWith("r") ? SoakAudit.parseOr(id.substring(1), -1) : -1;
+          if (i < 0) {
+            foreign.incrementAndGet();
+            continue;
+          }
+          if (resp.getError() != null) {
+            errors.incrementAndGet();
+          }
+          if (resp.getCold()) {
+            cold.incrementAndGet();
+          }
+          synchronized (this) {
+            if (answered.get(i)) {
+              dups.incrementAndGet();
+            } else {
+              answered.set(i);
+            }
+          }
+        }
+      }
+    } finally {
+      stopped.countDown();
+    }
+  }
+
+  /** Reads what is left for a few seconds (a late duplicate would show up here), then stops. */
+  void stop() throws InterruptedException {
+    Thread.sleep(3000);
+    running = false;
+    stopped.await(30, TimeUnit.SECONDS);
+  }
+}
