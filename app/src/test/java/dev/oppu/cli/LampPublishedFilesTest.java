@@ -151,6 +151,15 @@ class LampPublishedFilesTest {
     assertEquals(2, noData.code());
     assertTrue(noData.err().contains("Give --data DIR, or --questions FILE"), noData.err());
 
+    // The same data options on every command that reads data.
+    for (Object c : List.of(new DemoCommand(), new ReplayCommand(), new TaskAdaptCommand(), new PretrainCommand())) {
+      Run help = run(c, "--help");
+      assertEquals(0, help.code(), help.err());
+      for (String o : List.of("--data", "--questions", "--outputs", "--most-active")) {
+        assertTrue(help.out().contains(o), c.getClass().getSimpleName() + " lacks " + o + ": " + help.out());
+      }
+    }
+
     Run wrongTask = run(new ReplayCommand(), "--task", "LaMP_4", "--questions",
         USER.resolve("LaMP_4/dev_questions.json").toString(), "--outputs",
         USER.resolve("LaMP_5/dev_outputs.json").toString());
