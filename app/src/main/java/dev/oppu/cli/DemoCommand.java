@@ -29,6 +29,10 @@ import picocli.CommandLine.Option;
             + " preferences and shifts, the default base model and task adapters (made once and cached), the streams"
             + " application and the trainer in this JVM, the replay of every mode, and the adaptation curve after a"
             + " planted shift.",
+        "With --data DIR (or --tasks T --questions F --outputs G) the table is measured on that data instead:"
+            + " LaMP's released files or OPPU's processed ones, evaluated users as replay takes them (capped by --users"
+            + " and --queries), non-evaluated ones (at most --train-users) for task adapters not yet cached; no"
+            + " ceilings and no shift curve (the data has no ground truth and no planted shift).",
         "Prints the table of modes x metrics and writes results.json, report.md, demo.json, PNG plots, predictions"
             + " and the data to --out."})
 public final class DemoCommand implements Callable<Integer> {
@@ -42,6 +46,9 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--tasks", split = ",", defaultValue = "LaMP_2M,LaMP_7",
       description = "Tasks of the table (${DEFAULT-VALUE}); the shift curve uses the first classification task.")
   List<String> tasks;
+
+  @Mixin
+  DataOptions data = new DataOptions();
 
   @Option(names = "--users", defaultValue = "8", description = "Evaluated users per task (${DEFAULT-VALUE}).")
   int users;
@@ -126,13 +133,14 @@ public final class DemoCommand implements Callable<Integer> {
     };
     DemoRunner.Options opts = new DemoRunner.Options(out, cluster, taskList, users, trainUsers, queries, shiftUsers,
         shiftQueries, steps, 20, seed.seed(), Modes.parse(modes), partitions, !freeGeneration, Duration.ofSeconds(adapterTimeout),
-        Duration.ofSeconds(answerTimeout), Duration.ofSeconds(30), progress, System.out);
+        Duration.ofSeconds(answerTimeout), Duration.ofSeconds(30), progress, System.out,
+        given(data, taskList, trainUsers, System.out));
     DemoResults r = new DemoRunner(opts, launcher).run();
     if (!prepNotes.isEmpty()) {
       List<String> setup = new ArrayList<>(r.setup());
       setup.addAll(prepNotes);
       r = new DemoResults(r.model(), setup, r.replay(), r.ceilings(), r.byActivity(), r.shift(), r.lagsMillis(),
-          r.phaseSeconds());
+          r.phaseSeconds(), r.data());
     }
     DemoReport.write(r, out);
     System.out.println();
@@ -156,6 +164,33 @@ public final class DemoCommand implements Callable<Integer> {
     var m = new java.util.LinkedHashMap<>(r.replay().metrics());
     m.putAll(r.ceilings());
     return m;
+  }
+
+  /**
+   * The data of --data or --questions per task (every task of {@code taskList} must have some), the non-evaluated
+   * users capped at {@code trainUsers}; null without either (synthetic data).
+   */
+  static java.util.Map<Task, DemoRunner.GivenData> given(DataOptions data, List<Task> taskList, int trainUsers,
+      java.io.PrintStream log) {
+    if (!data.given()) {
+      return null;
+    }
+    java.util.Map<Task, DemoRunner.GivenData> out = new java.util.LinkedHashMap<>();
+    data.sources(taskList, true).forEach((t, s) -> {
+      String d = s.describe(data.mostActive());
+      log.println("demo: " + d);
+      // Explicit files other than a time-based split hold only evaluated users: none of them may adapt the task.
+      List<dev.oppu.lamp.data.UserData> train = List.of();
+      if (!s.sameUsers()) {
+        try {
+          train = s.nonEvaluated(data.mostActive(), trainUsers);
+        } catch (dev.oppu.lamp.LampInputException e) {
+          log.println("demo: " + e.getMessage() + "; a missing task adapter cannot be trained");
+        }
+      }
+      out.put(t, new DemoRunner.GivenData(d, s.evaluated(data.mostActive()), train));
+    });
+    return out;
   }
 
   /** The cluster given by --bootstrap, --kafka-config or $KAFKA_BOOTSTRAP_SERVERS; null: the embedded broker. */

@@ -7,6 +7,7 @@ import dev.oppu.lamp.Task;
 import dev.oppu.lamp.data.Golds;
 import dev.oppu.lamp.data.LampFiles;
 import dev.oppu.lamp.metrics.LampMetrics;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -18,6 +19,7 @@ import picocli.CommandLine.Option;
     description = {"Score predictions exactly as LaMP's evaluation does; prints one JSON object.",
         "LaMP_1/2N/2M: accuracy, f1 (macro over the task's label list); LaMP_3: mae, rmse; LaMP_4/5/7: rouge1,"
             + " rougeL (F-measure, mean over examples).",
+        "With --output-file the same object is also written to that file (OPPU's --output_file).",
         "Both files: {\"task\": \"LaMP_k\", \"golds\": [{\"id\": ..., \"output\": ...}]}; the id sets must be equal."})
 public final class EvalCommand implements Callable<Integer> {
 
@@ -30,6 +32,10 @@ public final class EvalCommand implements Callable<Integer> {
 
   @Option(names = "--preds", required = true, description = "predictions in the same form")
   Path preds;
+
+  @Option(names = "--output-file", paramLabel = "FILE",
+      description = "also write the JSON object to FILE, as OPPU's eval_task.py --output_file does")
+  Path outputFile;
 
   @Override
   public Integer call() throws Exception {
@@ -48,7 +54,15 @@ public final class EvalCommand implements Callable<Integer> {
     out.put("task", t.id());
     out.put("n", g.outputs().size());
     m.forEach(out::put);
-    System.out.println(json.writeValueAsString(out));
+    String line = json.writeValueAsString(out);
+    if (outputFile != null) {
+      Path parent = outputFile.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+      Files.writeString(outputFile, line + "\n");
+    }
+    System.out.println(line);
     return 0;
   }
 }

@@ -9,7 +9,9 @@ import dev.oppu.evaluation.replay.ReplayEngine;
 import dev.oppu.evaluation.replay.ReplayOutput;
 import dev.oppu.evaluation.replay.ReplayResult;
 import dev.oppu.evaluation.replay.ResultsTable;
+import dev.oppu.lamp.LampInputException;
 import dev.oppu.lamp.Task;
+import dev.oppu.lamp.data.LampData;
 import dev.oppu.schemas.Topics;
 import dev.oppu.broker.EmbeddedKafkaBroker;
 import dev.oppu.broker.TopicAdmin;
@@ -38,7 +40,11 @@ import picocli.CommandLine.Option;
             + " answers and scores them with LaMP's metrics.",
         "Against --bootstrap (or --kafka-config, $KAFKA_BOOTSTRAP_SERVERS) the services must be running there;"
             + " without one, an embedded broker and the services start in this JVM with --model.",
-        "Writes <out>/predictions/<mode>/<task>_outputs.json (LaMP's format), <out>/results.json"
+        "The data: --data DIR (OPPU's processed files or LaMP's released ones; the evaluated users are OPPU's"
+            + " user_top_100_history, LaMP's dev questions, or in a time-based split the --most-active N users with"
+            + " the most history) or --questions FILE with --outputs FILE.",
+        "Writes <out>/predictions/<mode>/<task>_outputs.json (LaMP's format), <out>/golds/<task>_outputs.json (the"
+            + " evaluated queries' golds, for oppu eval), <out>/results.json"
             + " ({mode: {task: {metric: value}}}) and <out>/replay.json (counts, adaptation lag, timing)."})
 public final class ReplayCommand implements Callable<Integer> {
 
@@ -46,13 +52,13 @@ public final class ReplayCommand implements Callable<Integer> {
       + " LaMP_5, LaMP_7 (or OPPU's task name).")
   String task;
 
-  @Option(names = {"--users", "--questions"}, required = true, paramLabel = "FILE",
-      description = "LaMP's *_questions.json (user- or time-based split) or OPPU's processed per-user file.")
-  Path users;
+  /** --data DIR, or --questions FILE [--outputs FILE]; which users are evaluated (LampData). */
+  @Mixin
+  DataOptions data = new DataOptions();
 
-  @Option(names = "--outputs", paramLabel = "FILE",
-      description = "LaMP's *_outputs.json with the golds (needed for metrics unless the users file carries golds).")
-  Path outputs;
+  /** The name --questions had before --data existed; the same option. */
+  @Option(names = "--users", paramLabel = "FILE", hidden = true)
+  Path users;
 
   @Option(names = "--modes", split = ",", paramLabel = "MODE",
       description = "Modes to ask, comma-separated (default: all six: ${DEFAULT-VALUE}).",
@@ -95,13 +101,29 @@ public final class ReplayCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     device.check(); // refuse a device or dtype that cannot run before anything starts
     Task t = Task.of(task);
-    ReplayData.Dataset data = LampDatasets.read(t, users, outputs);
+    ReplayData.Dataset dataset = dataset(t);
     if (!kafka.given()) {
-      return embedded(t, data);
+      return embedded(t, dataset);
     }
     ClientConfig client = kafka.clientConfig();
     Topics topics = kafka.topics();
-    return replay(t, data, client, topics);
+    return replay(t, dataset, client, topics);
+  }
+
+  /** The evaluated users of the data pointed at (--data or --questions, with --users as --questions' old name). */
+  private ReplayData.Dataset dataset(Task t) {
+    if (users != null) {
+      if (data.questions != null) {
+        throw new LampInputException("--users is --questions' older name: give one of them");
+      }
+      data.questions = users;
+    }
+    if (!data.given()) {
+      throw new LampInputException("which data? Give --data DIR, or --questions FILE with --outputs FILE");
+    }
+    LampData.Source source = data.sources(List.of(t), true).get(t);
+    System.out.println(source.describe(data.mostActive()));
+    return LampDatasets.from(t, source.evaluated(data.mostActive()), Map.of(), u -> true);
   }
 
   /** No cluster given: an embedded broker and the services in this JVM, as the demo runs them. */
@@ -128,6 +150,29 @@ public final class ReplayCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * The evaluated queries' golds beside the predictions, in LaMP's outputs form ({@code <out>/golds/<task>_outputs.json}):
+   * with a time-based split only the most active users are evaluated, so LaMP's own outputs file holds more ids than
+   * the predictions and {@code oppu eval} needs this one.
+   */
+  private void writeGolds(Task t, ReplayData.Dataset data) {
+    Map<String, String> golds = new java.util.LinkedHashMap<>();
+    data.users().forEach(u -> u.queries().forEach(q -> {
+      if (q.gold() != null) {
+        golds.put(q.id(), q.gold());
+      }
+    }));
+    if (golds.isEmpty()) {
+      return;
+    }
+    try {
+      Files.createDirectories(out.resolve("golds"));
+      ReplayOutput.writePredictions(out.resolve("golds").resolve(t.id() + "_outputs.json"), t.id(), golds);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot write the golds to " + out + ": " + e.getMessage(), e);
+    }
+  }
+
   private int replay(Task t, ReplayData.Dataset data, ClientConfig client, Topics topics) {
     System.out.printf("replay: %s, %d users, %d history items, %d queries x %d modes -> %s%n", t.id(),
         data.users().size(), data.itemCount(), data.queryCount(), modes.size(), client.bootstrapServers());
@@ -138,6 +183,7 @@ public final class ReplayCommand implements Callable<Integer> {
     opts = opts.withK(k).withQuiet(Duration.ofSeconds(quietSeconds));
     ReplayResult r = new ReplayEngine(client, topics, opts).run(List.of(data));
     ReplayOutput.write(r, out);
+    writeGolds(t, data);
     System.out.print(ResultsTable.render(r.metrics()));
     r.lags().forEach((v, lag) -> System.out.printf("adaptation lag (%s): p50 %d ms, p99 %d ms over %d of %d events%n",
         v, lag.p50Millis(), lag.p99Millis(), lag.covered(), lag.events()));

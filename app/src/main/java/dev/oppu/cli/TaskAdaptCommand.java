@@ -2,7 +2,7 @@ package dev.oppu.cli;
 
 import ai.djl.ndarray.NDManager;
 import dev.oppu.lamp.Task;
-import dev.oppu.lamp.data.LampFiles;
+import dev.oppu.lamp.data.LampData;
 import dev.oppu.lamp.data.UserData;
 import dev.oppu.lamp.synth.Synth;
 import dev.oppu.model.LlamaModel;
@@ -11,11 +11,10 @@ import dev.oppu.trainer.LlamaLoraLm;
 import dev.oppu.trainer.TaskAdaptation;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.examples.ModelTokenEncoder;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -28,8 +27,11 @@ import picocli.CommandLine.Option;
 @Command(name = "adapt-task", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Train a task LoRA (OPPU step 1) per task on the histories of the NON-evaluated users, saved in PEFT"
         + " layout as OUT/<LaMP id>/; the trainer and serving merge it into the base model.",
-        "Users come from --data DIR/<task_name>/train_users.json (as `oppu synth` writes), else from synthetic data"
-            + " generated in memory with the synth defaults."})
+        "The users are those a data set does not evaluate: --data DIR (OPPU's user_others.json or synth's"
+            + " train_users.json; LaMP's files: train_questions.json's users in a user-based split, in a time-based split"
+            + " every user but the --most-active N evaluated ones) or --task T --questions F [--outputs G]; without"
+            + " either, synthetic data generated in memory with the synth defaults. With --task all and --data, the"
+            + " tasks the folder has."})
 public final class TaskAdaptCommand implements Callable<Integer> {
 
   /** The base model; its --task-adapters folder is where the adapters are written (unless --out). */
@@ -42,8 +44,8 @@ public final class TaskAdaptCommand implements Callable<Integer> {
   @Option(names = "--task", defaultValue = "all", description = "LaMP_1 ... LaMP_7, a task name, or all (default)")
   String task;
 
-  @Option(names = "--data", description = "synthetic or LaMP data root holding <task_name>/train_users.json")
-  Path data;
+  @Mixin
+  DataOptions data = new DataOptions();
 
   @Option(names = "--out", description = "task adapter root (default: --task-adapters, else MODEL/task-adapters)")
   Path out;
@@ -71,7 +73,13 @@ public final class TaskAdaptCommand implements Callable<Integer> {
     Path base = model.model();
     Path root = out != null ? out : model.taskAdapters() != null ? model.taskAdapters()
         : base.resolve(dev.oppu.system.OppuSystem.TASK_ADAPTERS);
-    List<Task> tasks = task.equalsIgnoreCase("all") ? List.of(Task.values()) : List.of(Task.of(task));
+    boolean all = task.equalsIgnoreCase("all");
+    List<Task> tasks = all ? List.of(Task.values()) : List.of(Task.of(task));
+    Map<Task, LampData.Source> sources = data.given() ? data.sources(tasks, !all) : null;
+    if (sources != null) {
+      tasks = List.copyOf(sources.keySet());
+      sources.values().forEach(s -> System.out.println(s.describe(data.mostActive())));
+    }
     TaskAdaptation.Config d = TrainerDefaults.task(k, addProfile);
     TaskAdaptation.Config cfg = new TaskAdaptation.Config(training.lora(d.lora()), training.training(d.training()),
         k, addProfile, d.maxTokens(), d.retrievedWords(), d.seed(), mixed);
@@ -81,10 +89,7 @@ public final class TaskAdaptCommand implements Callable<Integer> {
         ModelTokenEncoder enc = new ModelTokenEncoder(tok);
         LlamaLoraLm lm = new LlamaLoraLm(model);
         for (Task t : tasks) {
-          List<UserData> users = users(t);
-          if (maxUsers != null && users.size() > maxUsers) {
-            users = users.subList(0, maxUsers);
-          }
+          List<UserData> users = users(t, sources);
           ProgressBar[] pb = new ProgressBar[1];
           try {
             TaskAdaptation.Report r = TaskAdaptation.run(lm, enc, t, users, cfg, root, (step, total, loss) -> {
@@ -113,14 +118,13 @@ public final class TaskAdaptCommand implements Callable<Integer> {
     return 0;
   }
 
-  private List<UserData> users(Task t) {
-    if (data != null) {
-      Path f = data.resolve(t.taskName()).resolve(Synth.TRAIN_USERS_FILE);
-      if (!Files.isRegularFile(f)) {
-        throw new IllegalArgumentException("no non-evaluated users for " + t.id() + ": " + f + " not found");
-      }
-      return new ArrayList<>(LampFiles.readUsers(f));
+  /** The task's non-evaluated users: from the data pointed at, else synthetic; at most --max-users. */
+  private List<UserData> users(Task t, Map<Task, LampData.Source> sources) {
+    int max = maxUsers != null ? maxUsers : Integer.MAX_VALUE;
+    if (sources != null) {
+      return sources.get(t).nonEvaluated(data.mostActive(), max);
     }
-    return Synth.generate(t, Synth.Params.defaults()).trainUsers();
+    List<UserData> users = Synth.generate(t, Synth.Params.defaults()).trainUsers();
+    return users.size() > max ? users.subList(0, max) : users;
   }
 }

@@ -72,6 +72,9 @@ public final class DemoReport {
   static ObjectNode details(DemoResults r) {
     ObjectNode root = ReplayOutput.JSON.createObjectNode();
     root.put("model", r.model());
+    if (r.data() != null) {
+      root.put("data", r.data());
+    }
     root.set("setup", ReplayOutput.JSON.valueToTree(r.setup()));
     root.set("results", ReplayOutput.JSON.valueToTree(r.replay().metrics()));
     root.set("ceilings", ReplayOutput.JSON.valueToTree(r.ceilings()));
@@ -92,9 +95,10 @@ public final class DemoReport {
     StringBuilder md = new StringBuilder();
     md.append("# OPPU on Kafka: demo report\n\n");
     md.append("Model: ").append(r.model()).append(".\n\n");
-    md.append("Every number below was measured in this run, on synthetic LaMP-format data with planted per-user"
-        + " preferences. The model is our small default, not the paper's Llama-2-7b, so absolute scores are not"
-        + " comparable to the paper's; what carries over is the comparison between modes on the same data.\n\n");
+    md.append("Every number below was measured in this run, on ")
+        .append(r.data() != null ? r.data() : "synthetic LaMP-format data with planted per-user preferences")
+        .append(". The model is our small default, not the paper's Llama-2-7b, so absolute scores are not comparable"
+            + " to the paper's; what carries over is the comparison between modes on the same data.\n\n");
     md.append("## Setup\n\n");
     for (String s : r.setup()) {
       md.append("- ").append(s).append('\n');

@@ -15,6 +15,7 @@ import java.util.Map;
  * @param shift the adaptation curve after the planted shift (null when the data has no shifted users)
  * @param lagsMillis variant -> every measured adaptation lag, for the plot
  * @param phaseSeconds phase -> wall seconds, in order
+ * @param data what data was replayed, for the report's first sentence (null: the synthetic data)
  */
 public record DemoResults(
     String model,
@@ -24,7 +25,15 @@ public record DemoResults(
     Map<String, Map<String, Map<String, Group>>> byActivity,
     ShiftCurve shift,
     Map<String, long[]> lagsMillis,
-    Map<String, Double> phaseSeconds) {
+    Map<String, Double> phaseSeconds,
+    String data) {
+
+  /** On the demo's synthetic data. */
+  public DemoResults(String model, List<String> setup, ReplayResult replay,
+      Map<String, Map<String, Map<String, Double>>> ceilings, Map<String, Map<String, Map<String, Group>>> byActivity,
+      ShiftCurve shift, Map<String, long[]> lagsMillis, Map<String, Double> phaseSeconds) {
+    this(model, setup, replay, ceilings, byActivity, shift, lagsMillis, phaseSeconds, null);
+  }
 
   /** The users of one activity level: their history sizes, how many queries, and the scores over those queries. */
   public record Group(int users, int minItems, int maxItems, int queries, Map<String, Double> metrics) {}

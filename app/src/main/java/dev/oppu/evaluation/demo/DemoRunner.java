@@ -3,6 +3,7 @@ package dev.oppu.evaluation.demo;
 import dev.oppu.broker.ClientConfig;
 import dev.oppu.broker.EmbeddedKafkaBroker;
 import dev.oppu.broker.TopicAdmin;
+import dev.oppu.evaluation.replay.LampDatasets;
 import dev.oppu.evaluation.replay.Modes;
 import dev.oppu.evaluation.replay.Progress;
 import dev.oppu.evaluation.replay.ReplayData;
@@ -27,8 +28,9 @@ import java.util.Map;
 import java.util.Properties;
 
 /**
- * SPEC section 4's demo end to end: broker (embedded unless a cluster is given), synthetic data, the services,
- * the replay of every mode, the adaptation curve after a planted shift, and the report.
+ * SPEC section 4's demo end to end: broker (embedded unless a cluster is given), synthetic data (or the user's own,
+ * {@code --data}), the services, the replay of every mode, the adaptation curve after a planted shift (synthetic data
+ * only), and the report.
  */
 public final class DemoRunner {
 
@@ -40,11 +42,33 @@ public final class DemoRunner {
    * @param shiftUsers users with a planted shift (0: no shift curve)
    * @param shiftQueries queries per shifted user (each asked at every step, for the user and the frozen twin)
    * @param steps cumulative post-shift events per user at which the shift curve is measured
+   * @param data per task, the data the user gave ({@code demo --data}); null: synthetic data. Given data has no
+   *     ground truth and no planted shift, so the report has no ceilings and no shift curve; {@code users},
+   *     {@code queries} and {@code trainUsers} cap it (users with a query first, in file order)
    */
   public record Options(Path out, ClientConfig cluster, List<Task> tasks, int users, int trainUsers, int queries,
       int shiftUsers, int shiftQueries, List<Integer> steps, int recoveryTarget, long seed, List<String> modes, int partitions,
       boolean constrained, Duration adapterTimeout, Duration answerTimeout, Duration quiet, Progress progress,
-      PrintStream log) {}
+      PrintStream log, Map<Task, GivenData> data) {
+
+    /** On synthetic data. */
+    public Options(Path out, ClientConfig cluster, List<Task> tasks, int users, int trainUsers, int queries,
+        int shiftUsers, int shiftQueries, List<Integer> steps, int recoveryTarget, long seed, List<String> modes,
+        int partitions, boolean constrained, Duration adapterTimeout, Duration answerTimeout, Duration quiet,
+        Progress progress, PrintStream log) {
+      this(out, cluster, tasks, users, trainUsers, queries, shiftUsers, shiftQueries, steps, recoveryTarget, seed,
+          modes, partitions, constrained, adapterTimeout, answerTimeout, quiet, progress, log, null);
+    }
+  }
+
+  /**
+   * One task's given data.
+   *
+   * @param description where it came from (one line, for the setup list)
+   * @param evaluated the evaluated users, their queries with golds
+   * @param train the non-evaluated users (they adapt the task when its adapter is not cached)
+   */
+  public record GivenData(String description, List<UserData> evaluated, List<UserData> train) {}
 
   private final Options o;
   private final DemoSystem.Launcher launcher;
@@ -79,7 +103,28 @@ public final class DemoRunner {
       Path dataDir = o.out().resolve("data");
       DemoData shiftData = null;
       Task shiftTask = o.tasks().stream().filter(t -> t.kind() == Task.Kind.CLASSIFICATION).findFirst().orElse(null);
+      List<String> dataSetup = new ArrayList<>();
       for (Task task : o.tasks()) {
+        if (o.data() != null) {
+          // The user's data: capped to the demo's size; ids prefixed per task as the synthetic ones are, so several
+          // tasks share one replay without clashing.
+          GivenData g = o.data().get(task);
+          String prefix = task.id().substring(task.id().indexOf('_') + 1) + "-";
+          List<UserData> eval = new ArrayList<>();
+          for (UserData u : g.evaluated()) {
+            if (!u.queries().isEmpty() && eval.size() < o.users()) {
+              eval.add(new UserData(u.userId(), u.profile(),
+                  u.queries().subList(0, Math.min(o.queries(), u.queries().size()))));
+            }
+          }
+          steady.add(LampDatasets.from(task, DemoData.renamed(eval, prefix), Map.of(), id -> true));
+          List<UserData> train = g.train();
+          trainUsers.put(task, train.size() > o.trainUsers() ? train.subList(0, o.trainUsers()) : train);
+          dataSetup.add(String.format(Locale.ROOT, "%s; %d of its %d evaluated users (at most %d queries each),"
+              + " %d of its %d non-evaluated users for the task adapter; ids prefixed '%s'", g.description(),
+              eval.size(), g.evaluated().size(), o.queries(), trainUsers.get(task).size(), train.size(), prefix));
+          continue;
+        }
         Synth.Params p = Synth.Params.defaults().withUsers(o.users()).withTrainUsers(o.trainUsers())
             .withQueries(o.queries()).withSeed(o.seed());
         SynthDataset s = Synth.generate(task, p);
@@ -117,8 +162,15 @@ public final class DemoRunner {
         phase("model and services");
         List<String> setup = new ArrayList<>();
         for (ReplayData.Dataset d : steady) {
-          setup.add(String.format(Locale.ROOT, "%s: %d evaluated users, %d history items, %d queries (seed %d)",
-              d.task().id(), d.users().size(), d.itemCount(), d.queryCount(), o.seed()));
+          setup.add(o.data() != null
+              ? String.format(Locale.ROOT, "%s: %d evaluated users, %d history items, %d queries",
+                  d.task().id(), d.users().size(), d.itemCount(), d.queryCount())
+              : String.format(Locale.ROOT, "%s: %d evaluated users, %d history items, %d queries (seed %d)",
+                  d.task().id(), d.users().size(), d.itemCount(), d.queryCount(), o.seed()));
+        }
+        setup.addAll(dataSetup);
+        if (o.data() != null) {
+          setup.add("given data: no ground truth (no ceiling rows) and no planted shift (no shift curve)");
         }
         setup.add("modes asked: " + String.join(", ", o.modes()));
 
@@ -166,7 +218,8 @@ public final class DemoRunner {
           var byActivity = Analysis.byActivity(steady, replay);
           phases.put("total", (System.nanoTime() - t0) / 1e9);
           return new DemoResults(system.modelDescription(), setup, replay, ceilings, byActivity, curve, lags,
-              phases);
+              phases, o.data() == null ? null : "the given data ("
+                  + String.join(", ", o.tasks().stream().map(Task::id).toList()) + ", see Setup)");
         }
       }
     } finally {

@@ -58,6 +58,13 @@ public final class LampFiles {
     return out;
   }
 
+  /** The first element of a file's top-level array (null: an empty array), without reading the rest. */
+  static JsonNode firstElement(Path file) {
+    try (ArrayStream arr = new ArrayStream(file, "expected a JSON array of users or questions")) {
+      return arr.next();
+    }
+  }
+
   /** Streaming reader of a users file: the parser reads one array element (one user) at a time. */
   public static final class UserReader implements Iterator<UserData>, Closeable {
     private final Path file;
