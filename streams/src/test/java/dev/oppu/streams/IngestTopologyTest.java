@@ -495,6 +495,27 @@ class IngestTopologyTest {
     }
   }
 
+  @Test
+  void adaptersWithAKeyNotTheirOwnAnUnknownTaskOrABadTombstoneKeyAreDeadLettered() {
+    try (Driver d = new Driver(triggerConfig(), stateDir)) {
+      AdapterVersion u2s = AdapterVersion.newBuilder(adapter("u2", 1L, 2, Map.of("comedy", 1.0))).build();
+      d.adapters.pipeInput(Topics.adapterKey("u1", "LaMP_2M", "plain"), u2s);
+      AdapterVersion unknownTask = AdapterVersion.newBuilder(adapter("u1", 1L, 2, Map.of())).setTask("LaMP_9").build();
+      d.adapters.pipeInput(Topics.adapterKey("u1", "LaMP_9", "plain"), unknownTask);
+      d.adapters.pipeInput("not-an-adapter-key", (AdapterVersion) null);
+      List<DeadLetter> dls = d.deadLetters.readValuesToList();
+      assertEquals(3, dls.size(), dls.toString());
+      assertTrue(dls.get(0).getReason().contains("is not the adapter's key u2|LaMP_2M|plain"), dls.get(0).getReason());
+      assertTrue(dls.get(1).getReason().contains("unknown task 'LaMP_9'"), dls.get(1).getReason());
+      assertTrue(dls.get(2).getReason().contains("not user|task|variant"), dls.get(2).getReason());
+      for (DeadLetter dl : dls) {
+        assertEquals(d.topics.adapters.name(), dl.getSourceTopic());
+      }
+      assertNull(d.store(StoreNames.TRAIN_STATE_STORE).get(Triggers.stateKey("u2", "LaMP_2M", "plain")));
+      assertNull(d.store(StoreNames.TRAIN_STATE_STORE).get(Triggers.stateKey("u1", "LaMP_2M", "plain")));
+    }
+  }
+
   static TrainResult result(String triggerId, boolean accepted, Long version, long covered) {
     return result(triggerId, accepted, version, covered, "LaMP_2M", "plain");
   }
