@@ -22,15 +22,14 @@ import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.Request;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import dev.oppu.serving.AdapterCache;
 import dev.oppu.serving.BatchGenerator;
 import dev.oppu.serving.GivenProfiles;
 import dev.oppu.serving.ServingConfig;
-import dev.oppu.serving.ServingTopology;
 import dev.oppu.serving.StreamsApp;
 import dev.oppu.streams.IngestConfig;
-import dev.oppu.streams.IngestTopology;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.ByteBuffer;
@@ -152,10 +151,10 @@ class UserCommandTest {
   /** Whether a store or topic record belongs to {@code user}, whatever the store's key layout. */
   private static boolean belongs(String user, String storeOrTopic, byte[] key, byte[] value) {
     String k = new String(key, StandardCharsets.UTF_8);
-    if (storeOrTopic.contains(ServingTopology.PENDING_STORE)) {
+    if (storeOrTopic.contains(StoreNames.PENDING_STORE)) {
       return value != null && user.equals(REQUESTS.decode(value).getUserId());
     }
-    if (storeOrTopic.contains(ServingTopology.ADAPTER_STORE) || storeOrTopic.endsWith(".adapters")) {
+    if (storeOrTopic.contains(StoreNames.ADAPTER_STORE) || storeOrTopic.endsWith(".adapters")) {
       return user.equals(Topics.userOfAdapterKey(k));
     }
     return k.equals(user) || k.startsWith(user + '\u0000');
@@ -310,10 +309,10 @@ class UserCommandTest {
               v.getVariant()), v)).get();
         }
       }
-      List<String> stores = new ArrayList<>(List.of(IngestTopology.HISTORY_STORE, IngestTopology.HISTORY_META_STORE,
-          IngestTopology.POSTINGS_STORE, IngestTopology.INDEX_STATS_STORE, IngestTopology.TRAIN_STATE_STORE,
-          IngestTopology.DEDUP_STORE, IngestTopology.USER_DELETIONS_STORE, ServingTopology.ADAPTER_STORE,
-          ServingTopology.PENDING_STORE));
+      List<String> stores = new ArrayList<>(List.of(StoreNames.HISTORY_STORE, StoreNames.HISTORY_META_STORE,
+          StoreNames.POSTINGS_STORE, StoreNames.INDEX_STATS_STORE, StoreNames.TRAIN_STATE_STORE,
+          StoreNames.DEDUP_STORE, StoreNames.USER_DELETIONS_STORE, StoreNames.ADAPTER_STORE,
+          StoreNames.PENDING_STORE));
       Function<Object, byte[]> keyBytes = k -> k instanceof Bytes b ? b.get()
           : k.toString().getBytes(StandardCharsets.UTF_8);
       // until ingestion and serving hold everything: 11 history items, 3 train states, 3 serving adapters
@@ -321,15 +320,15 @@ class UserCommandTest {
       long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
       while (System.nanoTime() < giveUp) {
         before = storeKeys(streams, stores, keyBytes);
-        if (before.get(IngestTopology.HISTORY_STORE).size() == 11
-            && before.get(IngestTopology.TRAIN_STATE_STORE).size() == 3
-            && before.get(ServingTopology.ADAPTER_STORE).size() == 3) {
+        if (before.get(StoreNames.HISTORY_STORE).size() == 11
+            && before.get(StoreNames.TRAIN_STATE_STORE).size() == 3
+            && before.get(StoreNames.ADAPTER_STORE).size() == 3) {
           break;
         }
         sleep(200);
       }
-      assertEquals(11, before.get(IngestTopology.HISTORY_STORE).size(), before.toString());
-      assertEquals(3, before.get(ServingTopology.ADAPTER_STORE).size(), before.toString());
+      assertEquals(11, before.get(StoreNames.HISTORY_STORE).size(), before.toString());
+      assertEquals(3, before.get(StoreNames.ADAPTER_STORE).size(), before.toString());
 
       // ---- export ----
       Path out = dir.resolve("export");
@@ -368,8 +367,8 @@ class UserCommandTest {
       assertEquals(0, delete.code(), delete.out() + delete.err());
       assertTrue(delete.out().contains("user ann deleted"), delete.out());
       // what the CLI saw of ann before: her history, range, dedup and train-state changelog entries and 2 adapters
-      for (String seen : List.of(IngestTopology.HISTORY_STORE + "-changelog=5", IngestTopology.DEDUP_STORE
-          + "-changelog=5", IngestTopology.TRAIN_STATE_STORE + "-changelog=2", topics.adapters.name() + "=2")) {
+      for (String seen : List.of(StoreNames.HISTORY_STORE + "-changelog=5", StoreNames.DEDUP_STORE
+          + "-changelog=5", StoreNames.TRAIN_STATE_STORE + "-changelog=2", topics.adapters.name() + "=2")) {
         assertTrue(delete.out().contains(seen), seen + " in " + delete.out());
       }
       assertFalse(Files.exists(stored), "the user's stored adapter file is removed");
@@ -391,7 +390,7 @@ class UserCommandTest {
             || k.startsWith("ann|") || k.equals("ann") || k.endsWith("<- ann"))).toList();
         assertEquals(othersBefore, after.get(s), s + ": only ann's keys are gone");
       }
-      assertEquals(6, after.get(IngestTopology.HISTORY_STORE).size(), after.toString());
+      assertEquals(6, after.get(StoreNames.HISTORY_STORE).size(), after.toString());
 
       // Compacted topics: every changelog of the application and the adapters topic, latest value per key.
       List<String> compacted = new ArrayList<>();
@@ -399,7 +398,7 @@ class UserCommandTest {
         admin.listTopics().names().get().stream()
             .filter(t -> t.startsWith(app + "-") && t.endsWith("-changelog")).forEach(compacted::add);
       }
-      for (String s : IngestTopology.LOGGED_STORES) {
+      for (String s : StoreNames.INGEST_LOGGED_STORES) {
         assertTrue(compacted.contains(app + "-" + s + "-changelog"), compacted.toString());
       }
       compacted.add(topics.adapters.name());
@@ -413,7 +412,7 @@ class UserCommandTest {
           others += belongs("bob", t.getKey(), key, kv.getValue()) ? 1 : 0;
         }
       }
-      assertTrue(latest.get(app + "-" + IngestTopology.HISTORY_STORE + "-changelog").size() >= 6);
+      assertTrue(latest.get(app + "-" + StoreNames.HISTORY_STORE + "-changelog").size() >= 6);
       assertTrue(others > 0, "bob's records are still there");
       assertTrue(latest.get(topics.adapters.name()).keySet().stream().map(k -> new String(unprefixed(k),
           StandardCharsets.UTF_8)).toList().contains(Topics.adapterKey("bob", "LaMP_2M", "plain")));
@@ -444,7 +443,7 @@ class UserCommandTest {
     o.put(StreamsConfig.STATE_DIR_CONFIG, dir.resolve("fence-state").toString());
     o.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
     o.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, "0");
-    String fenceLog = app + "-" + IngestTopology.USER_DELETIONS_STORE + "-changelog";
+    String fenceLog = app + "-" + StoreNames.USER_DELETIONS_STORE + "-changelog";
     String key = Topics.adapterKey("ann", "LaMP_2M", "plain");
     try (NDManager m = NDManager.newBaseManager();
         AdapterCache cache = new AdapterCache(16, 1 << 24);
@@ -503,19 +502,19 @@ class UserCommandTest {
       while (!clean && System.nanoTime() < giveUp) {
         sleep(300);
         latest = latest(kafka, List.of(topics.adapters.name(), fenceLog,
-            app + "-" + ServingTopology.ADAPTER_STORE + "-changelog",
-            app + "-" + IngestTopology.TRAIN_STATE_STORE + "-changelog"));
+            app + "-" + StoreNames.ADAPTER_STORE + "-changelog",
+            app + "-" + StoreNames.TRAIN_STATE_STORE + "-changelog"));
         clean = latest.entrySet().stream().allMatch(t -> t.getValue().entrySet().stream()
             .noneMatch(kv -> belongs("ann", t.getKey(), unprefixed(kv.getKey()), kv.getValue())));
       }
       assertTrue(clean, "records of ann left: " + latest.entrySet().stream().map(t -> t.getKey() + "="
           + t.getValue().keySet().stream().map(k -> new String(unprefixed(k), StandardCharsets.UTF_8)).toList())
           .toList());
-      List<String> trainState = storeKeys(streams, List.of(IngestTopology.TRAIN_STATE_STORE), k -> ((Bytes) k).get())
-          .get(IngestTopology.TRAIN_STATE_STORE);
+      List<String> trainState = storeKeys(streams, List.of(StoreNames.TRAIN_STATE_STORE), k -> ((Bytes) k).get())
+          .get(StoreNames.TRAIN_STATE_STORE);
       assertEquals(1, trainState.size(), "only bob's pending training: " + trainState);
       assertTrue(trainState.get(0).startsWith("bob\u0000"));
-      assertTrue(storeKeys(streams, List.of(ServingTopology.ADAPTER_STORE, IngestTopology.USER_DELETIONS_STORE),
+      assertTrue(storeKeys(streams, List.of(StoreNames.ADAPTER_STORE, StoreNames.USER_DELETIONS_STORE),
           k -> k instanceof Bytes b ? b.get() : k.toString().getBytes(StandardCharsets.UTF_8)).values().stream()
           .allMatch(List::isEmpty));
     }

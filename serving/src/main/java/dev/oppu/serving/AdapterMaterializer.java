@@ -1,6 +1,7 @@
 package dev.oppu.serving;
 
 import dev.oppu.schemas.AdapterVersion;
+import dev.oppu.schemas.StoreNames;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.state.KeyValueStore;
@@ -24,7 +25,7 @@ final class AdapterMaterializer implements Processor<String, AdapterVersion, Voi
 
   @Override
   public void init(ProcessorContext<Void, Void> context) {
-    store = context.getStateStore(ServingTopology.ADAPTER_STORE);
+    store = context.getStateStore(StoreNames.ADAPTER_STORE);
   }
 
   @Override

@@ -4,6 +4,7 @@ import dev.oppu.lamp.Profiles;
 import dev.oppu.lamp.Task;
 import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.HistoryItem;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.streams.Bm25Retriever;
 import dev.oppu.streams.IndexStats;
 import dev.oppu.streams.IngestConfig;
@@ -41,15 +42,14 @@ public final class IngestUserData implements UserData.Source {
 
   @Override
   public String[] storeNames() {
-    String[] r = IngestTopology.RETRIEVAL_STORES;
-    String[] out = java.util.Arrays.copyOf(r, r.length + 1);
-    out[r.length] = IngestTopology.USER_DELETIONS_STORE;
-    return out;
+    java.util.List<String> out = new java.util.ArrayList<>(StoreNames.RETRIEVAL_STORES);
+    out.add(StoreNames.USER_DELETIONS_STORE);
+    return out.toArray(String[]::new);
   }
 
   @Override
   public UserData open(ProcessorContext<?, ?> context) {
-    return new Reader(IngestTopology.processorStores(context), context.getStateStore(IngestTopology.USER_DELETIONS_STORE),
+    return new Reader(IngestTopology.processorStores(context), context.getStateStore(StoreNames.USER_DELETIONS_STORE),
         ingest.newAnalyzer(), ingest.maxQueryTerms(), given);
   }
 

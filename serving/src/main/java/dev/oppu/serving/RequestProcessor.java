@@ -7,6 +7,7 @@ import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.InputLimits;
 import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.UserAction;
 import dev.oppu.schemas.UserCommand;
@@ -79,8 +80,8 @@ final class RequestProcessor implements Processor<String, Object, String, Specif
   @Override
   public void init(ProcessorContext<String, SpecificRecord> context) {
     this.context = context;
-    this.pending = context.getStateStore(ServingTopology.PENDING_STORE);
-    this.adapters = context.getStateStore(ServingTopology.ADAPTER_STORE);
+    this.pending = context.getStateStore(StoreNames.PENDING_STORE);
+    this.adapters = context.getStateStore(StoreNames.ADAPTER_STORE);
     this.userData = userDataSource.open(context);
     // requests restored from the changelog after a crash are counted and answered by the first punctuation
     try (KeyValueIterator<String, Request> it = pending.all()) {

@@ -1,11 +1,13 @@
 package dev.oppu.serving;
 
+import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.Topics;
-import dev.oppu.schemas.UserCommand;
+import dev.oppu.streams.Adapters;
 import dev.oppu.streams.IngestConfig;
 import dev.oppu.streams.IngestTopology;
+import java.time.Clock;
+import java.util.List;
 import java.util.Properties;
-import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.KStream;
@@ -20,14 +22,44 @@ public final class StreamsApp {
 
   private StreamsApp() {}
 
+  /**
+   * The application: every input topic subscribed once, adapters decoded, checked and repartitioned by user once for
+   * both parts, ingestion and serving over the stores of one stream task per partition, and the sinks.
+   */
   public static Topology topology(Topics topics, IngestConfig ingest, ServingConfig serving, BatchGenerator generator,
       AdapterCache cache, GivenProfiles profiles) {
     StreamsBuilder b = new StreamsBuilder();
-    AtomicReference<KStream<byte[], byte[]>> adapters = new AtomicReference<>();
-    AtomicReference<KStream<String, UserCommand>> commands = new AtomicReference<>();
-    IngestTopology.addIngestion(b, topics, ingest, adapters::set, commands::set);
-    ServingTopology.addServing(b, topics, serving, generator, cache, new IngestUserData(ingest, profiles),
-        adapters.get(), ingest.adapterPartitions(), commands.get());
+    IngestTopology.addStores(b, ingest);
+    ServingTopology.addStores(b, topics);
+
+    // Sources.
+    KStream<byte[], byte[]> behaviors = IngestTopology.source(b, topics.behaviors, "oppu-behaviors");
+    KStream<byte[], byte[]> trainResults = IngestTopology.source(b, topics.trainResults, "oppu-train-results");
+    KStream<byte[], byte[]> adapterRecords = IngestTopology.source(b, topics.adapters, "oppu-adapters");
+    KStream<byte[], byte[]> userCommands = IngestTopology.source(b, topics.userCommands, "oppu-user-commands");
+    KStream<String, byte[]> requests = ServingTopology.requests(b, topics);
+
+    // Adapters: checked once (serving never follows a weights path out of the adapter store), repartitioned once.
+    Adapters.Checked adapters = Adapters.check(adapterRecords, topics, ingest.limits(),
+        new WeightsInStore(serving.adapterStore()));
+    KStream<String, AdapterVersion> adaptersByUser =
+        Adapters.byUser(adapters.valid(), topics, ingest.adapterPartitions());
+
+    // Ingestion: history, index, train state, triggers; user deletions.
+    IngestTopology.Ingested ingested =
+        IngestTopology.ingest(topics, ingest, behaviors, trainResults, adaptersByUser, userCommands);
+
+    // Serving: the user's adapters kept locally; requests (and the deletions ingestion applied) answered.
+    ServingTopology.materializeAdapters(adaptersByUser, cache);
+    ServingTopology.Served served = ServingTopology.answer(requests, ingested.appliedCommands(), serving, generator,
+        cache, new IngestUserData(ingest, profiles), Clock.systemUTC());
+
+    // Sinks.
+    IngestTopology.toTrainTriggers(ingested.triggers(), topics);
+    IngestTopology.toAdapterTombstones(ingested.deletedAdapters(), topics);
+    ServingTopology.toResponses(served.responses(), topics, serving);
+    IngestTopology.toDeadLetters(topics, ingest.limits(),
+        List.of(adapters.refused(), ingested.deadLetters(), served.deadLetters()));
     return b.build();
   }
 

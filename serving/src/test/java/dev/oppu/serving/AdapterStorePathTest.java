@@ -13,6 +13,7 @@ import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +53,7 @@ class AdapterStorePathTest {
     TestInputTopic<String, AdapterVersion> adapters = serving.adapters;
     TestOutputTopic<String, Response> responses = serving.responses;
     TestOutputTopic<String, DeadLetter> deadLetters = serving.deadLetters;
-    KeyValueStore<String, AdapterVersion> stored = serving.driver.getKeyValueStore(ServingTopology.ADAPTER_STORE);
+    KeyValueStore<String, AdapterVersion> stored = serving.driver.getKeyValueStore(StoreNames.ADAPTER_STORE);
 
     // a legitimate adapter in the store: kept
     byte[] weights = new byte[2000];

@@ -26,6 +26,7 @@ import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.TrainTrigger;
 import dev.oppu.streams.IngestConfig;
@@ -211,7 +212,7 @@ class ServingEndToEndTest {
           "plain"), bytes(topics.adapters, v1)));
       sends.await();
       ReadOnlyKeyValueStore<String, AdapterVersion> adapters = streams.store(StoreQueryParameters.fromNameAndType(
-          ServingTopology.ADAPTER_STORE, QueryableStoreTypes.keyValueStore()));
+          StoreNames.ADAPTER_STORE, QueryableStoreTypes.keyValueStore()));
       waitFor(() -> adapters.get(Topics.adapterKey("alice", "LaMP_2M", "plain")) != null, "adapter materialized");
 
       List<Request> asks = new ArrayList<>();
@@ -288,7 +289,7 @@ class ServingEndToEndTest {
         sends.await();
       }
       // the pending requests are committed to the store's changelog: they wait in a batch that never closes
-      Topics.Topic<String, Request> changelog = topics.requests.named(app + "-" + ServingTopology.PENDING_STORE
+      Topics.Topic<String, Request> changelog = topics.requests.named(app + "-" + StoreNames.PENDING_STORE
           + "-changelog");
       read(changelog, l -> l.size() >= n);
     } finally {

@@ -18,9 +18,11 @@ import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import dev.oppu.serving.BatchGenerator.Row;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -28,9 +30,6 @@ import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.StreamsBuilder;
-import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
@@ -49,6 +48,7 @@ class ServingTopologyTest {
    */
   private static final Instant T0 = Instant.parse("2026-01-05T12:00:00Z");
   private AdapterCache cache;
+  private ServingDriver serving;
   private TopologyTestDriver driver;
   private TestInputTopic<String, byte[]> requests;
   private TestInputTopic<String, AdapterVersion> adapters;
@@ -57,27 +57,19 @@ class ServingTopologyTest {
 
   private void start(ServingConfig config) {
     cache = new AdapterCache(config.cacheMaxAdapters(), config.cacheMaxBytes());
-    StreamsBuilder b = new StreamsBuilder();
-    ServingTopology.addServing(b, topics, config, gen, cache, users, Clock.fixed(T0, ZoneOffset.UTC));
-    Properties p = new Properties();
-    p.put(StreamsConfig.APPLICATION_ID_CONFIG, "serving-test");
-    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
-    p.put(StreamsConfig.STATE_DIR_CONFIG, System.getProperty("java.io.tmpdir") + "/serving-ttd");
-    driver = new TopologyTestDriver(b.build(), p, T0);
-    requests = driver.createInputTopic(topics.requests.name(), Serdes.String().serializer(),
-        Serdes.ByteArray().serializer());
-    adapters = driver.createInputTopic(topics.adapters.name(), Serdes.String().serializer(),
-        topics.adapters.valueSerde().serializer());
-    responses = driver.createOutputTopic(topics.responses.name(), Serdes.String().deserializer(),
-        topics.responses.valueSerde().deserializer());
-    deadLetters = driver.createOutputTopic(topics.deadLetters.name(), Serdes.String().deserializer(),
-        topics.deadLetters.valueSerde().deserializer());
+    serving = new ServingDriver(config, gen, cache, users, Clock.fixed(T0, ZoneOffset.UTC), T0,
+        Path.of(System.getProperty("java.io.tmpdir"), "serving-ttd"));
+    driver = serving.driver;
+    requests = serving.requests;
+    adapters = serving.adapters;
+    responses = serving.responses;
+    deadLetters = serving.deadLetters;
   }
 
   @AfterEach
   void close() {
-    if (driver != null) {
-      driver.close();
+    if (serving != null) {
+      serving.close();
     }
   }
 
@@ -256,7 +248,7 @@ class ServingTopologyTest {
     assertEquals(1, gen.batches.size());
     assertEquals(3, gen.batches.get(0).size());
     assertEquals(3, responses.getQueueSize());
-    KeyValueStore<String, Request> pending = driver.getKeyValueStore(ServingTopology.PENDING_STORE);
+    KeyValueStore<String, Request> pending = driver.getKeyValueStore(StoreNames.PENDING_STORE);
     assertEquals(2, count(pending));
     driver.advanceWallClockTime(Duration.ofMillis(500));
     assertEquals(2, gen.batches.size());

@@ -13,16 +13,21 @@ import dev.oppu.lamp.Task;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.Behavior;
+import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import dev.oppu.serving.BatchGenerator.Row;
 import dev.oppu.streams.IngestConfig;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.stream.Collectors;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
@@ -45,7 +50,9 @@ class StreamsAppTest {
   private TestInputTopic<String, Behavior> behaviors;
   private TestInputTopic<String, byte[]> requests;
   private TestInputTopic<String, AdapterVersion> adapters;
+  private TestInputTopic<String, byte[]> rawAdapters;
   private TestOutputTopic<String, Response> responses;
+  private TestOutputTopic<String, DeadLetter> deadLetters;
   private int events;
 
   @BeforeEach
@@ -61,8 +68,12 @@ class StreamsAppTest {
         Serdes.ByteArray().serializer());
     adapters = driver.createInputTopic(topics.adapters.name(), Serdes.String().serializer(),
         topics.adapters.valueSerde().serializer());
+    rawAdapters = driver.createInputTopic(topics.adapters.name(), Serdes.String().serializer(),
+        Serdes.ByteArray().serializer());
     responses = driver.createOutputTopic(topics.responses.name(), Serdes.String().deserializer(),
         topics.responses.valueSerde().deserializer());
+    deadLetters = driver.createOutputTopic(topics.deadLetters.name(), Serdes.String().deserializer(),
+        topics.deadLetters.valueSerde().deserializer());
   }
 
   @AfterEach
@@ -92,6 +103,41 @@ class StreamsAppTest {
       }
     }
     assertEquals(1, servingSubtopologies, "sub-topologies holding the serving processor");
+  }
+
+  @Test
+  void adaptersAreRepartitionedByUserOnceForIngestionAndServing() {
+    List<String> repartitionSinks = new ArrayList<>();
+    for (TopologyDescription.Subtopology s : topology.describe().subtopologies()) {
+      for (TopologyDescription.Node n : s.nodes()) {
+        if (n instanceof TopologyDescription.Sink sink && sink.topic().endsWith("-repartition")) {
+          repartitionSinks.add(sink.topic());
+        }
+        if (n instanceof TopologyDescription.Source source
+            && source.topicSet().contains(StoreNames.ADAPTERS_BY_USER + "-repartition")) {
+          assertEquals(Set.of("oppu-ingest-adapters", "serving-adapter-materializer"),
+              n.successors().stream().map(TopologyDescription.Node::name).collect(Collectors.toSet()),
+              "ingestion's train state and serving's adapter store read the same adapters by user");
+        }
+      }
+    }
+    assertEquals(List.of(StoreNames.ADAPTERS_BY_USER + "-repartition"), repartitionSinks);
+  }
+
+  @Test
+  void aBadAdapterIsDeadLetteredOnceAndNeverServed() {
+    String key = Topics.adapterKey("u1", Task.NEWS_HEADLINE.id(), "plain");
+    rawAdapters.pipeInput(key, new byte[] {9, 9});
+    AdapterVersion outside = AdapterVersion.newBuilder(
+            Fixtures.adapter("u1", Task.NEWS_HEADLINE, "plain", 9, "base-fp", "task-fp"))
+        .setWeights(null).setWeightsPath("/dev/zero").setWeightsSha256("0".repeat(64)).build();
+    adapters.pipeInput(key, outside);
+    List<DeadLetter> dls = deadLetters.readValuesToList();
+    assertEquals(2, dls.size(), "one dead letter per bad record: " + dls);
+    assertTrue(dls.get(0).getReason().startsWith("adapter version: "), dls.get(0).getReason());
+    assertTrue(dls.get(1).getReason().startsWith("adapter refused: "), dls.get(1).getReason());
+    ask(request("a1", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "storm"), "OPPU"));
+    assertNull(responses.readValue().getAdapterVersion());
   }
 
   @Test

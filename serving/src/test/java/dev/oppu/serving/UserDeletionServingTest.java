@@ -16,6 +16,7 @@ import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.TrainTrigger;
 import dev.oppu.schemas.UserAction;
@@ -130,7 +131,7 @@ class UserDeletionServingTest {
     // Two requests wait for their batch: u1's and u2's.
     ask(request("w1", "u1", Task.NEWS_CATEGORIZE, input(Task.NEWS_CATEGORIZE, "votes"), "PAG"));
     ask(request("w2", "u2", Task.NEWS_CATEGORIZE, input(Task.NEWS_CATEGORIZE, "votes"), "PAG"));
-    assertEquals(2, keys(ServingTopology.PENDING_STORE).size());
+    assertEquals(2, keys(StoreNames.PENDING_STORE).size());
 
     delete("u1");
 
@@ -138,8 +139,8 @@ class UserDeletionServingTest {
     assertEquals(1, answered.size(), "u1's waiting request is answered, with an error");
     assertEquals("w1", answered.get(0).getRequestId());
     assertTrue(answered.get(0).getError().contains("deleted"), answered.get(0).getError());
-    assertEquals(1, keys(ServingTopology.PENDING_STORE).size(), "u2's request still waits");
-    assertEquals(List.of(u2Key), keys(ServingTopology.ADAPTER_STORE));
+    assertEquals(1, keys(StoreNames.PENDING_STORE).size(), "u2's request still waits");
+    assertEquals(List.of(u2Key), keys(StoreNames.ADAPTER_STORE));
     assertNull(cache.cachedVersion(u1Key));
     assertNotNull(cache.cachedVersion(u2Key));
 
@@ -181,7 +182,7 @@ class UserDeletionServingTest {
       assertNull(r.getAdapterVersion(), "a fenced training's adapter is not served");
       assertTrue(r.getCold());
     }
-    assertTrue(keys(ServingTopology.ADAPTER_STORE).isEmpty(), "tombstoned again: " + keys(ServingTopology.ADAPTER_STORE));
+    assertTrue(keys(StoreNames.ADAPTER_STORE).isEmpty(), "tombstoned again: " + keys(StoreNames.ADAPTER_STORE));
     List<KeyValue<String, AdapterVersion>> out = driver.createOutputTopic(topics.adapters.name(),
         Serdes.String().deserializer(), topics.adapters.valueSerde().deserializer()).readKeyValuesToList();
     KeyValue<String, AdapterVersion> last = out.get(out.size() - 1);

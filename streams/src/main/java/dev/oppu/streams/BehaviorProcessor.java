@@ -6,6 +6,7 @@ import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.HistoryItem;
 import dev.oppu.schemas.InputLimits;
+import dev.oppu.schemas.StoreNames;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -51,7 +52,7 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
   public void init(ProcessorContext<String, SpecificRecord> context) {
     super.init(context);
     analyzer = config.newAnalyzer();
-    dedup = context.getStateStore(IngestTopology.DEDUP_STORE);
+    dedup = context.getStateStore(StoreNames.DEDUP_STORE);
     stores = new IngestStores(context, config, analyzer, dedup);
     String task = context.taskId().toString();
     duplicates = IngestTopology.sensor(context, task, IngestTopology.METRIC_DUPLICATES);

@@ -1,5 +1,6 @@
 package dev.oppu.streams;
 
+import dev.oppu.schemas.StoreNames;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.state.KeyValueStore;
@@ -24,12 +25,12 @@ final class IngestStores {
   /** {@code dedup}: the dedup store when the processor is connected to it (entries leave with evicted items). */
   IngestStores(ProcessorContext<?, ?> ctx, IngestConfig config, Analyzer analyzer,
       KeyValueStore<Bytes, byte[]> dedup) {
-    history = ctx.getStateStore(IngestTopology.HISTORY_STORE);
-    meta = ctx.getStateStore(IngestTopology.HISTORY_META_STORE);
-    postings = ctx.getStateStore(IngestTopology.POSTINGS_STORE);
-    stats = ctx.getStateStore(IngestTopology.INDEX_STATS_STORE);
-    trainState = ctx.getStateStore(IngestTopology.TRAIN_STATE_STORE);
-    deletions = ctx.getStateStore(IngestTopology.USER_DELETIONS_STORE);
+    history = ctx.getStateStore(StoreNames.HISTORY_STORE);
+    meta = ctx.getStateStore(StoreNames.HISTORY_META_STORE);
+    postings = ctx.getStateStore(StoreNames.POSTINGS_STORE);
+    stats = ctx.getStateStore(StoreNames.INDEX_STATS_STORE);
+    trainState = ctx.getStateStore(StoreNames.TRAIN_STATE_STORE);
+    deletions = ctx.getStateStore(StoreNames.USER_DELETIONS_STORE);
     index = new HistoryIndex(history, meta, postings, stats, dedup, analyzer, config.maxHistory());
     triggers = new Triggers(index, trainState, deletions, config, analyzer);
   }

@@ -4,10 +4,13 @@ import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.DeadLetter;
+import dev.oppu.schemas.InputLimits;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.TrainResult;
 import dev.oppu.schemas.TrainTrigger;
 import dev.oppu.schemas.UserCommand;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import org.apache.avro.specific.SpecificRecord;
@@ -26,7 +29,6 @@ import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
-import org.apache.kafka.streams.kstream.Repartitioned;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.QueryableStoreTypes;
@@ -39,162 +41,165 @@ import org.apache.kafka.streams.state.Stores;
  * store), an incrementally maintained BM25 index of it (unlogged RocksDB stores, rebuilt from the history on restore),
  * and train triggers when a user's behavior shifts. Train results and adapter versions flow back in to clear pending
  * triggers and record what each adapter was trained on. The serving sub-topology joins the same application and
- * reads these stores through {@link Bm25Retriever} (connect its processor to {@link #RETRIEVAL_STORES}).
+ * reads these stores through {@link Bm25Retriever} (connect its processor to {@link StoreNames#RETRIEVAL_STORES}).
+ *
+ * <p>{@link #build} is the ingestion application alone; the {@code run streams} application puts the same building
+ * blocks ({@link #addStores}, {@link #source}, {@link Adapters}, {@link #ingest} and the sinks) together with
+ * serving's.
  */
 public final class IngestTopology {
   private IngestTopology() {}
 
-  /** Logged: user|task|seq -> HistoryItem (single-object Avro). */
-  public static final String HISTORY_STORE = "oppu-history";
-  /** Logged: user|task -> retained seq range; the truth the index is reconciled against. */
-  public static final String HISTORY_META_STORE = "oppu-history-meta";
-  /** Unlogged: user|task|segment number -> index segment of 32 documents (see {@link Segments}). */
-  public static final String POSTINGS_STORE = "oppu-bm25-postings";
-  /** Unlogged: user|task -> seq range, docCount, sumTotalTermFreq. */
-  public static final String INDEX_STATS_STORE = "oppu-bm25-stats";
-  /** Logged: user|task|variant -> pending trigger and the adapter's coverage. */
-  public static final String TRAIN_STATE_STORE = "oppu-train-state";
-  /**
-   * Logged: user|eventId -> record time, for every event retained in the history (an entry leaves with its history
-   * item, so the store is bounded by the histories; an entry older than the dedup retention no longer matches).
-   */
-  public static final String DEDUP_STORE = "oppu-dedup";
-  /**
-   * Logged: user -> deletion fence (the trigger ids of trainings pending when the user was deleted; see
-   * {@link UserDeletions}). Empty unless a user was deleted while a training for them was under way.
-   */
-  public static final String USER_DELETIONS_STORE = "oppu-user-deletions";
-  /** Every logged ingestion store, i.e. every store whose changelog topic holds user data. */
-  public static final java.util.List<String> LOGGED_STORES =
-      java.util.List.of(HISTORY_STORE, HISTORY_META_STORE, TRAIN_STATE_STORE, DEDUP_STORE, USER_DELETIONS_STORE);
-  /** Internal repartition of adapter versions by user id. */
-  public static final String ADAPTERS_BY_USER = "oppu-adapters-by-user";
+  // Aliases of StoreNames for the app code that still reads them here.
+  /** {@link StoreNames#HISTORY_STORE}. */
+  public static final String HISTORY_STORE = StoreNames.HISTORY_STORE;
+  /** {@link StoreNames#USER_DELETIONS_STORE}. */
+  public static final String USER_DELETIONS_STORE = StoreNames.USER_DELETIONS_STORE;
+  /** {@link StoreNames#INGEST_LOGGED_STORES}. */
+  public static final List<String> LOGGED_STORES = StoreNames.INGEST_LOGGED_STORES;
 
-  /** The stores a retrieving processor must be connected to. */
-  public static final String[] RETRIEVAL_STORES = {POSTINGS_STORE, INDEX_STATS_STORE, HISTORY_STORE};
-  private static final String[] CORE_STORES =
-      {HISTORY_STORE, HISTORY_META_STORE, POSTINGS_STORE, INDEX_STATS_STORE, TRAIN_STATE_STORE, USER_DELETIONS_STORE};
+  private static final String[] CORE_STORES = {StoreNames.HISTORY_STORE, StoreNames.HISTORY_META_STORE,
+      StoreNames.POSTINGS_STORE, StoreNames.INDEX_STATS_STORE, StoreNames.TRAIN_STATE_STORE,
+      StoreNames.USER_DELETIONS_STORE};
+  private static final String[] CORE_STORES_AND_DEDUP = concat(CORE_STORES, StoreNames.DEDUP_STORE);
 
   public static final String METRIC_GROUP_SCOPE = "oppu-ingest";
   public static final String METRIC_DUPLICATES = "duplicate-events";
   public static final String METRIC_DEAD_LETTERS = "dead-letters";
   public static final String METRIC_TRIGGERS = "train-triggers";
 
-  /** Adds the ingestion sub-topology and its stores to {@code b}. */
-  public static void addIngestion(StreamsBuilder b, Topics t, IngestConfig c) {
-    addIngestion(b, t, c, raw -> { });
-  }
-
-  /**
-   * As {@link #addIngestion(StreamsBuilder, Topics, IngestConfig)}; {@code adapterTap} also gets the raw adapters
-   * stream. A topology may subscribe a topic only once, and serving materializes adapters (weights included) from it.
-   */
-  public static void addIngestion(StreamsBuilder b, Topics t, IngestConfig c,
-      java.util.function.Consumer<KStream<byte[], byte[]>> adapterTap) {
-    addIngestion(b, t, c, adapterTap, commands -> { });
-  }
-
-  /**
-   * As {@link #addIngestion(StreamsBuilder, Topics, IngestConfig, java.util.function.Consumer)}; {@code commandTap}
-   * also gets every valid user command after ingestion applied it (serving drops the user's requests and adapters).
-   */
-  public static void addIngestion(StreamsBuilder b, Topics t, IngestConfig c,
-      java.util.function.Consumer<KStream<byte[], byte[]>> adapterTap,
-      java.util.function.Consumer<KStream<String, UserCommand>> commandTap) {
-    for (StoreBuilder<?> s : storeBuilders(c)) {
-      b.addStateStore(s);
-    }
-    AvroSerde<Behavior> behaviorSerde = (AvroSerde<Behavior>) t.behaviors.valueSerde();
-    AvroSerde<TrainResult> resultSerde = (AvroSerde<TrainResult>) t.trainResults.valueSerde();
-    AvroSerde<AdapterVersion> adapterSerde = (AvroSerde<AdapterVersion>) t.adapters.valueSerde();
-    AvroSerde<UserCommand> commandSerde = (AvroSerde<UserCommand>) t.userCommands.valueSerde();
-    String[] withDedup = {HISTORY_STORE, HISTORY_META_STORE, POSTINGS_STORE, INDEX_STATS_STORE, TRAIN_STATE_STORE,
-        USER_DELETIONS_STORE, DEDUP_STORE};
-
-    // Read as bytes and decode inside, so a poison record becomes a dead letter instead of stopping the app.
-    KStream<String, SpecificRecord> fromBehaviors = b
-        .stream(t.behaviors.name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("oppu-behaviors"))
-        .process(() -> new BehaviorProcessor(behaviorSerde, c), Named.as("oppu-ingest-behaviors"), withDedup);
-
-    KStream<String, SpecificRecord> fromResults = b
-        .stream(t.trainResults.name(),
-            Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("oppu-train-results"))
-        .process(() -> new TrainResultProcessor(resultSerde, c), Named.as("oppu-ingest-train-results"), CORE_STORES);
-
-    KStream<byte[], byte[]> rawAdapters =
-        b.stream(t.adapters.name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("oppu-adapters"));
-    adapterTap.accept(rawAdapters);
-    KStream<String, SpecificRecord> adapters = rawAdapters
-        .process(() -> new AdapterProcessors.Rekey(adapterSerde, c.limits()), Named.as("oppu-adapters-rekey"));
-    Repartitioned<String, byte[]> byUser = Repartitioned.<String, byte[]>with(Serdes.String(), Serdes.ByteArray())
-        .withName(ADAPTERS_BY_USER);
-    if (c.adapterPartitions() > 0) {
-      byUser = byUser.withNumberOfPartitions(c.adapterPartitions());
-    }
-    KStream<String, SpecificRecord> fenced = adapters
-        .filter((k, v) -> v instanceof AdapterVersion, Named.as("oppu-adapters-valid"))
-        .mapValues(v -> AdapterProcessors.SLIM.encode((AdapterVersion) v), Named.as("oppu-adapters-slim"))
-        .repartition(byUser)
-        .process(() -> new AdapterProcessors.Apply(c), Named.as("oppu-ingest-adapters"), CORE_STORES);
-    KStream<String, SpecificRecord> adapterDeadLetters =
-        adapters.filter((k, v) -> v instanceof DeadLetter, Named.as("oppu-adapters-dead"));
-
-    KStream<String, SpecificRecord> fromCommands = b
-        .stream(t.userCommands.name(),
-            Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName("oppu-user-commands"))
-        .process(() -> new UserCommandProcessor(commandSerde, c), Named.as("oppu-ingest-user-commands"), withDedup);
-
-    fromBehaviors.merge(fromResults, Named.as("oppu-ingest-merge-results"))
-        .merge(adapterDeadLetters, Named.as("oppu-ingest-merge-adapters"))
-        .merge(fromCommands, Named.as("oppu-ingest-merge-commands"))
-        .merge(fenced, Named.as("oppu-ingest-merge-fenced"))
-        .split(Named.as("oppu-ingest-out-"))
-        .branch((k, v) -> v instanceof TrainTrigger, Branched.<String, SpecificRecord>withConsumer(s -> s
-            .mapValues(v -> (TrainTrigger) v, Named.as("oppu-triggers-cast"))
-            .to(t.trainTriggers.name(), Produced.with(t.trainTriggers.keySerde(), t.trainTriggers.valueSerde())
-                .withName("oppu-train-triggers")))
-            .withName("triggers"))
-        .branch((k, v) -> v instanceof DeadLetter, Branched.<String, SpecificRecord>withConsumer(s -> s
-            .mapValues(v -> (DeadLetter) v, Named.as("oppu-dead-letters-cast"))
-            .to(t.deadLetters.name(), Produced.with(t.deadLetters.keySerde(),
-                    OutputSizeGuard.guard(t.deadLetters.valueSerde(), c.limits().maxOutputRecordBytes()))
-                .withName("oppu-dead-letters")))
-            .withName("dead"))
-        // Deleted adapters (a deleted user's, or a fenced training's) leave as tombstones of their compacted key.
-        .branch((k, v) -> v instanceof AdapterVersion, Branched.<String, SpecificRecord>withConsumer(s -> s
-            .map((k, v) -> {
-              AdapterVersion a = (AdapterVersion) v;
-              return KeyValue.<String, AdapterVersion>pair(Topics.adapterKey(a.getUserId(), a.getTask(),
-                  a.getVariant()), null);
-            }, Named.as("oppu-adapter-tombstones"))
-            .to(t.adapters.name(), Produced.with(t.adapters.keySerde(), t.adapters.valueSerde())
-                .withName("oppu-adapters-deleted")))
-            .withName("deleted-adapters"))
-        .branch((k, v) -> v instanceof UserCommand, Branched.<String, SpecificRecord>withConsumer(s ->
-            commandTap.accept(s.mapValues(v -> (UserCommand) v, Named.as("oppu-user-commands-applied"))))
-            .withName("commands"));
-  }
-
-  /** The ingestion application alone (the {@code run streams} application adds serving to the same builder). */
+  /** The ingestion application alone (the {@code run streams} application adds serving: see StreamsApp). */
   public static Topology build(Topics t, IngestConfig c) {
     StreamsBuilder b = new StreamsBuilder();
-    addIngestion(b, t, c);
+    addStores(b, c);
+
+    // Sources.
+    KStream<byte[], byte[]> behaviors = source(b, t.behaviors, "oppu-behaviors");
+    KStream<byte[], byte[]> trainResults = source(b, t.trainResults, "oppu-train-results");
+    KStream<byte[], byte[]> adapterRecords = source(b, t.adapters, "oppu-adapters");
+    KStream<byte[], byte[]> userCommands = source(b, t.userCommands, "oppu-user-commands");
+
+    // Adapters: checked (ingestion never reads weights), repartitioned by user.
+    Adapters.Checked adapters = Adapters.check(adapterRecords, t, c.limits(), Adapters.WeightsCheck.NONE);
+    KStream<String, AdapterVersion> adaptersByUser = Adapters.byUser(adapters.valid(), t, c.adapterPartitions());
+
+    Ingested ingested = ingest(t, c, behaviors, trainResults, adaptersByUser, userCommands);
+
+    // Sinks (the user commands ingestion applied go nowhere else here).
+    toTrainTriggers(ingested.triggers(), t);
+    toAdapterTombstones(ingested.deletedAdapters(), t);
+    toDeadLetters(t, c.limits(), List.of(adapters.refused(), ingested.deadLetters()));
     return b.build();
   }
 
+  /** Adds the ingestion stores to {@code b}. */
+  public static void addStores(StreamsBuilder b, IngestConfig c) {
+    for (StoreBuilder<?> s : storeBuilders(c)) {
+      b.addStateStore(s);
+    }
+  }
+
+  /**
+   * A topic read as bytes: the processors decode inside, so a poison record becomes a dead letter instead of stopping
+   * the application. A topology subscribes each topic once.
+   */
+  public static KStream<byte[], byte[]> source(StreamsBuilder b, Topics.Topic<?, ?> topic, String name) {
+    return b.stream(topic.name(), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()).withName(name));
+  }
+
+  /**
+   * What ingestion sends on, by kind.
+   *
+   * @param triggers         train triggers, for the trainer
+   * @param deadLetters      refused behaviors, train results and user commands
+   * @param deletedAdapters  adapters to tombstone (a deleted user's, or a fenced training's), keyed by user
+   * @param appliedCommands  every valid user command after ingestion applied it (serving drops the user's requests
+   *                         and adapters in the same task)
+   */
+  public record Ingested(KStream<String, TrainTrigger> triggers, KStream<String, DeadLetter> deadLetters,
+      KStream<String, AdapterVersion> deletedAdapters, KStream<String, UserCommand> appliedCommands) {}
+
+  /**
+   * Ingestion over the stores of {@link #addStores}: behaviors, train results, adapters (already by user: see
+   * {@link Adapters}) and user commands, each through its processor, then split by what comes out.
+   */
+  public static Ingested ingest(Topics t, IngestConfig c, KStream<byte[], byte[]> behaviors,
+      KStream<byte[], byte[]> trainResults, KStream<String, AdapterVersion> adaptersByUser,
+      KStream<byte[], byte[]> userCommands) {
+    AvroSerde<Behavior> behaviorSerde = (AvroSerde<Behavior>) t.behaviors.valueSerde();
+    AvroSerde<TrainResult> resultSerde = (AvroSerde<TrainResult>) t.trainResults.valueSerde();
+    AvroSerde<UserCommand> commandSerde = (AvroSerde<UserCommand>) t.userCommands.valueSerde();
+
+    KStream<String, SpecificRecord> fromBehaviors = behaviors.process(() -> new BehaviorProcessor(behaviorSerde, c),
+        Named.as("oppu-ingest-behaviors"), CORE_STORES_AND_DEDUP);
+    KStream<String, SpecificRecord> fromResults = trainResults.process(() -> new TrainResultProcessor(resultSerde, c),
+        Named.as("oppu-ingest-train-results"), CORE_STORES);
+    KStream<String, SpecificRecord> fromAdapters = adaptersByUser.process(() -> new AdapterProcessors.Apply(c),
+        Named.as("oppu-ingest-adapters"), CORE_STORES);
+    KStream<String, SpecificRecord> fromCommands = userCommands.process(
+        () -> new UserCommandProcessor(commandSerde, c), Named.as("oppu-ingest-user-commands"), CORE_STORES_AND_DEDUP);
+
+    Map<String, KStream<String, SpecificRecord>> out = fromBehaviors
+        .merge(fromResults, Named.as("oppu-ingest-merge-results"))
+        .merge(fromCommands, Named.as("oppu-ingest-merge-commands"))
+        .merge(fromAdapters, Named.as("oppu-ingest-merge-fenced"))
+        .split(Named.as("oppu-ingest-out-"))
+        .branch((k, v) -> v instanceof TrainTrigger, Branched.as("triggers"))
+        .branch((k, v) -> v instanceof DeadLetter, Branched.as("dead"))
+        .branch((k, v) -> v instanceof AdapterVersion, Branched.as("deleted-adapters"))
+        .branch((k, v) -> v instanceof UserCommand, Branched.as("commands"))
+        .noDefaultBranch();
+    return new Ingested(
+        out.get("oppu-ingest-out-triggers").mapValues(v -> (TrainTrigger) v, Named.as("oppu-triggers-cast")),
+        out.get("oppu-ingest-out-dead").mapValues(v -> (DeadLetter) v, Named.as("oppu-dead-letters-cast")),
+        out.get("oppu-ingest-out-deleted-adapters").mapValues(v -> (AdapterVersion) v,
+            Named.as("oppu-deleted-adapters-cast")),
+        out.get("oppu-ingest-out-commands").mapValues(v -> (UserCommand) v, Named.as("oppu-user-commands-applied")));
+  }
+
+  /** Sink: train triggers to their topic. */
+  public static void toTrainTriggers(KStream<String, TrainTrigger> triggers, Topics t) {
+    triggers.to(t.trainTriggers.name(), Produced.with(t.trainTriggers.keySerde(), t.trainTriggers.valueSerde())
+        .withName("oppu-train-triggers"));
+  }
+
+  /** Sink: deleted adapters leave as tombstones of their compacted key in the adapters topic. */
+  public static void toAdapterTombstones(KStream<String, AdapterVersion> deleted, Topics t) {
+    deleted.map((k, a) -> KeyValue.<String, AdapterVersion>pair(Topics.adapterKey(a.getUserId(), a.getTask(),
+            a.getVariant()), null), Named.as("oppu-adapter-tombstones"))
+        .to(t.adapters.name(), Produced.with(t.adapters.keySerde(), t.adapters.valueSerde())
+            .withName("oppu-adapters-deleted"));
+  }
+
+  /**
+   * Sink: every dead letter of the application to the one dead-letters topic, over the output limit refused before
+   * the producer (see {@link OutputSizeGuard}).
+   */
+  public static void toDeadLetters(Topics t, InputLimits limits, List<KStream<String, DeadLetter>> deadLetters) {
+    KStream<String, DeadLetter> all = deadLetters.get(0);
+    for (int i = 1; i < deadLetters.size(); i++) {
+      all = all.merge(deadLetters.get(i), Named.as("oppu-dead-letters-merge-" + i));
+    }
+    all.to(t.deadLetters.name(), Produced.with(t.deadLetters.keySerde(),
+            OutputSizeGuard.guard(t.deadLetters.valueSerde(), limits.maxOutputRecordBytes()))
+        .withName("oppu-dead-letters"));
+  }
+
   /** The stores: history, meta, train state and dedup logged; the index unlogged (rebuilt from history). */
-  public static java.util.List<StoreBuilder<?>> storeBuilders(IngestConfig c) {
+  public static List<StoreBuilder<?>> storeBuilders(IngestConfig c) {
     boolean mem = c.inMemoryStores();
     // History and dedup keys are written once each: a cache would only fill up (and slow every lookup) with them.
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> history = kv(HISTORY_STORE, mem, false);
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> meta = kv(HISTORY_META_STORE, mem, true);
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> postings = kv(POSTINGS_STORE, mem, true).withLoggingDisabled();
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> stats = kv(INDEX_STATS_STORE, mem, true).withLoggingDisabled();
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> train = kv(TRAIN_STATE_STORE, mem, true);
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> dedup = kv(DEDUP_STORE, mem, false);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> history = kv(StoreNames.HISTORY_STORE, mem, false);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> meta = kv(StoreNames.HISTORY_META_STORE, mem, true);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> postings =
+        kv(StoreNames.POSTINGS_STORE, mem, true).withLoggingDisabled();
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> stats =
+        kv(StoreNames.INDEX_STATS_STORE, mem, true).withLoggingDisabled();
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> train = kv(StoreNames.TRAIN_STATE_STORE, mem, true);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> dedup = kv(StoreNames.DEDUP_STORE, mem, false);
     // Uncached: written rarely, and expired from a punctuation (no record context).
-    StoreBuilder<KeyValueStore<Bytes, byte[]>> deletions = kv(USER_DELETIONS_STORE, mem, false);
-    return java.util.List.of(history, meta, postings, stats, train, dedup, deletions);
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> deletions = kv(StoreNames.USER_DELETIONS_STORE, mem, false);
+    return List.of(history, meta, postings, stats, train, dedup, deletions);
   }
 
   private static StoreBuilder<KeyValueStore<Bytes, byte[]>> kv(String name, boolean inMemory, boolean cached) {
@@ -238,8 +243,8 @@ public final class IngestTopology {
 
   /** The retrieval stores of a running application, through interactive queries. */
   public static Bm25Retriever.IndexStores queryableStores(org.apache.kafka.streams.KafkaStreams streams) {
-    return new Bm25Retriever.IndexStores(iq(streams, POSTINGS_STORE), iq(streams, INDEX_STATS_STORE),
-        iq(streams, HISTORY_STORE));
+    return new Bm25Retriever.IndexStores(iq(streams, StoreNames.POSTINGS_STORE),
+        iq(streams, StoreNames.INDEX_STATS_STORE), iq(streams, StoreNames.HISTORY_STORE));
   }
 
   private static ReadOnlyKeyValueStore<Bytes, byte[]> iq(org.apache.kafka.streams.KafkaStreams s, String name) {
@@ -247,10 +252,16 @@ public final class IngestTopology {
         QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
   }
 
-  /** The retrieval stores as a processor connected to {@link #RETRIEVAL_STORES} sees them. */
+  /** The retrieval stores as a processor connected to {@link StoreNames#RETRIEVAL_STORES} sees them. */
   public static Bm25Retriever.IndexStores processorStores(ProcessorContext<?, ?> ctx) {
-    return new Bm25Retriever.IndexStores(ctx.getStateStore(POSTINGS_STORE), ctx.getStateStore(INDEX_STATS_STORE),
-        ctx.getStateStore(HISTORY_STORE));
+    return new Bm25Retriever.IndexStores(ctx.getStateStore(StoreNames.POSTINGS_STORE),
+        ctx.getStateStore(StoreNames.INDEX_STATS_STORE), ctx.getStateStore(StoreNames.HISTORY_STORE));
+  }
+
+  private static String[] concat(String[] a, String b) {
+    String[] out = java.util.Arrays.copyOf(a, a.length + 1);
+    out[a.length] = b;
+    return out;
   }
 
   static Sensor sensor(ProcessorContext<?, ?> ctx, String taskId, String operation) {

@@ -4,6 +4,7 @@ import dev.oppu.lamp.LampInputException;
 import dev.oppu.lamp.Task;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.AvroSerde;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.UserAction;
 import dev.oppu.schemas.UserCommand;
 import java.nio.charset.StandardCharsets;
@@ -58,7 +59,7 @@ final class UserCommandProcessor extends ContextualProcessor<byte[], byte[], Str
   public void init(ProcessorContext<String, SpecificRecord> context) {
     super.init(context);
     analyzer = config.newAnalyzer();
-    dedup = context.getStateStore(IngestTopology.DEDUP_STORE);
+    dedup = context.getStateStore(StoreNames.DEDUP_STORE);
     stores = new IngestStores(context, config, analyzer, dedup);
     long every = Math.max(1_000, Math.min(60_000, config.deletionFence().toMillis() / 10));
     context.schedule(Duration.ofMillis(every), PunctuationType.WALL_CLOCK_TIME, this::expireFences);

@@ -14,12 +14,12 @@ import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 
 /**
- * Deletion fences (store {@link IngestTopology#USER_DELETIONS_STORE}, key = user id). When a user is deleted while
- * trainings for them are pending, the fence remembers those trigger ids (and nothing else of the user) so that an
- * adapter such a training publishes after the deletion is tombstoned again and never served, and its train result
- * does not re-create train state. A fence ends when every fenced trigger is answered (result seen, and its adapter
- * seen if it published one), or after {@link IngestConfig#deletionFence()}; a user deleted with no training pending
- * leaves no fence at all.
+ * Deletion fences (store {@link dev.oppu.schemas.StoreNames#USER_DELETIONS_STORE}, key = user id). When a user is
+ * deleted while trainings for them are pending, the fence remembers those trigger ids (and nothing else of the user)
+ * so that an adapter such a training publishes after the deletion is tombstoned again and never served, and its train
+ * result does not re-create train state. A fence ends when every fenced trigger is answered (result seen, and its
+ * adapter seen if it published one), or after {@link IngestConfig#deletionFence()}; a user deleted with no training
+ * pending leaves no fence at all.
  */
 public final class UserDeletions {
   private UserDeletions() {}

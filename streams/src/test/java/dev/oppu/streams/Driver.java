@@ -3,6 +3,7 @@ package dev.oppu.streams;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.DeadLetter;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.TrainResult;
 import dev.oppu.schemas.TrainTrigger;
@@ -74,8 +75,8 @@ final class Driver implements AutoCloseable {
   }
 
   Bm25Retriever.IndexStores stores() {
-    return new Bm25Retriever.IndexStores(store(IngestTopology.POSTINGS_STORE),
-        store(IngestTopology.INDEX_STATS_STORE), store(IngestTopology.HISTORY_STORE));
+    return new Bm25Retriever.IndexStores(store(StoreNames.POSTINGS_STORE),
+        store(StoreNames.INDEX_STATS_STORE), store(StoreNames.HISTORY_STORE));
   }
 
   double metric(String op) {

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.InputLimits;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.UserAction;
 import dev.oppu.schemas.UserCommand;
 import java.nio.ByteBuffer;
@@ -61,7 +62,7 @@ class HostileInputTest {
       assertEquals("u1", dead.get(1).getKey());
       assertReason(dead.get(2), "itemId of 257 characters exceeds the limit of 256");
       assertEquals(3.0, d.metric(IngestTopology.METRIC_DEAD_LETTERS));
-      assertEquals(1, count(d.store(IngestTopology.HISTORY_STORE)), "only the behavior at the limit is stored");
+      assertEquals(1, count(d.store(StoreNames.HISTORY_STORE)), "only the behavior at the limit is stored");
     }
   }
 
@@ -88,7 +89,7 @@ class HostileInputTest {
       assertReason(dead.get(0), "user command: userId of 300 characters exceeds the limit of 256");
       assertNull(dead.get(0).getKey());
       assertTrue(d.adapterOut.isEmpty(), "no deletion ran");
-      assertEquals(1, count(d.store(IngestTopology.HISTORY_STORE)));
+      assertEquals(1, count(d.store(StoreNames.HISTORY_STORE)));
     }
   }
 

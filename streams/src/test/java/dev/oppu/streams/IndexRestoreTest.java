@@ -8,6 +8,7 @@ import dev.oppu.broker.CheckedSends;
 import dev.oppu.broker.KafkaExtension;
 import dev.oppu.broker.SharedKafka;
 import dev.oppu.schemas.Behavior;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -91,9 +92,9 @@ class IndexRestoreTest {
 
     try (Admin admin = Admin.create(kafka.clientConfig().admin())) {
       Set<String> names = admin.listTopics().names().get();
-      assertTrue(names.contains(appId + "-" + IngestTopology.HISTORY_STORE + "-changelog"));
-      assertFalse(names.contains(appId + "-" + IngestTopology.POSTINGS_STORE + "-changelog"));
-      assertFalse(names.contains(appId + "-" + IngestTopology.INDEX_STATS_STORE + "-changelog"));
+      assertTrue(names.contains(appId + "-" + StoreNames.HISTORY_STORE + "-changelog"));
+      assertFalse(names.contains(appId + "-" + StoreNames.POSTINGS_STORE + "-changelog"));
+      assertFalse(names.contains(appId + "-" + StoreNames.INDEX_STATS_STORE + "-changelog"));
     }
 
     try (KafkaStreams streams = new KafkaStreams(IngestTopology.build(topics, config), props)) {
@@ -108,7 +109,7 @@ class IndexRestoreTest {
   /** The RocksDB directories of the postings store under the state directory, whichever task holds them. */
   private static List<Path> postingsDirs(Path stateDir) throws java.io.IOException {
     try (var all = Files.walk(stateDir)) {
-      return all.filter(p -> Files.isDirectory(p) && p.getFileName().toString().equals(IngestTopology.POSTINGS_STORE))
+      return all.filter(p -> Files.isDirectory(p) && p.getFileName().toString().equals(StoreNames.POSTINGS_STORE))
           .toList();
     }
   }
@@ -131,9 +132,9 @@ class IndexRestoreTest {
       if (streams.state() == KafkaStreams.State.RUNNING) {
         try {
           ReadOnlyKeyValueStore<Bytes, byte[]> meta = streams.store(StoreQueryParameters.fromNameAndType(
-              IngestTopology.HISTORY_META_STORE, QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
+              StoreNames.HISTORY_META_STORE, QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
           ReadOnlyKeyValueStore<Bytes, byte[]> stats = streams.store(StoreQueryParameters.fromNameAndType(
-              IngestTopology.INDEX_STATS_STORE, QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
+              StoreNames.INDEX_STATS_STORE, QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
           boolean done = true;
           for (int u = 0; u < USERS && done; u++) {
             Bytes k = Bytes.wrap(Keys.prefix("u" + u, "LaMP_2M"));

@@ -12,6 +12,7 @@ import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.DeadLetter;
 import dev.oppu.schemas.HistoryItem;
 import dev.oppu.schemas.Request;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.TrainResult;
 import dev.oppu.schemas.TrainTrigger;
@@ -47,17 +48,17 @@ class IngestTopologyTest {
         d.send(TestData.movie("u1", "e" + i, "common unique" + i + " common words here", "comedy"));
       }
       byte[] prefix = Keys.prefix("u1", "LaMP_2M");
-      IndexStats stats = IndexStats.decode(d.store(IngestTopology.INDEX_STATS_STORE).get(Bytes.wrap(prefix)));
+      IndexStats stats = IndexStats.decode(d.store(StoreNames.INDEX_STATS_STORE).get(Bytes.wrap(prefix)));
       assertEquals(2, stats.firstSeq());
       assertEquals(5, stats.nextSeq());
       assertEquals(3, stats.docCount());
       assertEquals(3 * 5, stats.sumTotalTermFreq());
       for (int seq = 0; seq < 5; seq++) {
-        byte[] item = d.store(IngestTopology.HISTORY_STORE).get(Keys.history(prefix, seq));
+        byte[] item = d.store(StoreNames.HISTORY_STORE).get(Keys.history(prefix, seq));
         assertEquals(seq >= 2, item != null, "history seq " + seq);
       }
       // One open segment holds all five; the evicted two are skipped by seq.
-      byte[] seg = d.store(IngestTopology.POSTINGS_STORE).get(Keys.segment(prefix, 0));
+      byte[] seg = d.store(StoreNames.POSTINGS_STORE).get(Keys.segment(prefix, 0));
       assertEquals(5, Segments.docCount(seg));
       assertEquals(5, Segments.length(seg, 4));
       Bm25Retriever r = new Bm25Retriever(config().newAnalyzer(), 64);
@@ -84,10 +85,10 @@ class IngestTopologyTest {
         d.send(TestData.movie("u1", "e" + i, "text number" + i + " of the history", "comedy"));
       }
       byte[] prefix = Keys.prefix("u1", "LaMP_2M");
-      IndexStats stats = IndexStats.decode(d.store(IngestTopology.INDEX_STATS_STORE).get(Bytes.wrap(prefix)));
+      IndexStats stats = IndexStats.decode(d.store(StoreNames.INDEX_STATS_STORE).get(Bytes.wrap(prefix)));
       assertEquals(new IndexStats(130, 200, 70, 70 * 5), stats);
       List<Long> segments = new java.util.ArrayList<>();
-      try (var it = d.store(IngestTopology.POSTINGS_STORE).all()) {
+      try (var it = d.store(StoreNames.POSTINGS_STORE).all()) {
         it.forEachRemaining(kv -> segments.add(java.nio.ByteBuffer.wrap(kv.key.get(), prefix.length, 8).getLong()));
       }
       List<Long> expected = new java.util.ArrayList<>();
@@ -95,9 +96,9 @@ class IngestTopologyTest {
         expected.add(sg);
       }
       assertEquals(expected, segments, "only segments holding retained documents");
-      assertEquals(1, d.store(IngestTopology.POSTINGS_STORE).get(Keys.segment(prefix, Segments.segmentOf(130)))[0],
+      assertEquals(1, d.store(StoreNames.POSTINGS_STORE).get(Keys.segment(prefix, Segments.segmentOf(130)))[0],
           "sealed");
-      assertEquals(0, d.store(IngestTopology.POSTINGS_STORE).get(Keys.segment(prefix, Segments.segmentOf(199)))[0],
+      assertEquals(0, d.store(StoreNames.POSTINGS_STORE).get(Keys.segment(prefix, Segments.segmentOf(199)))[0],
           "open");
       Bm25Retriever r = new Bm25Retriever(c.newAnalyzer(), 64);
       assertTrue(r.topK(d.stores(), "u1", "LaMP_2M", "number129", 5).isEmpty());
@@ -131,7 +132,7 @@ class IngestTopologyTest {
         d.send(TestData.movie("u1", "e" + i, "text number" + i, "comedy"));
       }
       List<String> remembered = new java.util.ArrayList<>();
-      try (var it = d.store(IngestTopology.DEDUP_STORE).all()) {
+      try (var it = d.store(StoreNames.DEDUP_STORE).all()) {
         it.forEachRemaining(kv -> remembered.add(new String(kv.key.get(), StandardCharsets.UTF_8)));
       }
       assertEquals(List.of("u1\u0000e2", "u1\u0000e3", "u1\u0000e4"), remembered);
@@ -142,7 +143,7 @@ class IngestTopologyTest {
   }
 
   private static long retained(Driver d, String user) {
-    return IndexStats.decode(d.store(IngestTopology.HISTORY_META_STORE)
+    return IndexStats.decode(d.store(StoreNames.HISTORY_META_STORE)
         .get(Bytes.wrap(Keys.prefix(user, "LaMP_2M")))).retained();
   }
 
@@ -491,6 +492,27 @@ class IngestTopologyTest {
       assertEquals(2, dls.size());
       assertEquals(d.topics.trainResults.name(), dls.get(0).getSourceTopic());
       assertEquals(d.topics.adapters.name(), dls.get(1).getSourceTopic());
+    }
+  }
+
+  @Test
+  void adaptersWithAKeyNotTheirOwnAnUnknownTaskOrABadTombstoneKeyAreDeadLettered() {
+    try (Driver d = new Driver(triggerConfig(), stateDir)) {
+      AdapterVersion u2s = AdapterVersion.newBuilder(adapter("u2", 1L, 2, Map.of("comedy", 1.0))).build();
+      d.adapters.pipeInput(Topics.adapterKey("u1", "LaMP_2M", "plain"), u2s);
+      AdapterVersion unknownTask = AdapterVersion.newBuilder(adapter("u1", 1L, 2, Map.of())).setTask("LaMP_9").build();
+      d.adapters.pipeInput(Topics.adapterKey("u1", "LaMP_9", "plain"), unknownTask);
+      d.adapters.pipeInput("not-an-adapter-key", (AdapterVersion) null);
+      List<DeadLetter> dls = d.deadLetters.readValuesToList();
+      assertEquals(3, dls.size(), dls.toString());
+      assertTrue(dls.get(0).getReason().contains("is not the adapter's key u2|LaMP_2M|plain"), dls.get(0).getReason());
+      assertTrue(dls.get(1).getReason().contains("unknown task 'LaMP_9'"), dls.get(1).getReason());
+      assertTrue(dls.get(2).getReason().contains("not user|task|variant"), dls.get(2).getReason());
+      for (DeadLetter dl : dls) {
+        assertEquals(d.topics.adapters.name(), dl.getSourceTopic());
+      }
+      assertNull(d.store(StoreNames.TRAIN_STATE_STORE).get(Triggers.stateKey("u2", "LaMP_2M", "plain")));
+      assertNull(d.store(StoreNames.TRAIN_STATE_STORE).get(Triggers.stateKey("u1", "LaMP_2M", "plain")));
     }
   }
 

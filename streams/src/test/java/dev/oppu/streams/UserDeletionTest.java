@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.oppu.lamp.Task;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.DeadLetter;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import dev.oppu.schemas.TrainTrigger;
 import dev.oppu.schemas.UserAction;
@@ -34,9 +35,9 @@ class UserDeletionTest {
   @TempDir
   Path stateDir;
 
-  private static final List<String> STORES = List.of(IngestTopology.HISTORY_STORE, IngestTopology.HISTORY_META_STORE,
-      IngestTopology.POSTINGS_STORE, IngestTopology.INDEX_STATS_STORE, IngestTopology.TRAIN_STATE_STORE,
-      IngestTopology.DEDUP_STORE, IngestTopology.USER_DELETIONS_STORE);
+  private static final List<String> STORES = List.of(StoreNames.HISTORY_STORE, StoreNames.HISTORY_META_STORE,
+      StoreNames.POSTINGS_STORE, StoreNames.INDEX_STATS_STORE, StoreNames.TRAIN_STATE_STORE,
+      StoreNames.DEDUP_STORE, StoreNames.USER_DELETIONS_STORE);
 
   private static IngestConfig config() {
     return IngestConfig.defaults().withTriggers(3, 1000, 5, 5, 0.35).withMaxHistory(50);
@@ -84,9 +85,9 @@ class UserDeletionTest {
             adapter(t.getUserId(), t.getTask(), t.getTriggerId(), 1L), Instant.ofEpochMilli(d.now()));
       }
       Map<String, List<String>> before = keysByStore(d);
-      for (String s : List.of(IngestTopology.HISTORY_STORE, IngestTopology.HISTORY_META_STORE,
-          IngestTopology.POSTINGS_STORE, IngestTopology.INDEX_STATS_STORE, IngestTopology.TRAIN_STATE_STORE,
-          IngestTopology.DEDUP_STORE)) {
+      for (String s : List.of(StoreNames.HISTORY_STORE, StoreNames.HISTORY_META_STORE,
+          StoreNames.POSTINGS_STORE, StoreNames.INDEX_STATS_STORE, StoreNames.TRAIN_STATE_STORE,
+          StoreNames.DEDUP_STORE)) {
         assertTrue(before.get(s).stream().anyMatch(k -> isUsers(k, "u1")), s + " holds u1 before the deletion");
       }
 
@@ -125,7 +126,7 @@ class UserDeletionTest {
       assertEquals(2, pending.size());
       d.delete("u1");
       d.adapterOut.readKeyValuesToList();
-      UserDeletions.Marker fence = UserDeletions.marker(d.store(IngestTopology.USER_DELETIONS_STORE), "u1");
+      UserDeletions.Marker fence = UserDeletions.marker(d.store(StoreNames.USER_DELETIONS_STORE), "u1");
       assertNotNull(fence);
       assertEquals(pending.stream().map(TrainTrigger::getTriggerId).sorted().toList(),
           fence.fenced().keySet().stream().sorted().toList());
@@ -139,9 +140,9 @@ class UserDeletionTest {
       d.results.pipeInput("u1", TrainResultOf.accepted(t, 1L), Instant.ofEpochMilli(d.now()));
       // The other training was dropped by the trainer: its result ends the fence.
       TrainTrigger other = pending.stream().filter(p -> p.getTask().equals("LaMP_3")).findFirst().orElseThrow();
-      assertNotNull(UserDeletions.marker(d.store(IngestTopology.USER_DELETIONS_STORE), "u1"));
+      assertNotNull(UserDeletions.marker(d.store(StoreNames.USER_DELETIONS_STORE), "u1"));
       d.results.pipeInput("u1", TrainResultOf.rejected(other), Instant.ofEpochMilli(d.now()));
-      assertNull(UserDeletions.marker(d.store(IngestTopology.USER_DELETIONS_STORE), "u1"));
+      assertNull(UserDeletions.marker(d.store(StoreNames.USER_DELETIONS_STORE), "u1"));
       Map<String, List<String>> keys = keysByStore(d);
       for (String s : STORES) {
         assertTrue(keys.get(s).isEmpty(), s + " holds " + keys.get(s));
@@ -165,7 +166,7 @@ class UserDeletionTest {
       d.adapters.pipeInput(Topics.adapterKey("u1", old.getTask(), "plain"),
           adapter("u1", old.getTask(), fresh.getTriggerId(), 1L), Instant.ofEpochMilli(d.now()));
       assertTrue(d.adapterOut.isEmpty(), "the returning user's new adapter stays");
-      TrainState st = TrainState.decode(d.store(IngestTopology.TRAIN_STATE_STORE)
+      TrainState st = TrainState.decode(d.store(StoreNames.TRAIN_STATE_STORE)
           .get(Triggers.stateKey("u1", old.getTask(), "plain")));
       assertEquals(1L, st.version());
     }
@@ -181,12 +182,12 @@ class UserDeletionTest {
         d.results.pipeInput("u1", TrainResultOf.rejected(t), Instant.ofEpochMilli(d.now()));
       }
       d.delete("u1");
-      assertNull(UserDeletions.marker(d.store(IngestTopology.USER_DELETIONS_STORE), "u1"), "nothing was pending");
+      assertNull(UserDeletions.marker(d.store(StoreNames.USER_DELETIONS_STORE), "u1"), "nothing was pending");
       String key = Topics.adapterKey("u1", "LaMP_2M", "plain");
       // The version reaches the adapters-by-user repartition after the deletion; the tombstone follows it.
       d.adapters.pipeInput(key, adapter("u1", "LaMP_2M", "earlier", 3L), Instant.ofEpochMilli(d.now()));
       d.adapters.pipeInput(key, (AdapterVersion) null, Instant.ofEpochMilli(d.now()));
-      assertTrue(keysByStore(d).get(IngestTopology.TRAIN_STATE_STORE).isEmpty());
+      assertTrue(keysByStore(d).get(StoreNames.TRAIN_STATE_STORE).isEmpty());
     }
   }
 
@@ -200,11 +201,11 @@ class UserDeletionTest {
     try (Driver d = new Driver(c, stateDir)) {
       feed(d, "u1", 3, "comedy");
       d.delete("u1");
-      assertNotNull(UserDeletions.marker(d.store(IngestTopology.USER_DELETIONS_STORE), "u1"));
+      assertNotNull(UserDeletions.marker(d.store(StoreNames.USER_DELETIONS_STORE), "u1"));
       d.driver.advanceWallClockTime(Duration.ofMinutes(5));
-      assertNotNull(UserDeletions.marker(d.store(IngestTopology.USER_DELETIONS_STORE), "u1"));
+      assertNotNull(UserDeletions.marker(d.store(StoreNames.USER_DELETIONS_STORE), "u1"));
       d.driver.advanceWallClockTime(Duration.ofMinutes(6));
-      assertNull(UserDeletions.marker(d.store(IngestTopology.USER_DELETIONS_STORE), "u1"));
+      assertNull(UserDeletions.marker(d.store(StoreNames.USER_DELETIONS_STORE), "u1"));
     }
   }
 

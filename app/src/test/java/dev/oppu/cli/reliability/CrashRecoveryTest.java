@@ -26,16 +26,15 @@ import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.Behavior;
 import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
 import dev.oppu.serving.AdapterCache;
 import dev.oppu.serving.GivenProfiles;
 import dev.oppu.serving.ModelBatchGenerator;
 import dev.oppu.serving.ServingConfig;
-import dev.oppu.serving.ServingTopology;
 import dev.oppu.serving.StreamsApp;
 import dev.oppu.streams.HistoryIndex;
 import dev.oppu.streams.IngestConfig;
-import dev.oppu.streams.IngestTopology;
 import dev.oppu.system.ServingModels;
 import dev.oppu.trainer.service.AdapterRecords;
 import java.io.IOException;
@@ -226,9 +225,9 @@ class CrashRecoveryTest {
     // or an open transaction; a training killed midway is run again from its trigger's uncommitted offset.
     List<StreamsKill> streamsKilled = new ArrayList<>();
     List<String> interruptedTriggers = new ArrayList<>();
-    String historyChangelog = appId + "-" + IngestTopology.HISTORY_STORE + "-changelog";
+    String historyChangelog = appId + "-" + StoreNames.HISTORY_STORE + "-changelog";
     // what the streams process writes, in its exactly-once transactions
-    List<String> streamsOutputs = List.of(historyChangelog, appId + "-" + ServingTopology.PENDING_STORE + "-changelog",
+    List<String> streamsOutputs = List.of(historyChangelog, appId + "-" + StoreNames.PENDING_STORE + "-changelog",
         topics.responses.name(), topics.trainTriggers.name());
 
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.clientConfig().producer(),
@@ -451,10 +450,10 @@ class CrashRecoveryTest {
       // 4. the BM25 index the application serves equals one rebuilt from the history changelog
       Map<String, Map<Bytes, byte[]>> served = servedIndex(kafka, topics, settings, modelDir, appId, stateDir);
       Map<String, Map<Bytes, byte[]>> rebuilt = rebuiltIndex(history,
-          latest(readCommitted(kafka, appId + "-" + IngestTopology.HISTORY_META_STORE + "-changelog")),
+          latest(readCommitted(kafka, appId + "-" + StoreNames.HISTORY_META_STORE + "-changelog")),
           IngestConfig.from(settings));
-      assertFalse(rebuilt.get(IngestTopology.POSTINGS_STORE).isEmpty());
-      for (String store : List.of(IngestTopology.POSTINGS_STORE, IngestTopology.INDEX_STATS_STORE)) {
+      assertFalse(rebuilt.get(StoreNames.POSTINGS_STORE).isEmpty());
+      for (String store : List.of(StoreNames.POSTINGS_STORE, StoreNames.INDEX_STATS_STORE)) {
         assertEquals(hex(rebuilt.get(store)), hex(served.get(store)), store + " equals its rebuild from history");
       }
 
@@ -643,7 +642,7 @@ class CrashRecoveryTest {
           return false;
         }
         try {
-          for (String name : List.of(IngestTopology.POSTINGS_STORE, IngestTopology.INDEX_STATS_STORE)) {
+          for (String name : List.of(StoreNames.POSTINGS_STORE, StoreNames.INDEX_STATS_STORE)) {
             ReadOnlyKeyValueStore<Bytes, byte[]> s = app.store(StoreQueryParameters.fromNameAndType(name,
                 QueryableStoreTypes.<Bytes, byte[]>keyValueStore()));
             Map<Bytes, byte[]> content = new TreeMap<>();
@@ -677,21 +676,21 @@ class CrashRecoveryTest {
       IngestConfig config) {
     MockProcessorContext<Object, Object> ctx = new MockProcessorContext<>();
     Map<String, KeyValueStore<Bytes, byte[]>> stores = new LinkedHashMap<>();
-    for (String name : List.of(IngestTopology.HISTORY_STORE, IngestTopology.HISTORY_META_STORE,
-        IngestTopology.POSTINGS_STORE, IngestTopology.INDEX_STATS_STORE)) {
+    for (String name : List.of(StoreNames.HISTORY_STORE, StoreNames.HISTORY_META_STORE,
+        StoreNames.POSTINGS_STORE, StoreNames.INDEX_STATS_STORE)) {
       KeyValueStore<Bytes, byte[]> s = Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(name),
           Serdes.Bytes(), Serdes.ByteArray()).withLoggingDisabled().build();
       s.init(ctx.getStateStoreContext(), s);
       stores.put(name, s);
     }
-    history.forEach((k, v) -> stores.get(IngestTopology.HISTORY_STORE).put(k, v));
-    meta.forEach((k, v) -> stores.get(IngestTopology.HISTORY_META_STORE).put(k, v));
-    int rebuilt = new HistoryIndex(stores.get(IngestTopology.HISTORY_STORE),
-        stores.get(IngestTopology.HISTORY_META_STORE), stores.get(IngestTopology.POSTINGS_STORE),
-        stores.get(IngestTopology.INDEX_STATS_STORE), config.newAnalyzer(), config.maxHistory()).reconcile();
+    history.forEach((k, v) -> stores.get(StoreNames.HISTORY_STORE).put(k, v));
+    meta.forEach((k, v) -> stores.get(StoreNames.HISTORY_META_STORE).put(k, v));
+    int rebuilt = new HistoryIndex(stores.get(StoreNames.HISTORY_STORE),
+        stores.get(StoreNames.HISTORY_META_STORE), stores.get(StoreNames.POSTINGS_STORE),
+        stores.get(StoreNames.INDEX_STATS_STORE), config.newAnalyzer(), config.maxHistory()).reconcile();
     assertEquals(meta.size(), rebuilt, "every (user, task) rebuilt");
     Map<String, Map<Bytes, byte[]>> out = new HashMap<>();
-    for (String name : List.of(IngestTopology.POSTINGS_STORE, IngestTopology.INDEX_STATS_STORE)) {
+    for (String name : List.of(StoreNames.POSTINGS_STORE, StoreNames.INDEX_STATS_STORE)) {
       Map<Bytes, byte[]> content = new TreeMap<>();
       try (KeyValueIterator<Bytes, byte[]> it = stores.get(name).all()) {
         it.forEachRemaining((KeyValue<Bytes, byte[]> kv) -> content.put(kv.key, kv.value));
