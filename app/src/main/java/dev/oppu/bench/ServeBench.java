@@ -1,5 +1,6 @@
 package dev.oppu.bench;
 
+import dev.oppu.schemas.StoreNames;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -20,7 +21,6 @@ import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
 import dev.oppu.schemas.Topics;
 import dev.oppu.serving.ModelBatchGenerator;
-import dev.oppu.serving.ServingTopology;
 import dev.oppu.system.OppuSystem;
 import dev.oppu.system.ServingModels;
 import dev.oppu.system.StreamsApplication;
@@ -279,7 +279,7 @@ public final class ServeBench implements Callable<Integer> {
         Thread.sleep(50);
       }
       ReadOnlyKeyValueStore<String, AdapterVersion> store = streams.store(StoreQueryParameters.fromNameAndType(
-          ServingTopology.ADAPTER_STORE, QueryableStoreTypes.keyValueStore()));
+          StoreNames.ADAPTER_STORE, QueryableStoreTypes.keyValueStore()));
       while (store.approximateNumEntries() < n) {
         check(giveUp, n + " adapters materialized");
         Thread.sleep(50);

@@ -1,10 +1,10 @@
 package dev.oppu.bench;
 
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.broker.ClientConfig;
 import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.Topics;
 import dev.oppu.serving.StreamsApp;
-import dev.oppu.streams.IngestTopology;
 import java.time.Duration;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -94,7 +94,7 @@ final class SoakAudit {
 
   /** Every behavior's event id in the history changelog (read_committed), counted once per appearance. */
   static History readHistory(ClientConfig client, Topics topics, int events) {
-    String changelog = StreamsApp.APPLICATION_ID + "-" + IngestTopology.HISTORY_STORE + "-changelog";
+    String changelog = StreamsApp.APPLICATION_ID + "-" + StoreNames.HISTORY_STORE + "-changelog";
     AvroSerde<dev.oppu.schemas.HistoryItem> serde = new AvroSerde<>(dev.oppu.schemas.HistoryItem.class);
     BitSet seen = new BitSet(events);
     long[] dups = {0};

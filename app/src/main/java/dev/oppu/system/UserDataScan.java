@@ -1,13 +1,12 @@
 package dev.oppu.system;
 
+import dev.oppu.schemas.StoreNames;
 import dev.oppu.broker.ClientConfig;
 import dev.oppu.schemas.AdapterVersion;
 import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.HistoryItem;
 import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Topics;
-import dev.oppu.serving.ServingTopology;
-import dev.oppu.streams.IngestTopology;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -73,12 +72,12 @@ final class UserDataScan implements AutoCloseable {
   UserDataScan(ClientConfig client, Topics topics, String applicationId, String user) {
     this.user = user;
     this.prefix = (user + '\u0000').getBytes(StandardCharsets.UTF_8);
-    for (String store : IngestTopology.LOGGED_STORES) {
+    for (String store : StoreNames.INGEST_LOGGED_STORES) {
       kinds.put(changelog(applicationId, store),
-          store.equals(IngestTopology.USER_DELETIONS_STORE) ? Kind.USER_KEY : Kind.USER_PREFIXED);
+          store.equals(StoreNames.USER_DELETIONS_STORE) ? Kind.USER_KEY : Kind.USER_PREFIXED);
     }
-    kinds.put(changelog(applicationId, ServingTopology.ADAPTER_STORE), Kind.ADAPTER_KEY);
-    kinds.put(changelog(applicationId, ServingTopology.PENDING_STORE), Kind.PENDING_REQUEST);
+    kinds.put(changelog(applicationId, StoreNames.ADAPTER_STORE), Kind.ADAPTER_KEY);
+    kinds.put(changelog(applicationId, StoreNames.PENDING_STORE), Kind.PENDING_REQUEST);
     kinds.put(topics.adapters.name(), Kind.ADAPTER_KEY);
     Set<String> existing;
     try (Admin admin = Admin.create(client.admin())) {
@@ -212,7 +211,7 @@ final class UserDataScan implements AutoCloseable {
   /** The user's retained history items, by task (from the history store's changelog), oldest first per task. */
   Map<String, List<HistoryItem>> history(String applicationId) {
     Map<String, List<HistoryItem>> out = new java.util.TreeMap<>();
-    Map<PKey, byte[]> m = live.getOrDefault(changelog(applicationId, IngestTopology.HISTORY_STORE), Map.of());
+    Map<PKey, byte[]> m = live.getOrDefault(changelog(applicationId, StoreNames.HISTORY_STORE), Map.of());
     for (Map.Entry<PKey, byte[]> e : m.entrySet()) {
       byte[] k = e.getKey().key().get();
       int end = prefix.length;

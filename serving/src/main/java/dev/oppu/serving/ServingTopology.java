@@ -42,10 +42,6 @@ import org.apache.kafka.streams.state.Stores;
  */
 public final class ServingTopology {
   // Aliases of StoreNames for the app code that still reads them here.
-  /** {@link StoreNames#PENDING_STORE}. */
-  public static final String PENDING_STORE = StoreNames.PENDING_STORE;
-  /** {@link StoreNames#ADAPTER_STORE}. */
-  public static final String ADAPTER_STORE = StoreNames.ADAPTER_STORE;
 
   private ServingTopology() {}
 
@@ -127,11 +123,6 @@ public final class ServingTopology {
     responses.to(topics.responses.name(), Produced.with(Topics.KEY,
             OutputSizeGuard.guard(topics.responses.valueSerde(), config.limits().maxOutputRecordBytes()))
         .withName("serving-responses-sink"));
-  }
-
-  /** The user id of an adapter key {@code user|task|variant} (user ids may contain '|': split from the right). */
-  public static String userOfAdapterKey(String adapterKey) {
-    return Topics.userOfAdapterKey(adapterKey);
   }
 
   private static String[] concat(String[] a, String[] b) {

@@ -456,8 +456,8 @@ class ServingTopologyTest {
 
   @Test
   void userOfAdapterKeySplitsFromTheRight() {
-    assertEquals("a|b", ServingTopology.userOfAdapterKey(Topics.adapterKey("a|b", "LaMP_3", "rag")));
-    assertEquals("u", ServingTopology.userOfAdapterKey("u|LaMP_3|plain"));
+    assertEquals("a|b", Topics.userOfAdapterKey(Topics.adapterKey("a|b", "LaMP_3", "rag")));
+    assertEquals("u", Topics.userOfAdapterKey("u|LaMP_3|plain"));
   }
 
   private static Properties props(String... kv) {

@@ -51,12 +51,6 @@ public final class IngestTopology {
   private IngestTopology() {}
 
   // Aliases of StoreNames for the app code that still reads them here.
-  /** {@link StoreNames#HISTORY_STORE}. */
-  public static final String HISTORY_STORE = StoreNames.HISTORY_STORE;
-  /** {@link StoreNames#USER_DELETIONS_STORE}. */
-  public static final String USER_DELETIONS_STORE = StoreNames.USER_DELETIONS_STORE;
-  /** {@link StoreNames#INGEST_LOGGED_STORES}. */
-  public static final List<String> LOGGED_STORES = StoreNames.INGEST_LOGGED_STORES;
 
   private static final String[] CORE_STORES = {StoreNames.HISTORY_STORE, StoreNames.HISTORY_META_STORE,
       StoreNames.POSTINGS_STORE, StoreNames.INDEX_STATS_STORE, StoreNames.TRAIN_STATE_STORE,
