@@ -25,7 +25,8 @@ public final class StreamsApp {
     StreamsBuilder b = new StreamsBuilder();
     AtomicReference<KStream<byte[], byte[]>> adapters = new AtomicReference<>();
     AtomicReference<KStream<String, UserCommand>> commands = new AtomicReference<>();
-    IngestTopology.addIngestion(b, topics, ingest, adapters::set, commands::set);
+    // ingestion gets serving's given profiles: a pag trigger carries the profile PAG prompts use
+    IngestTopology.addIngestion(b, topics, ingest.withGivenProfiles(profiles), adapters::set, commands::set);
     ServingTopology.addServing(b, topics, serving, generator, cache, new IngestUserData(ingest, profiles),
         adapters.get(), ingest.adapterPartitions(), commands.get());
     return b.build();
