@@ -79,11 +79,13 @@ public final class RunStreamsCommand implements Callable<Integer> {
     stopped.countDown();
   }
 
-  @Override
-  public Integer call() throws Exception {
-    device.check(); // refuse a device or dtype that cannot run before anything starts
-    PrintWriter out = spec.commandLine().getOut();
-    ClientConfig client = kafka.clientConfig();
+  /**
+   * The system this command runs: its options over the {@code oppu.*} settings (-X, --kafka-config), the defaults
+   * written in {@link OppuSystem} and {@code ServingConfig} (constrained decoding of label tasks; ingestion trains
+   * the variant the default mode serves unless {@code oppu.ingest.variants} says otherwise). Creates missing topics
+   * unless {@code --no-create-topics}.
+   */
+  OppuSystem system(ClientConfig client) {
     Set<Task> served = EnumSet.allOf(Task.class);
     if (tasks != null && !tasks.isEmpty()) {
       served = EnumSet.noneOf(Task.class);
@@ -91,7 +93,7 @@ public final class RunStreamsCommand implements Callable<Integer> {
         served.add(Task.of(t));
       }
     }
-    OppuSystem system = OppuSystem.builder(client)
+    return OppuSystem.builder(client)
         .models(model.with(device))
         .tasks(served)
         .adapterStore(adapterStore.given())
@@ -103,7 +105,15 @@ public final class RunStreamsCommand implements Callable<Integer> {
         .stateDir(stateDir)
         .ensureTopics(noCreateTopics ? 0 : partitions)
         .build();
-    Set<Task> servedTasks = served;
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    device.check(); // refuse a device or dtype that cannot run before anything starts
+    PrintWriter out = spec.commandLine().getOut();
+    ClientConfig client = kafka.clientConfig();
+    OppuSystem system = system(client);
+    Set<Task> servedTasks = system.tasks();
     try (ServingModels models = system.loadServingModels();
         StreamsApplication app = system.streams(models)) {
       KafkaStreams streams = app.kafkaStreams();

@@ -28,8 +28,8 @@ public final class ServingOptions {
   Integer maxNewTokens;
 
   @Option(names = "--constrained", negatable = true,
-      description = "Label tasks (LaMP_1, LaMP_2N, LaMP_2M, LaMP_3) answer with their most likely label (default: "
-          + "free generation).")
+      description = "Label tasks (LaMP_1, LaMP_2N, LaMP_2M, LaMP_3) answer with their most likely label (the default;"
+          + " --no-constrained: free generation).")
   Boolean constrained;
 
   @Option(names = "--sampling",

@@ -3,6 +3,7 @@ package dev.oppu.serving;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.oppu.lamp.Task;
+import dev.oppu.streams.UserProfiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.EnumMap;
@@ -13,8 +14,10 @@ import java.util.Properties;
 /**
  * PAG profiles given as files, OPPU's form {@code [{"id": user_id, "output": profile_text}, ...]}, one file per task
  * ({@code oppu.serving.profiles.<task id>=FILE}). Users without a given profile get one built from their history.
+ * {@link StreamsApp} hands the same instance to ingestion, whose pag train triggers carry the profile serving uses
+ * ({@link UserProfiles}).
  */
-public final class GivenProfiles {
+public final class GivenProfiles implements UserProfiles.Given {
   public static final String PREFIX = "oppu.serving.profiles.";
 
   private final Map<Task, Map<String, String>> byTask = new EnumMap<>(Task.class);
@@ -56,6 +59,7 @@ public final class GivenProfiles {
   }
 
   /** The given profile of the user for the task, or null. */
+  @Override
   public String profile(Task task, String userId) {
     Map<String, String> m = byTask.get(task);
     return m == null ? null : m.get(userId);

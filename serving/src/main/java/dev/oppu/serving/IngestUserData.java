@@ -11,6 +11,7 @@ import dev.oppu.streams.IngestConfig;
 import dev.oppu.streams.IngestTopology;
 import dev.oppu.streams.Keys;
 import dev.oppu.streams.UserDeletions;
+import dev.oppu.streams.UserProfiles;
 import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -24,8 +25,9 @@ import org.apache.lucene.analysis.Analyzer;
 /**
  * {@link UserData} over the ingestion stores of the same stream task: BM25 retrieval through {@link Bm25Retriever}
  * (the code path {@code bench retrieve} measures), profiles from the given profile files, else built from the
- * user's retained history with {@link Profiles#fromHistory}. Every read is confined to the key range of the
- * request's (user, task).
+ * user's retained history with {@link Profiles#fromHistory}: the rule of {@link UserProfiles}, by which ingestion puts
+ * the profile in the pag variant's train triggers. Every read is confined to the key range of the request's (user,
+ * task).
  */
 public final class IngestUserData implements UserData.Source {
   private static final AvroSerde<HistoryItem> ITEMS = new AvroSerde<>(HistoryItem.class);
@@ -104,7 +106,7 @@ public final class IngestUserData implements UserData.Source {
       if (c != null && c.range().sameRange(range)) {
         return c.text();
       }
-      String text = Profiles.fromHistory(task, items(userId, task, range));
+      String text = UserProfiles.built(task, items(userId, task, range));
       profiles.put(key, new CachedProfile(range, text));
       return text;
     }

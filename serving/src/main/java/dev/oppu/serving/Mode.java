@@ -4,7 +4,9 @@ import java.util.Locale;
 
 /**
  * The six ways a request can be answered (SPEC sections 2 and 4). OPPU modes use the user's own adapter of the variant
- * SPEC names (OPPU -> plain, OPPU+RAG -> rag, OPPU+PAG -> pag); the other modes use the task model alone.
+ * SPEC names (OPPU -> plain, OPPU+RAG -> rag, OPPU+PAG -> pag); the other modes use the task model alone. OPPU+PAG
+ * puts the profile and the k retrieved items in the prompt (OPPU's {@code --k 1 --add_profile}), as its adapter was
+ * trained; PAG, the task model's baseline, the profile alone.
  */
 public enum Mode {
   NON_PERSONALIZED("non-personalized", null, false, false),
@@ -12,7 +14,7 @@ public enum Mode {
   PAG("PAG", null, false, true),
   OPPU("OPPU", "plain", false, false),
   OPPU_RAG("OPPU+RAG", "rag", true, false),
-  OPPU_PAG("OPPU+PAG", "pag", false, true);
+  OPPU_PAG("OPPU+PAG", "pag", true, true);
 
   private final String id;
   private final String variant;

@@ -7,8 +7,8 @@ import java.util.Properties;
  * Serving configuration, read from {@code oppu.serving.*} properties.
  *
  * <p>Defaults: mode OPPU+RAG with k = 1 (OPPU's best-performing combination; the trainer's default variant is the
- * one this mode reads, {@code rag}), greedy decoding of at most 32 new tokens, micro-batches of at most 16 requests
- * or 20 ms of waiting, an adapter cache of 256 adapters or 256 MiB.
+ * one this mode reads, {@code rag}), greedy decoding of at most 32 new tokens, label tasks constrained to their label
+ * list, micro-batches of at most 16 requests or 20 ms of waiting, an adapter cache of 256 adapters or 256 MiB.
  *
  * @param defaultMode        mode of a request that names none ({@code oppu.serving.mode})
  * @param defaultK           retrieved items of a RAG request that names no k ({@code oppu.serving.k})
@@ -20,7 +20,7 @@ import java.util.Properties;
  * @param retrievedWords     a retrieved item's input field is cut to this many words, as in training
  *                           ({@code oppu.serving.retrieved.words})
  * @param constrained        label tasks answer with the most likely label of their list
- *                           ({@code oppu.serving.constrained})
+ *                           ({@code oppu.serving.constrained}, default true; false: free generation)
  * @param cacheMaxAdapters   LRU bound on loaded adapters, by count ({@code oppu.serving.cache.adapters})
  * @param cacheMaxBytes      LRU bound on loaded adapters, by weight bytes ({@code oppu.serving.cache.bytes})
  * @param adapterStore       the trainer's store of adapters too large to inline ({@code oppu.adapter.store}, default
@@ -69,7 +69,7 @@ public record ServingConfig(Mode defaultMode, int defaultK, int maxK, int maxBat
         intProp(p, "max.new.tokens", 32),
         intProp(p, "max.input.chars", 32_768),
         intProp(p, "retrieved.words", 48),
-        Boolean.parseBoolean(p.getProperty(PREFIX + "constrained", "false")),
+        Boolean.parseBoolean(p.getProperty(PREFIX + "constrained", "true").trim()),
         intProp(p, "cache.adapters", 256),
         longProp(p, "cache.bytes", 256L << 20),
         java.nio.file.Path.of(p.getProperty(ADAPTER_STORE, DEFAULT_ADAPTER_STORE)),

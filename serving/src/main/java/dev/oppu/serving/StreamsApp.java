@@ -29,6 +29,8 @@ public final class StreamsApp {
   public static Topology topology(Topics topics, IngestConfig ingest, ServingConfig serving, BatchGenerator generator,
       AdapterCache cache, GivenProfiles profiles) {
     StreamsBuilder b = new StreamsBuilder();
+    // Ingestion gets serving's given profiles: a pag trigger carries the profile PAG prompts start with.
+    ingest = ingest.withGivenProfiles(profiles);
     IngestTopology.addStores(b, ingest);
     ServingTopology.addStores(b, topics);
 

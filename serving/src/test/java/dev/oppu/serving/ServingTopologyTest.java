@@ -81,8 +81,9 @@ class ServingTopologyTest {
     adapters.pipeInput(Topics.adapterKey(v.getUserId(), v.getTask(), v.getVariant()), v);
   }
 
+  /** One request per batch, free generation: the fake generator's answers then name the adapter that decoded them. */
   private static ServingConfig unbatched() {
-    return ServingConfig.defaults().withMaxBatch(1);
+    return ServingConfig.defaults().withMaxBatch(1).withConstrained(false);
   }
 
   @Test
@@ -147,7 +148,8 @@ class ServingTopologyTest {
       assertEquals("likes Q\n\n" + p, rows.get(Mode.PAG.ordinal()).prompt(), t + " PAG");
       assertEquals("\n" + p, rows.get(Mode.OPPU.ordinal()).prompt(), t + " OPPU");
       assertEquals(rendered.get(t) + "\n" + p, rows.get(Mode.OPPU_RAG.ordinal()).prompt(), t + " OPPU+RAG");
-      assertEquals("likes Q\n\n" + p, rows.get(Mode.OPPU_PAG.ordinal()).prompt(), t + " OPPU+PAG");
+      assertEquals("likes Q\n" + rendered.get(t) + "\n" + p, rows.get(Mode.OPPU_PAG.ordinal()).prompt(),
+          t + " OPPU+PAG: the profile and the k = 1 retrieved item");
       for (Row r : rows) {
         assertEquals(t, r.task());
       }
@@ -198,6 +200,40 @@ class ServingTopologyTest {
   }
 
   @Test
+  void oppuPagPromptHoldsTheProfileAndOneRetrievedItem() {
+    // OPPU's OPPU+PAG is `--k 1 --add_profile`: the profile, then the k = 1 item BM25 ranks highest, then the prompt
+    start(unbatched());
+    publish(adapter("u1", Task.MOVIE_TAGGING, "pag", 4, "base-fp", "task-fp"));
+    users.add("u1", "h1", item(Task.MOVIE_TAGGING, "a quiet family drama by the sea", "classic"));
+    users.add("u1", "h2", item(Task.MOVIE_TAGGING, "robots and aliens in deep space", "sci-fi"));
+    users.add("u1", "h3", item(Task.MOVIE_TAGGING, "robots rebel against their makers", "sci-fi"));
+    users.profiles.put("u1", "Most used tags: sci-fi (67%), classic (33%).");
+    send(request("r1", "u1", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "robots in deep space"), "OPPU+PAG"));
+    Response r = responses.readValue();
+    assertNull(r.getError(), r.toString());
+    assertEquals(4L, r.getAdapterVersion(), "answered with the user's pag adapter");
+    assertEquals(List.of("h2"), r.getRetrievedItemIds(), "one item retrieved (k = 1 by default)");
+    String prompt = gen.allRows().get(0).prompt();
+    assertEquals("Most used tags: sci-fi (67%), classic (33%).\n"
+        + "description: robots and aliens in deep space tag: sci-fi\n"
+        + "\n" + Task.MOVIE_TAGGING.prompt(Task.MOVIE_TAGGING.extract(input(Task.MOVIE_TAGGING,
+            "robots in deep space"))), prompt);
+  }
+
+  @Test
+  void labelTasksAreConstrainedByDefault() {
+    assertTrue(ServingConfig.defaults().constrained(), "constrained decoding of label tasks is the default");
+    start(ServingConfig.defaults().withMaxBatch(1));
+    send(request("m", "u1", Task.MOVIE_TAGGING, input(Task.MOVIE_TAGGING, "x"), "OPPU"));
+    send(request("h", "u1", Task.NEWS_HEADLINE, input(Task.NEWS_HEADLINE, "x"), "OPPU"));
+    List<Row> rows = gen.allRows();
+    assertEquals(Task.MOVIE_TAGGING.labels(), rows.get(0).candidates());
+    assertNull(rows.get(1).candidates(), "generation tasks generate freely");
+    assertFalse(ServingConfig.from(props(ServingConfig.PREFIX + "constrained", "false")).constrained(),
+        "free generation stays an option");
+  }
+
+  @Test
   void defaultModeIsOppuRagWithConfiguredK() {
     start(unbatched());
     publish(adapter("u1", Task.NEWS_HEADLINE, "rag", 2, "base-fp", "task-fp"));
@@ -212,7 +248,7 @@ class ServingTopologyTest {
 
   @Test
   void usersNeverGetAnotherUsersAdapterOrHistory() {
-    start(ServingConfig.defaults().withMaxBatch(4));
+    start(ServingConfig.defaults().withMaxBatch(4).withConstrained(false)); // answers name their adapter
     publish(adapter("alice", Task.MOVIE_TAGGING, "rag", 11, "base-fp", "task-fp"));
     publish(adapter("bob", Task.MOVIE_TAGGING, "rag", 22, "base-fp", "task-fp"));
     users.add("alice", "a1", item(Task.MOVIE_TAGGING, "alice secret robots", "sci-fi"));

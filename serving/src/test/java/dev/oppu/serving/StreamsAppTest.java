@@ -18,6 +18,8 @@ import dev.oppu.schemas.Request;
 import dev.oppu.schemas.Response;
 import dev.oppu.schemas.StoreNames;
 import dev.oppu.schemas.Topics;
+import dev.oppu.schemas.TrainResult;
+import dev.oppu.schemas.TrainTrigger;
 import dev.oppu.serving.BatchGenerator.Row;
 import dev.oppu.streams.IngestConfig;
 import java.nio.file.Path;
@@ -55,10 +57,18 @@ class StreamsAppTest {
   private TestOutputTopic<String, DeadLetter> deadLetters;
   private int events;
 
+  private TestOutputTopic<String, TrainTrigger> triggers;
+  private Path state;
+
   @BeforeEach
   void start(@TempDir Path state) {
+    this.state = state;
+    start(IngestConfig.defaults());
+  }
+
+  private void start(IngestConfig ingest) {
     ServingConfig cfg = ServingConfig.defaults().withMaxBatch(1);
-    topology = StreamsApp.topology(topics, IngestConfig.defaults(), cfg, gen, new AdapterCache(8, 1 << 20), given);
+    topology = StreamsApp.topology(topics, ingest, cfg, gen, new AdapterCache(8, 1 << 20), given);
     Properties o = new Properties();
     o.put(StreamsConfig.STATE_DIR_CONFIG, state.toString());
     driver = new TopologyTestDriver(topology, StreamsApp.config("app-test", "dummy:9092", cfg, o), Instant.now());
@@ -74,6 +84,8 @@ class StreamsAppTest {
         topics.responses.valueSerde().deserializer());
     deadLetters = driver.createOutputTopic(topics.deadLetters.name(), Serdes.String().deserializer(),
         topics.deadLetters.valueSerde().deserializer());
+    triggers = driver.createOutputTopic(topics.trainTriggers.name(), Serdes.String().deserializer(),
+        topics.trainTriggers.valueSerde().deserializer());
   }
 
   @AfterEach
@@ -191,5 +203,43 @@ class StreamsAppTest {
     Response r = responses.readValue();
     assertEquals(9L, r.getAdapterVersion());
     assertEquals("adapter u1 v9", r.getOutput());
+  }
+
+  @Test
+  void thePagAdapterTrainsWithTheProfileServingPromptsWith() {
+    driver.close();
+    state = state.resolve("pag"); // a fresh state directory for the reconfigured application
+    start(IngestConfig.defaults().withVariants(List.of("rag", "pag")).withTriggers(3, 3, 5, 5, 0.4));
+    List<Map<String, String>> items = List.of(item(Task.NEWS_CATEGORIZE, "the senate votes on a budget", "politics"),
+        item(Task.NEWS_CATEGORIZE, "the team wins the cup", "sports"),
+        item(Task.NEWS_CATEGORIZE, "new tax plan debated", "politics"));
+    for (int i = 0; i < items.size(); i++) {
+      behave("u1", Task.NEWS_CATEGORIZE, "n" + i, items.get(i));
+    }
+    List<TrainTrigger> out = triggers.readValuesToList();
+    TrainTrigger pag = out.stream().filter(t -> t.getVariant().equals("pag")).findFirst().orElseThrow();
+    assertNull(out.stream().filter(t -> t.getVariant().equals("rag")).findFirst().orElseThrow().getProfile());
+    ask(request("p1", "u1", Task.NEWS_CATEGORIZE, input(Task.NEWS_CATEGORIZE, "budget talks"), "OPPU+PAG"));
+    String prompt = gen.allRows().get(0).prompt();
+    assertTrue(pag.getProfile() != null && !pag.getProfile().isEmpty(), "the pag trigger carries a profile");
+    assertTrue(prompt.startsWith(pag.getProfile() + "\n"), "trained with the profile serving prompts with:\n"
+        + pag.getProfile() + "\n---\n" + prompt);
+    assertEquals(Profiles.fromHistory(Task.NEWS_CATEGORIZE, items), pag.getProfile());
+
+    // A given profile (oppu.serving.profiles.<task>) is what serving uses: the next pag trigger carries it too.
+    given.put(Task.NEWS_CATEGORIZE, "u1", "Reads about politics.");
+    driver.createInputTopic(topics.trainResults.name(), Serdes.String().serializer(),
+        topics.trainResults.valueSerde().serializer()).pipeInput("u1", TrainResult.newBuilder()
+            .setTriggerId(pag.getTriggerId()).setUserId("u1").setTask(Task.NEWS_CATEGORIZE.id()).setVariant("pag")
+            .setAccepted(true).setReason("published").setVersion(1L).setCoveredSeq(2).setFinishedAt(Instant.now())
+            .build());
+    for (int i = 3; i < 6; i++) {
+      behave("u1", Task.NEWS_CATEGORIZE, "n" + i, item(Task.NEWS_CATEGORIZE, "budget vote " + i, "politics"));
+    }
+    TrainTrigger next = triggers.readValuesToList().stream().filter(t -> t.getVariant().equals("pag")).findFirst()
+        .orElseThrow();
+    ask(request("p2", "u1", Task.NEWS_CATEGORIZE, input(Task.NEWS_CATEGORIZE, "budget talks"), "OPPU+PAG"));
+    assertEquals("Reads about politics.", next.getProfile());
+    assertTrue(gen.allRows().get(1).prompt().startsWith("Reads about politics.\n"), gen.allRows().get(1).prompt());
   }
 }

@@ -39,11 +39,15 @@ import org.apache.lucene.analysis.standard.StandardAnalyzer;
  * @param limits id length limit (a behavior whose user, event or item id is longer is dead-lettered, as is a user
  *     command whose user id is) and the dead-letter prefix; read from {@code oppu.ids.max.length} and
  *     {@code oppu.dead-letters.max.value.bytes}, shared with serving (see {@link InputLimits})
+ * @param givenProfiles PAG profiles given per (task, user): a pag trigger carries the user's given profile, else the
+ *     one built from the history ({@link UserProfiles}), the text serving's PAG prompts use. Not a property: the
+ *     streams application sets serving's given profiles ({@code oppu.serving.profiles.<task>} files) here; default
+ *     none
  */
 public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, List<String> variants,
     int firstMinItems, int newItemsMax, int shiftMinItems, int shiftWindow, double labelShiftThreshold,
     double termShiftThreshold, Duration dedupRetention, int adapterPartitions, int maxQueryTerms, boolean inMemoryStores,
-    Duration deletionFence, double regimeMargin, InputLimits limits) {
+    Duration deletionFence, double regimeMargin, InputLimits limits, UserProfiles.Given givenProfiles) {
 
   public static final String PREFIX = "oppu.ingest.";
 
@@ -60,6 +64,7 @@ public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, L
       throw new IllegalArgumentException("ingest configuration: deletion-fence must be positive");
     }
     java.util.Objects.requireNonNull(limits, "limits");
+    java.util.Objects.requireNonNull(givenProfiles, "givenProfiles");
     newAnalyzer(analyzer).close(); // fail fast on an unknown analyzer
   }
 
@@ -86,38 +91,46 @@ public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, L
         Boolean.parseBoolean(p.getProperty(PREFIX + "in-memory-stores", "false")),
         Duration.parse(p.getProperty(PREFIX + "deletion-fence", "P1D")),
         Double.parseDouble(p.getProperty(PREFIX + "regime-margin", "0.1")),
-        InputLimits.from(p));
+        InputLimits.from(p),
+        UserProfiles.Given.NONE);
   }
 
   public IngestConfig withMaxHistory(int n) {
     return new IngestConfig(n, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles);
   }
 
   public IngestConfig withVariants(List<String> v) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, v, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles);
   }
 
   public IngestConfig withTriggers(int firstMin, int newMax, int shiftMin, int window, double labelThreshold) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMin, newMax, shiftMin, window,
-        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits);
+        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles);
   }
 
   public IngestConfig withAdapterPartitions(int n) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles);
   }
 
   public IngestConfig withInMemoryStores(boolean m) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, m, deletionFence, regimeMargin, limits);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, m, deletionFence, regimeMargin, limits, givenProfiles);
   }
 
   public IngestConfig withLimits(InputLimits l) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
         shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms,
-        inMemoryStores, deletionFence, regimeMargin, l);
+        inMemoryStores, deletionFence, regimeMargin, l, givenProfiles);
+  }
+
+  /** The same configuration with these given profiles (null: none). */
+  public IngestConfig withGivenProfiles(UserProfiles.Given g) {
+    return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms,
+        inMemoryStores, deletionFence, regimeMargin, limits, g == null ? UserProfiles.Given.NONE : g);
   }
 
   /**

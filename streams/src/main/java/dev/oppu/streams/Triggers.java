@@ -96,10 +96,16 @@ final class Triggers {
     long newFromSeq = st.hasAdapter() ? st.coveredSeq() + 1 : 0;
     String triggerId = UUID.nameUUIDFromBytes((userId + '\u0000' + task.id() + '\u0000' + variant + '\u0000' + lastSeq
         + '\u0000' + newFromSeq + salt).getBytes(StandardCharsets.UTF_8)).toString();
+    List<HistoryItem> history = index.items(userId, task.id(), range.firstSeq(), range.nextSeq());
+    // The pag variant trains with the profile its requests are served with: the same rule over the same retained
+    // items serving's PAG prompts read (UserProfiles), so the trainer needs neither the stores nor the profile files.
+    String profile = UserProfiles.PAG_VARIANT.equals(variant) ? UserProfiles.of(config.givenProfiles(), task, userId,
+        () -> history.stream().map(HistoryItem::getFields).toList()) : null;
     TrainTrigger trigger = TrainTrigger.newBuilder()
         .setTriggerId(triggerId).setUserId(userId).setTask(task.id()).setVariant(variant)
         .setReason(reason).setScore(score).setCreatedAt(Instant.ofEpochMilli(now))
-        .setHistory(index.items(userId, task.id(), range.firstSeq(), range.nextSeq()))
+        .setHistory(history)
+        .setProfile(profile)
         .setNewFromSeq(newFromSeq)
         .setPreviousVersion(st.hasAdapter() ? st.version() : null)
         .setReplayFromSeq(regimeFrom >= 0 ? regimeFrom : null)

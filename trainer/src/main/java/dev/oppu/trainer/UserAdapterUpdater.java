@@ -63,8 +63,9 @@ public final class UserAdapterUpdater {
           holdoutMinNew, t, seed);
     }
 
+    /** RAG and PAG examples hold the k retrieved items (PAG: beside the profile, OPPU's --k 1 --add_profile). */
     ExampleBuilder.Options examples(Variant variant) {
-      return new ExampleBuilder.Options(variant, variant == Variant.RAG ? k : 0, maxTokens, retrievedWords);
+      return new ExampleBuilder.Options(variant, variant == Variant.PLAIN ? 0 : k, maxTokens, retrievedWords);
     }
   }
 
@@ -92,6 +93,7 @@ public final class UserAdapterUpdater {
    *
    * @param history the user's retained history for the task, any order (sorted by seq here)
    * @param newFromSeq items with seq >= this are new since {@code previous}
+   * @param profile the user's profile, prepended to every example of the pag variant (ignored by the others)
    * @param previous the user's current adapter (not modified), or null for a first version
    * @param version the version number the candidate would get (mixes into the seed)
    */

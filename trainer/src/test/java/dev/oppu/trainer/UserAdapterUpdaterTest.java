@@ -51,6 +51,55 @@ class UserAdapterUpdaterTest {
   }
 
   @Test
+  void pagExamplesHoldTheProfileAndTheOneItemRetrievedBeforeEach() {
+    // OPPU+PAG is OPPU's `--k 1 --add_profile`: every example is the profile, then the k = 1 item BM25 finds among
+    // the user's earlier items, then the prompt (as serving's OPPU+PAG prompts are)
+    List<UserAdapterUpdater.Item> h = TinyWorld.history("pat", 12, 21);
+    List<java.util.Map<String, String>> fields = h.stream().map(UserAdapterUpdater.Item::fields).toList();
+    String profile = dev.oppu.lamp.Profiles.fromHistory(Task.MOVIE_TAGGING, fields);
+    List<String> encoded = new java.util.ArrayList<>();
+    dev.oppu.trainer.examples.TokenEncoder recording = new dev.oppu.trainer.examples.TokenEncoder() {
+      @Override
+      public int[] encode(String text) {
+        encoded.add(text);
+        return world.encoder.encode(text);
+      }
+
+      @Override
+      public int eosId() {
+        return world.encoder.eosId();
+      }
+
+      @Override
+      public int bosId() {
+        return world.encoder.bosId();
+      }
+
+      @Override
+      public int padId() {
+        return world.encoder.padId();
+      }
+    };
+    UserAdapterUpdater.Settings s = TinyWorld.settings(1e-2);
+    UserAdapterUpdater.Outcome o = new UserAdapterUpdater(world.lm, recording, s)
+        .update("pat", Task.MOVIE_TAGGING, Variant.PAG, h, 0, profile, null, 1, null);
+    if (o.adapter() != null) {
+      o.adapter().close();
+    }
+    assertEquals(12, o.itemsTrained() + o.heldOut(), "every item is an example");
+    for (int i = 0; i < fields.size(); i++) {
+      List<java.util.Map<String, String>> retrieved = new java.util.ArrayList<>();
+      for (int d : dev.oppu.trainer.examples.ExampleBuilder.retrieveBefore(Task.MOVIE_TAGGING, fields, i, 1)) {
+        retrieved.add(Task.MOVIE_TAGGING.cutRetrieved(fields.get(d), s.retrievedWords()));
+      }
+      assertEquals(i == 0 ? 0 : 1, retrieved.size(), "item " + i);
+      String prompt = Task.MOVIE_TAGGING.buildInput(profile, retrieved,
+          Task.MOVIE_TAGGING.trainingExample(fields.get(i)).prompt());
+      assertTrue(encoded.contains(prompt), "item " + i + "'s example is profile + retrieved item + prompt:\n" + prompt);
+    }
+  }
+
+  @Test
   void warmStartContinuesFromThePreviousAdapter() {
     List<UserAdapterUpdater.Item> h = TinyWorld.history("bob", 60, 12);
     UserAdapterUpdater u = updater(2e-2);

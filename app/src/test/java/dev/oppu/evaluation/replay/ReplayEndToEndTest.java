@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import dev.oppu.broker.ClientConfig;
+import dev.oppu.lamp.Profiles;
+import dev.oppu.schemas.HistoryItem;
+import dev.oppu.schemas.TrainTrigger;
 import dev.oppu.broker.KafkaExtension;
 import dev.oppu.broker.SharedKafka;
 import dev.oppu.evaluation.demo.DemoSystem;
@@ -24,6 +27,7 @@ import dev.oppu.trainer.optim.AdamW;
 import dev.oppu.trainer.pretrain.BpeTokenizerTrainer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -103,9 +107,39 @@ class ReplayEndToEndTest {
       }
       int lagged = r.lags().get("plain").covered();
       assertTrue(lagged > data.itemCount() / 2 && lagged <= data.itemCount(), lagged + " of " + data.itemCount());
+      // The pag adapters behind OPPU+PAG trained with the user's profile: every pag trigger carried the one serving
+      // builds from the same retained history.
+      List<TrainTrigger> pag = triggers(client, topics).stream().filter(t -> t.getVariant().equals("pag")).toList();
+      assertTrue(pag.size() >= 3, "a pag trigger per user at least: " + pag.size());
+      for (TrainTrigger t : pag) {
+        assertEquals(Profiles.fromHistory(Task.MOVIE_TAGGING,
+            t.getHistory().stream().map(HistoryItem::getFields).toList()), t.getProfile(), t.getTriggerId());
+      }
       ReplayOutput.write(r, tmp.resolve("out"));
       assertEquals(6, LampFiles.readGolds(tmp.resolve("out/predictions/OPPU+RAG/LaMP_2M_outputs.json"))
           .outputs().size());
     }
+  }
+
+  /** Every committed train trigger on the topic, in offset order per partition. */
+  private static List<TrainTrigger> triggers(ClientConfig client, Topics topics) {
+    List<TrainTrigger> out = new ArrayList<>();
+    try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> c =
+        new org.apache.kafka.clients.consumer.KafkaConsumer<>(client.consumer(null),
+            new org.apache.kafka.common.serialization.ByteArrayDeserializer(),
+            new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+      List<org.apache.kafka.common.TopicPartition> parts = c.partitionsFor(topics.trainTriggers.name()).stream()
+          .map(pi -> new org.apache.kafka.common.TopicPartition(pi.topic(), pi.partition())).toList();
+      c.assign(parts);
+      c.seekToBeginning(parts);
+      Map<org.apache.kafka.common.TopicPartition, Long> end = c.endOffsets(parts);
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (parts.stream().anyMatch(tp -> c.position(tp) < end.get(tp)) && System.nanoTime() < deadline) {
+        for (var rec : c.poll(Duration.ofMillis(200))) {
+          out.add(topics.trainTriggers.valueSerde().deserializer().deserialize(rec.topic(), rec.value()));
+        }
+      }
+    }
+    return out;
   }
 }

@@ -13,17 +13,21 @@ import java.util.function.IntPredicate;
 /**
  * Builds the per-user training examples of SPEC section 2: one per history item, the task prompt filled from the
  * item and its label as the answer; for RAG the k items BM25 finds among the items BEFORE it (statistics of those
- * items alone, so nothing of item i or later leaks in); for PAG the profile.
+ * items alone, so nothing of item i or later leaks in); for PAG the profile, and the k retrieved items too when k > 0
+ * (OPPU+PAG is OPPU's {@code --k 1 --add_profile}; k = 0 gives the profile alone, the PAG form of task adaptation).
  * Texts are cut to a token budget by shortening input fields (the answer is kept): retrieved items' input fields to
  * {@code retrievedWords} words first, then the item's own input field to what fits; retrieved items are dropped,
  * least relevant first, only if that is not enough.
  */
 public final class ExampleBuilder {
 
-  /** How examples are built. {@code maxTokens} bounds each whole sequence (BOS + prompt + answer + EOS). */
+  /**
+   * How examples are built. {@code maxTokens} bounds each whole sequence (BOS + prompt + answer + EOS); {@code k}
+   * items are retrieved for RAG and PAG (ignored for PLAIN).
+   */
   public record Options(Variant variant, int k, int maxTokens, int retrievedWords) {
     public static Options defaults(Variant variant) {
-      return new Options(variant, variant == Variant.RAG ? 1 : 0, 256, 48);
+      return new Options(variant, variant == Variant.PLAIN ? 0 : 1, 256, 48);
     }
   }
 
@@ -59,7 +63,7 @@ public final class ExampleBuilder {
   private List<TokenizedExample> build(List<Map<String, String>> items, String profile, IntPredicate include,
       boolean withProfile) {
     Bm25Scorer.Index bm25 = BM25.newIndex();
-    boolean rag = options.variant() == Variant.RAG && options.k() > 0;
+    boolean rag = options.variant() != Variant.PLAIN && options.k() > 0;
     List<TokenizedExample> out = new ArrayList<>();
     for (int i = 0; i < items.size(); i++) {
       Map<String, String> item = items.get(i);

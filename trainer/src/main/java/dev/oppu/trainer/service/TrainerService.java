@@ -13,6 +13,7 @@ import dev.oppu.schemas.TrainResult;
 import dev.oppu.schemas.TrainTrigger;
 import dev.oppu.streams.IngestConfig;
 import dev.oppu.streams.ShiftDetector;
+import dev.oppu.streams.UserProfiles;
 import dev.oppu.trainer.LlamaLoraLm;
 import dev.oppu.trainer.UserAdapterUpdater;
 import dev.oppu.trainer.examples.ModelTokenEncoder;
@@ -267,7 +268,7 @@ public final class TrainerService implements AutoCloseable {
           t.getReplayFromSeq() != null ? ", replay from seq " + replayFrom : "");
       dev.oppu.trainer.AdapterTraining.StepListener test = stepListener;
       UserAdapterUpdater.Outcome o = updater.update(t.getUserId(), task, variant, items, newFrom, replayFrom,
-          t.getProfile(), previous, version, (step, total, loss) -> {
+          profile(task, variant, t), previous, version, (step, total, loss) -> {
             if (!running) {
               throw new Stopped(); // close() waits for this thread: stop at the next step, not after the training
             }
@@ -314,6 +315,24 @@ public final class TrainerService implements AutoCloseable {
         previous.close();
       }
     }
+  }
+
+  /**
+   * The profile an update of the trigger trains with: for the pag variant, the one the trigger carries (ingestion's:
+   * the given profile, else the one built from the history, the text serving's PAG prompts use); a pag trigger
+   * without one (from an ingestion that did not set it) gets the profile built from its history by the same rule.
+   * The other variants train without a profile.
+   */
+  static String profile(Task task, Variant variant, TrainTrigger t) {
+    if (variant != Variant.PAG) {
+      return null;
+    }
+    if (t.getProfile() != null) {
+      return t.getProfile();
+    }
+    LOG.warn("{}: pag trigger {} carries no profile; training with the one built from its history",
+        Topics.adapterKey(t.getUserId(), t.getTask(), t.getVariant()), t.getTriggerId());
+    return UserProfiles.built(task, t.getHistory().stream().map(HistoryItem::getFields).toList());
   }
 
   private Path scratch() throws IOException {
