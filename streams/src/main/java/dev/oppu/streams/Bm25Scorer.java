@@ -80,7 +80,6 @@ public final class Bm25Scorer {
     }
     double[] acc = new double[n];
     boolean[] matched = new boolean[n];
-    float avgdl = (float) (sumTotalTermFreq / (double) docCount);
     float[] normInverse = null;
     for (int q = 0; q < boosts.length; q++) {
       int df = lengths[q] / 3;
@@ -88,22 +87,47 @@ public final class Bm25Scorer {
         continue;
       }
       if (normInverse == null) {
-        normInverse = new float[256];
-        for (int i = 0; i < 256; i++) {
-          normInverse[i] = 1f / (k1 * ((1 - b) + b * LENGTH_TABLE[i] / avgdl));
-        }
+        normInverse = normInverse(docCount, sumTotalTermFreq, new float[256]);
       }
-      float idf = (float) Math.log(1 + (docCount - df + 0.5D) / (df + 0.5D));
-      float weight = (float) boosts[q] * idf;
+      float weight = weight(boosts[q], docCount, df);
       int[] a = postings[q];
       for (int i = 0; i < lengths[q]; i += 3) {
-        int doc = a[i];
-        float freq = a[i + 1];
-        float s = weight - weight / (1f + freq * normInverse[a[i + 2]]);
-        acc[doc] += s;
-        matched[doc] = true;
+        accumulate(acc, matched, a[i], weight, a[i + 1], normInverse[a[i + 2]]);
       }
     }
+    return rank(acc, matched, n, k);
+  }
+
+  /**
+   * The per-norm-byte factor {@code 1 / (k1 * ((1 - b) + b * dl / avgdl))} (avgdl = sumTotalTermFreq / docCount),
+   * written into {@code out} (256 floats).
+   */
+  public float[] normInverse(long docCount, long sumTotalTermFreq, float[] out) {
+    float avgdl = (float) (sumTotalTermFreq / (double) docCount);
+    for (int i = 0; i < 256; i++) {
+      out[i] = 1f / (k1 * ((1 - b) + b * LENGTH_TABLE[i] / avgdl));
+    }
+    return out;
+  }
+
+  /** A query term's weight: boost x idf, df documents of docCount holding it. */
+  public float weight(int boost, long docCount, int df) {
+    float idf = (float) Math.log(1 + (docCount - df + 0.5D) / (df + 0.5D));
+    return (float) boost * idf;
+  }
+
+  /**
+   * Adds one term's score to a document: {@code weight - weight / (1 + tf * normInverse)}, summed in double. A
+   * document's terms must be added in query-term order (the order of the sum is part of the result).
+   */
+  public static void accumulate(double[] acc, boolean[] matched, int doc, float weight, int tf, float normInverse) {
+    float freq = tf;
+    acc[doc] += weight - weight / (1f + freq * normInverse);
+    matched[doc] = true;
+  }
+
+  /** The top-k matched documents of {@code 0..n-1}, best first; equal scores: the older (lower) document first. */
+  public static List<Ranked> rank(double[] acc, boolean[] matched, int n, int k) {
     // Worst of the current top-k at the head: lower score, then newer doc.
     PriorityQueue<Ranked> top = new PriorityQueue<>(k + 1, (x, y) -> {
       int c = Float.compare(x.score(), y.score());

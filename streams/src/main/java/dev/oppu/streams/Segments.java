@@ -192,60 +192,107 @@ public final class Segments {
   }
 
   /** Reports, for each query term (UTF-8, any order), its postings in this segment. */
-  public static void lookup(byte[] seg, byte[][] queryTerms, java.util.Map<String, Integer> termIndex,
-      PostingSink sink) {
-    ByteBuffer in = ByteBuffer.wrap(seg);
+  public static void lookup(byte[] seg, byte[][] queryTerms, PostingSink sink) {
     long base = baseSeq(seg);
     int n = docCount(seg);
-    if (seg[0] == 1) {
-      int terms = in.getInt(13 + 5 * n);
-      int hashes = 13 + 5 * n + 4;
-      int offsets = hashes + 4 * terms;
+    if (isSealed(seg)) {
       for (int q = 0; q < queryTerms.length; q++) {
-        byte[] qt = queryTerms[q];
-        int h = termHash(qt, 0, qt.length);
-        int lo = 0;
-        int hi = terms;
-        while (lo < hi) { // first index whose hash >= h
-          int mid = (lo + hi) >>> 1;
-          if (in.getInt(hashes + 4 * mid) < h) {
-            lo = mid + 1;
-          } else {
-            hi = mid;
-          }
+        int p = postingsAt(seg, queryTerms[q], termHash(queryTerms[q]));
+        if (p < 0) {
+          continue;
         }
-        for (int t = lo; t < terms && in.getInt(hashes + 4 * t) == h; t++) {
-          int at = in.getInt(offsets + 4 * t);
-          int len = in.getShort(at) & 0xFFFF;
-          if (Arrays.equals(seg, at + 2, at + 2 + len, qt, 0, qt.length)) {
-            int p = at + 2 + len;
-            int df = in.getShort(p) & 0xFFFF;
-            p += 2;
-            for (int i = 0; i < df; i++, p += 4) {
-              int d = in.getShort(p) & 0xFFFF;
-              sink.posting(q, base + d, in.getShort(p + 2) & 0xFFFF, seg[13 + d] & 0xFF);
-            }
-            break;
-          }
+        int end = p + 2 + 4 * u16(seg, p);
+        for (p += 2; p < end; p += 4) {
+          int d = u16(seg, p);
+          sink.posting(q, base + d, u16(seg, p + 2), norm(seg, d));
         }
       }
       return;
     }
+    // Open segment: the query terms in a small open-addressing table by hash; terms compared as bytes.
+    int slots = Integer.highestOneBit(Math.max(4, queryTerms.length)) * 4;
+    int mask = slots - 1;
+    int[] table = new int[slots]; // query term index + 1; 0 = empty
+    int[] qHash = new int[queryTerms.length];
+    for (int q = 0; q < queryTerms.length; q++) {
+      qHash[q] = termHash(queryTerms[q]);
+      int slot = qHash[q] & mask;
+      while (table[slot] != 0) {
+        slot = (slot + 1) & mask;
+      }
+      table[slot] = q + 1;
+    }
     int pos = 13;
     for (int d = 0; d < n; d++) {
       int norm = seg[pos] & 0xFF;
-      int terms = in.getShort(pos + 5) & 0xFFFF;
+      int terms = u16(seg, pos + 5);
       pos += 7;
       for (int t = 0; t < terms; t++) {
-        int len = in.getShort(pos) & 0xFFFF;
-        Integer q = termIndex.get(new String(seg, pos + 2, len, StandardCharsets.UTF_8));
-        pos += 2 + len;
-        if (q != null) {
-          sink.posting(q, base + d, in.getShort(pos) & 0xFFFF, norm);
+        int len = u16(seg, pos);
+        int from = pos + 2;
+        pos = from + len;
+        int h = termHash(seg, from, pos);
+        for (int slot = h & mask, e; (e = table[slot]) != 0; slot = (slot + 1) & mask) {
+          byte[] qt = queryTerms[e - 1];
+          if (qHash[e - 1] == h && Arrays.equals(seg, from, pos, qt, 0, qt.length)) {
+            sink.posting(e - 1, base + d, u16(seg, pos), norm);
+            break;
+          }
         }
         pos += 2;
       }
     }
+  }
+
+  private static final java.lang.invoke.VarHandle INT =
+      java.lang.invoke.MethodHandles.byteArrayViewVarHandle(int[].class, java.nio.ByteOrder.BIG_ENDIAN);
+
+  public static boolean isSealed(byte[] seg) {
+    return seg[0] == 1;
+  }
+
+  /**
+   * Sealed segments only: where the postings of a query term (UTF-8, {@code hash} = its {@link #termHash}) start,
+   * i.e. the offset of its {@code [df:2]} followed by df {@code [doc:2][tf:2]} entries; -1 when the segment lacks it.
+   */
+  public static int postingsAt(byte[] seg, byte[] term, int hash) {
+    int n = docCount(seg);
+    int terms = (int) INT.get(seg, 13 + 5 * n);
+    int hashes = 13 + 5 * n + 4;
+    int offsets = hashes + 4 * terms;
+    int lo = 0;
+    int hi = terms;
+    while (lo < hi) { // first index whose hash >= hash
+      int mid = (lo + hi) >>> 1;
+      if ((int) INT.get(seg, hashes + 4 * mid) < hash) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    for (int t = lo; t < terms && (int) INT.get(seg, hashes + 4 * t) == hash; t++) {
+      int at = (int) INT.get(seg, offsets + 4 * t);
+      int len = u16(seg, at);
+      if (Arrays.equals(seg, at + 2, at + 2 + len, term, 0, term.length)) {
+        return at + 2 + len;
+      }
+    }
+    return -1;
+  }
+
+  /** An unsigned big-endian 16-bit field (df, doc, tf of sealed postings). */
+  public static int u16(byte[] b, int at) {
+    return ((b[at] & 0xFF) << 8) | (b[at + 1] & 0xFF);
+  }
+
+  /** Sealed segments: the norm byte of document {@code d} (0-based in the segment). */
+  public static int norm(byte[] seg, int d) {
+    return seg[13 + d] & 0xFF;
+  }
+
+  /** The hash of a whole term (see {@link #termHash(byte[], int, int)}). */
+  public static int termHash(byte[] term) {
+    return termHash(term, 0, term.length);
   }
 
   /** The dictionary order of sealed segments: a fixed hash of a term's UTF-8 bytes (part of the stored layout). */
