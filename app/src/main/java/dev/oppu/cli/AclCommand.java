@@ -1,5 +1,6 @@
 package dev.oppu.cli;
 
+import dev.oppu.broker.TopicAdmin;
 import dev.oppu.serving.StreamsApp;
 import dev.oppu.system.Acls;
 import java.io.PrintWriter;
@@ -97,6 +98,14 @@ public final class AclCommand implements Runnable {
     @Option(names = "--dry-run", description = "Print the ACLs without applying them.")
     boolean dryRun;
 
+    @Option(names = "--create-topics", description = "Then create the missing oppu topics with this command's "
+        + "login (the services run with --no-create-topics under ACLs).")
+    boolean createTopics;
+
+    @Option(names = "--partitions", paramLabel = "N", defaultValue = "" + TopicAdmin.DEFAULT_PARTITIONS,
+        description = "Partitions of the topics --create-topics creates (default: ${DEFAULT-VALUE}).")
+    int partitions;
+
     @Mixin
     KafkaOptions kafka = new KafkaOptions();
 
@@ -115,7 +124,12 @@ public final class AclCommand implements Runnable {
             .put("resourceType", b.pattern().resourceType().name()).put("name", b.pattern().name())
             .put("pattern", b.pattern().patternType().name()));
       }
-      out.println(JsonOut.object().put(dryRun ? "wouldApply" : "applied", bindings.size()));
+      JsonOut summary = JsonOut.object().put(dryRun ? "wouldApply" : "applied", bindings.size());
+      if (createTopics && !dryRun) {
+        TopicAdmin.Result r = TopicAdmin.ensureTopics(kafka.clientConfig().raw(), kafka.topics(), partitions);
+        summary.put("topics", r.partitions());
+      }
+      out.println(summary);
       out.flush();
       return 0;
     }

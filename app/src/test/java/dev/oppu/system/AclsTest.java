@@ -53,4 +53,24 @@ class AclsTest {
       }
     }
   }
+
+  @Test
+  void theCommandPrintsWhatItWouldApplyAndTheTable() {
+    java.io.StringWriter out = new java.io.StringWriter();
+    picocli.CommandLine cl = new picocli.CommandLine(new dev.oppu.cli.AclCommand());
+    cl.setOut(new java.io.PrintWriter(out, true));
+    assertEquals(0, cl.execute("apply", "--dry-run", "--application-id", "app1", "--streams-principal", "User:s1"));
+    List<String> lines = out.toString().lines().toList();
+    List<Acls.Grant> grants = Acls.grants(Acls.Scope.of(Topics.defaults(), "app1"));
+    assertEquals(grants.size() + 1, lines.size(), out.toString());
+    assertEquals("{\"wouldApply\":" + grants.size() + "}", lines.get(lines.size() - 1));
+    assertTrue(lines.get(0).contains("\"principal\":\"User:s1\""), lines.get(0));
+    assertTrue(out.toString().contains("\"name\":\"app1-\",\"pattern\":\"PREFIXED\""), out.toString());
+
+    java.io.StringWriter table = new java.io.StringWriter();
+    cl = new picocli.CommandLine(new dev.oppu.cli.AclCommand());
+    cl.setOut(new java.io.PrintWriter(table, true));
+    assertEquals(0, cl.execute("show"));
+    assertEquals(Acls.markdown(Acls.grants(Acls.Scope.defaults()), Acls.Principals.defaults()), table.toString());
+  }
 }
