@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
         RunCommand.class,
         AskCommand.class,
         UserCommand.class,
+        AclCommand.class,
     })
 public final class Main implements Runnable {
 

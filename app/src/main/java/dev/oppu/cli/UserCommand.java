@@ -140,8 +140,8 @@ public final class UserCommand implements Runnable {
         }
         Map<String, Integer> before = records.counts();
         String commandId = records.sendDelete();
-        stdout.printf("delete command %s for user %s sent to %s (records of the user before: %s)%n", commandId,
-            target.user, records.userCommandsTopic(), before);
+        stdout.printf("delete command %s for user %s sent to %s as %s (records of the user before: %s)%n",
+            commandId, target.user, records.userCommandsTopic(), records.requestedBy(), before);
         stdout.flush();
         if (noWait) {
           removeFiles(records, stdout, err);

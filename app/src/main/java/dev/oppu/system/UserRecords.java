@@ -122,15 +122,21 @@ public final class UserRecords implements AutoCloseable {
     return new Exported(items, history.size(), adapters.size());
   }
 
+  /** Who the commands this sends say asked: {@link ClientConfig#principalName} of its client. */
+  public String requestedBy() {
+    return client.principalName();
+  }
+
   /**
-   * Sends a delete command for the user on the user-commands topic and returns its id. The user's adapter files
+   * Sends a delete command for the user on the user-commands topic and returns its id; the command records who asked
+   * ({@link ClientConfig#principalName}: this client's SASL user name, else anonymous). The user's adapter files
    * known now are remembered for {@link #removeAdapterFiles}. Call after {@link #catchUp}.
    */
   public String sendDelete() throws Exception {
     rememberAdapterFiles();
     String commandId = UUID.randomUUID().toString();
     UserCommand cmd = UserCommand.newBuilder().setCommandId(commandId).setUserId(user).setAction(UserAction.DELETE)
-        .setRequestedAt(Instant.now()).build();
+        .setRequestedAt(Instant.now()).setRequestedBy(client.principalName()).build();
     try (KafkaProducer<String, UserCommand> producer = new KafkaProducer<>(client.producer(),
         Serdes.String().serializer(), topics.userCommands.valueSerde().serializer())) {
       producer.send(new ProducerRecord<>(topics.userCommands.name(), user, cmd)).get();

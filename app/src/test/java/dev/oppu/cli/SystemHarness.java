@@ -156,12 +156,22 @@ final class SystemHarness {
      * waits until the streams application runs.
      */
     Services(String[] cluster, String name, Path model, String... trainerArgs) throws InterruptedException {
-      this.cluster = cluster;
-      this.applicationId = name + "-" + System.nanoTime();
-      streamsRun = pool.submit(() -> cli(streams, streamsOut, streamsErr).execute(
-          concat(cluster, "--model", model.toString(), "--application-id", applicationId)));
+      this(cluster, cluster, cluster, name + "-" + System.nanoTime(), model, new String[0], trainerArgs);
+    }
+
+    /**
+     * Each part with its own cluster arguments (e.g. its own login): {@code streamsCluster} for {@code run streams}
+     * (plus {@code streamsArgs}), {@code trainerCluster} for {@code run trainer} (plus {@code trainerArgs}),
+     * {@code askCluster} for {@link #askUntilAdapter}.
+     */
+    Services(String[] streamsCluster, String[] trainerCluster, String[] askCluster, String applicationId, Path model,
+        String[] streamsArgs, String... trainerArgs) throws InterruptedException {
+      this.cluster = askCluster;
+      this.applicationId = applicationId;
+      streamsRun = pool.submit(() -> cli(streams, streamsOut, streamsErr).execute(concat(
+          concat(streamsCluster, "--model", model.toString(), "--application-id", applicationId), streamsArgs)));
       trainerRun = pool.submit((Callable<Integer>) () -> cli(trainer, trainerOut, trainerErr)
-          .execute(concat(concat(cluster, "--model", model.toString()), trainerArgs)));
+          .execute(concat(concat(trainerCluster, "--model", model.toString()), trainerArgs)));
       long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
       while (!streamsOut.toString().contains("oppu streams: running") && System.nanoTime() < giveUp
           && !streamsRun.isDone() && !trainerRun.isDone()) {

@@ -158,6 +158,28 @@ public final class ClientConfig {
     return p;
   }
 
+  /**
+   * The user name this client logs in with: {@code username} of its {@code sasl.jaas.config} (PLAIN, SCRAM), else
+   * {@code anonymous}. It is what the client claims; the broker checks it (only a client that logged in with this
+   * name's password gets through), so a record that carries it names the login that wrote it.
+   */
+  public String principalName() {
+    String jaas = raw.getProperty("sasl.jaas.config");
+    String protocol = raw.getProperty("security.protocol", "PLAINTEXT").trim().toUpperCase(java.util.Locale.ROOT);
+    if (jaas != null && protocol.startsWith("SASL_")) {
+      // key=value options, left to right, a quoted value consumed whole (so a password cannot fake a username)
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+          "([A-Za-z0-9_.-]+)\\s*=\\s*(\"(?:[^\"\\\\]|\\\\.)*\"|[^\\s;]+)").matcher(jaas);
+      while (m.find()) {
+        if (m.group(1).equals("username")) {
+          String v = m.group(2);
+          return v.startsWith("\"") ? v.substring(1, v.length() - 1) : v;
+        }
+      }
+    }
+    return "anonymous";
+  }
+
   @Override
   public String toString() {
     // Never print secrets (sasl.jaas.config, ssl passwords): only the bootstrap and the key names.

@@ -44,6 +44,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
   private final Properties overrides;
   private final String clientProtocol;
   private final Properties clientProps;
+  private final java.util.Map<String, String> scramUsers;
+  private final TlsMaterial tls;
 
   private Path logDir;
   private boolean tempLogDir;
@@ -59,7 +61,14 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     this.overrides = b.overrides;
     this.clientProtocol = b.clientProtocol;
     this.clientProps = b.clientProps;
+    this.scramUsers = new java.util.LinkedHashMap<>(b.scramUsers);
+    this.tls = b.tls;
   }
+
+  /** The SASL mechanism of {@link Builder#secured}. */
+  public static final String SCRAM_MECHANISM = "SCRAM-SHA-512";
+  /** KRaft's ACL authorizer, on in {@link Builder#secured}. */
+  public static final String STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
 
   public static Builder builder() {
     return new Builder();
@@ -78,6 +87,49 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final Properties overrides = new Properties();
     private String clientProtocol = "PLAINTEXT";
     private final Properties clientProps = new Properties();
+    private final java.util.Map<String, String> scramUsers = new java.util.LinkedHashMap<>();
+    private TlsMaterial tls;
+
+    /**
+     * A secured broker: one SASL_SSL client listener (TLS with {@code tls}'s key store, SCRAM-SHA-512 logins), KRaft's
+     * {@code StandardAuthorizer} with no access unless an ACL grants it, and {@code adminUser} a super user (the
+     * broker's own inter-broker login and this process's client, used for the readiness check, topic creation and
+     * applying ACLs). The admin's and every {@link #scramUser}'s SCRAM credentials are written when the log dir is
+     * formatted ({@code kafka-storage format --add-scram}). The KRaft controller listener stays PLAINTEXT on its own
+     * port bound to {@link #host}: its anonymous principal (the broker talking to its own controller) is a super
+     * user too, so that port must never be reachable from other hosts.
+     */
+    public Builder secured(TlsMaterial tls, String adminUser, String adminPassword) {
+      this.tls = tls;
+      clientListener("SASL_SSL");
+      brokerProperty("sasl.enabled.mechanisms", SCRAM_MECHANISM);
+      brokerProperty("sasl.mechanism.inter.broker.protocol", SCRAM_MECHANISM);
+      brokerProperty("listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config", scramJaas(adminUser, adminPassword));
+      brokerProperty("ssl.keystore.location", tls.keyStore().toString());
+      brokerProperty("ssl.keystore.password", tls.password());
+      brokerProperty("ssl.key.password", tls.password());
+      brokerProperty("ssl.keystore.type", "PKCS12");
+      brokerProperty("ssl.truststore.location", tls.trustStore().toString());
+      brokerProperty("ssl.truststore.password", tls.password());
+      brokerProperty("ssl.truststore.type", "PKCS12");
+      brokerProperty("authorizer.class.name", STANDARD_AUTHORIZER);
+      brokerProperty("allow.everyone.if.no.acl.found", "false");
+      brokerProperty("super.users", "User:" + adminUser + ";User:ANONYMOUS");
+      clientProperties(scramClientProperties(tls, adminUser, adminPassword));
+      return scramUser(adminUser, adminPassword);
+    }
+
+    /**
+     * One more SCRAM-SHA-512 login, created when the log dir is formatted (a reused log dir keeps the logins it was
+     * formatted with). Names and passwords: letters, digits, '.', '_' and '-'.
+     */
+    public Builder scramUser(String name, String password) {
+      if (!name.matches("[A-Za-z0-9._-]+") || !password.matches("[A-Za-z0-9._-]+")) {
+        throw new IllegalArgumentException("SCRAM user names and passwords: letters, digits, '.', '_', '-'");
+      }
+      scramUsers.put(name, password);
+      return this;
+    }
 
     /** The host the listeners bind to and advertise (default localhost). */
     public Builder host(String host) {
@@ -146,6 +198,33 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
       }
       return p;
     }
+  }
+
+  /** Client settings for a SCRAM-SHA-512 login over SASL_SSL trusting {@code tls}'s certificate (no bootstrap). */
+  public static Properties scramClientProperties(TlsMaterial tls, String user, String password) {
+    Properties p = new Properties();
+    p.setProperty("security.protocol", "SASL_SSL");
+    p.setProperty("sasl.mechanism", SCRAM_MECHANISM);
+    p.setProperty("sasl.jaas.config", scramJaas(user, password));
+    p.setProperty("ssl.truststore.location", tls.trustStore().toString());
+    p.setProperty("ssl.truststore.password", tls.password());
+    p.setProperty("ssl.truststore.type", "PKCS12");
+    return p;
+  }
+
+  private static String scramJaas(String user, String password) {
+    return "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"" + user + "\" password=\""
+        + password + "\";";
+  }
+
+  /** A client of this secured broker logging in as {@code user} (see {@link Builder#secured}). */
+  public ClientConfig clientConfig(String user, String password) {
+    if (tls == null) {
+      throw new IllegalStateException("not a secured broker (Builder.secured)");
+    }
+    Properties p = scramClientProperties(tls, user, password);
+    p.setProperty("bootstrap.servers", bootstrapServers());
+    return ClientConfig.of(p);
   }
 
   /** Formats the log dir if needed, starts the broker and waits until it answers a describeCluster. */
@@ -241,8 +320,13 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         // overtake a refused first one. v2 also covers the topics TopicAdmin does not create (Streams' changelogs and
         // repartition topics); TopicAdmin's readiness wait removes the race for ours under either version. The
         // exactly-once and crash tests pass under v2 (issue 11's note has the runs).
-        code = StorageTool.execute(new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c",
-            propsFile.toString()}, ps);
+        java.util.List<String> args = new java.util.ArrayList<>(
+            java.util.List.of("format", "-t", Uuid.randomUuid().toString(), "-c", propsFile.toString()));
+        scramUsers.forEach((user, password) -> {
+          args.add("--add-scram");
+          args.add(SCRAM_MECHANISM + "=[name=" + user + ",password=" + password + "]");
+        });
+        code = StorageTool.execute(args.toArray(new String[0]), ps);
       }
       if (code != 0) {
         throw new IllegalStateException("formatting the Kafka log dir " + logDir + " failed (exit " + code + "): "

@@ -46,6 +46,21 @@ class ClientConfigTest {
   }
 
   @Test
+  void principalNameIsTheSaslUserNameElseAnonymous() {
+    java.util.Properties p = new java.util.Properties();
+    assertEquals("anonymous", ClientConfig.of(p).principalName());
+    p.setProperty("security.protocol", "SASL_SSL");
+    p.setProperty("sasl.jaas.config",
+        "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"oppu-admin\" password=\"x\";");
+    assertEquals("oppu-admin", ClientConfig.of(p).principalName());
+    p.setProperty("sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        + "password=\"username=mallory\" username=alice;");
+    assertEquals("alice", ClientConfig.of(p).principalName());
+    p.setProperty("security.protocol", "PLAINTEXT");
+    assertEquals("anonymous", ClientConfig.of(p).principalName());
+  }
+
+  @Test
   void defaults() {
     ClientConfig c = ClientConfig.of(null, null);
     assertEquals(ClientConfig.DEFAULT_BOOTSTRAP, c.bootstrapServers());

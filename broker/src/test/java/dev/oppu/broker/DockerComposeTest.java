@@ -65,6 +65,11 @@ class DockerComposeTest {
     assertTrue(Long.parseLong(env(kafka, "KAFKA_MESSAGE_MAX_BYTES")) >= ClientConfig.MAX_RECORD_BYTES);
     assertTrue(Long.parseLong(env(kafka, "KAFKA_REPLICA_FETCH_MAX_BYTES")) >= ClientConfig.MAX_RECORD_BYTES);
     assertEquals("1", env(kafka, "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"));
+    // Published on the loopback interface only, unless OPPU_KAFKA_BIND says otherwise.
+    for (var port : kafka.path("ports")) {
+      assertTrue(port.asText().startsWith("${OPPU_KAFKA_BIND:-127.0.0.1}:")
+          || port.asText().startsWith("127.0.0.1:"), "port published beyond the host: " + port.asText());
+    }
     // kafka-storage format rejects a cluster id that is not a Kafka Uuid.
     assertEquals(env(kafka, "CLUSTER_ID"), Uuid.fromString(env(kafka, "CLUSTER_ID")).toString());
   }
@@ -81,6 +86,7 @@ class DockerComposeTest {
       String bootstrap = env(s, "KAFKA_BOOTSTRAP_SERVERS");
       assertTrue(advertised.contains("//" + bootstrap), name + ": " + bootstrap + " not in " + advertised);
       assertEquals("service_healthy", s.path("depends_on").path("kafka").path("condition").asText(), name);
+      assertTrue(s.path("ports").isEmpty(), name + " publishes no port");
     }
     String dockerfile = Files.readString(ROOT.resolve("Dockerfile"));
     assertTrue(dockerfile.contains("ENTRYPOINT [\"./oppu\"]"), "the image's entry point is ./oppu");

@@ -33,7 +33,7 @@ public final class Topics {
   public final Topic<String, AdapterVersion> adapters;
   /**
    * Keyed by user id, co-partitioned with behaviors: data-ownership commands (delete). Not compacted: a command
-   * carries only the user id and leaves with the topic's retention.
+   * carries the user id and who asked, and leaves with the topic's retention.
    */
   public final Topic<String, UserCommand> userCommands;
 

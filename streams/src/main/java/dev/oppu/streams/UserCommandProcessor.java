@@ -92,12 +92,13 @@ final class UserCommandProcessor extends ContextualProcessor<byte[], byte[], Str
       return;
     }
     if (cmd.getAction() == UserAction.DELETE) {
-      delete(cmd.getUserId(), rec.timestamp());
+      delete(cmd, rec.timestamp());
     }
     context().forward(new Record<>(cmd.getUserId(), cmd, rec.timestamp()));
   }
 
-  private void delete(String user, long ts) {
+  private void delete(UserCommand cmd, long ts) {
+    String user = cmd.getUserId();
     Bytes userPrefix = Bytes.wrap((user + '\u0000').getBytes(StandardCharsets.UTF_8));
     int keys = 0;
     keys += deleteAll(stores.history, userPrefix);
@@ -125,8 +126,9 @@ final class UserCommandProcessor extends ContextualProcessor<byte[], byte[], Str
         context().forward(new Record<>(user, AdapterProcessors.deletedMarker(user, task.id(), variant), ts));
       }
     }
-    LOG.info("user deleted: {} store keys removed in task {}, {} training(s) fenced", keys, context().taskId(),
-        fenced.size());
+    LOG.info("user deleted by command {} requested by {}: {} store keys removed in task {}, {} training(s) fenced",
+        printable(cmd.getCommandId()), cmd.getRequestedBy() == null ? "(not recorded)" : printable(cmd.getRequestedBy()),
+        keys, context().taskId(), fenced.size());
   }
 
   private static int deleteAll(KeyValueStore<Bytes, byte[]> store, Bytes prefix) {
@@ -164,5 +166,11 @@ final class UserCommandProcessor extends ContextualProcessor<byte[], byte[], Str
   @Override
   public void close() {
     analyzer.close();
+  }
+
+  /** A command's free-text field as one bounded log-safe line (control characters replaced). */
+  static String printable(String s) {
+    String cut = s.length() > 200 ? s.substring(0, 200) + "..." : s;
+    return cut.replaceAll("\\p{Cntrl}", "?");
   }
 }
