@@ -4,8 +4,10 @@ import dev.oppu.broker.ClientConfig;
 import dev.oppu.broker.EmbeddedKafkaBroker;
 import dev.oppu.broker.TopicAdmin;
 import dev.oppu.schemas.Topics;
+import dev.oppu.system.LocalLogins;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -58,6 +60,21 @@ public final class BrokerCommand implements Callable<Integer> {
           + "sasl_plaintext.plain.sasl.jaas.config); this command's own client credentials in --kafka-config.")
   String listenerProtocol;
 
+  @Option(names = "--secured", description = "SASL_SSL (SCRAM-SHA-512 over TLS) with KRaft's StandardAuthorizer: "
+      + "a login per service (oppu-admin, a super user; oppu-streams, oppu-trainer, oppu-behaviors, oppu-requests, "
+      + "oppu-responses) with a random password, a self-signed certificate for --host, and each login's client file "
+      + "in --clients-dir for --kafka-config. Nothing is allowed until `oppu acl apply` grants it.")
+  boolean secured;
+
+  @Option(names = "--tls-dir", paramLabel = "DIR", defaultValue = ".oppu/tls",
+      description = "With --secured: the broker's key store and the clients' trust store (default: ${DEFAULT-VALUE}).")
+  Path tlsDir;
+
+  @Option(names = "--clients-dir", paramLabel = "DIR", defaultValue = ".oppu/clients",
+      description = "With --secured: <login>.properties per service, kept with the log dir that was formatted with "
+          + "those logins (default: ${DEFAULT-VALUE}).")
+  Path clientsDir;
+
   @Option(names = "--partitions", paramLabel = "N", defaultValue = "" + TopicAdmin.DEFAULT_PARTITIONS,
       description = "Partitions of the oppu topics it creates (default: ${DEFAULT-VALUE}).")
   int partitions;
@@ -84,6 +101,10 @@ public final class BrokerCommand implements Callable<Integer> {
     }
     Properties topicProps = topicConfig == null ? new Properties() : ClientConfig.load(topicConfig);
     b.clientProperties(ClientConfig.of(topicProps).common());
+    LocalLogins logins = secured ? LocalLogins.openOrCreate(tlsDir, clientsDir, host) : null;
+    if (logins != null) {
+      logins.secure(b);
+    }
     EmbeddedKafkaBroker broker = b.build();
     // Ctrl-C runs shutdown hooks: stop the broker cleanly there (controlled shutdown, log dir flushed and unlocked).
     Thread hook = new Thread(() -> {
@@ -103,6 +124,12 @@ public final class BrokerCommand implements Callable<Integer> {
         client.setProperty("bootstrap.servers", bootstrap);
         TopicAdmin.Result r = TopicAdmin.ensureTopics(client, topics, partitions);
         out.printf("topics (%d partitions asked; %d created): %s%n", partitions, r.created().size(), r.partitions());
+      }
+      if (logins != null) {
+        Map<String, Path> files = logins.writeClientFiles(bootstrap);
+        out.printf("secured (SASL_SSL, SCRAM-SHA-512, StandardAuthorizer); client files: %s%n", files.values());
+        out.printf("grant the services their ACLs: ./oppu acl apply --kafka-config %s%n",
+            files.get(logins.adminUser()));
       }
       out.println("bootstrap: " + bootstrap);
       out.println("Ctrl-C to stop.");

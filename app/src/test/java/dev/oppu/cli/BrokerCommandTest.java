@@ -2,6 +2,7 @@ package dev.oppu.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.oppu.broker.ClientConfig;
@@ -56,5 +57,64 @@ class BrokerCommandTest {
     t.join(60_000);
     assertEquals(0, code.get());
     assertNotNull(Files.list(dir.resolve("logs")).findAny().orElse(null), "the named log dir is kept");
+  }
+
+  /**
+   * {@code --secured}: each service gets a login and a client file; nothing is allowed until {@code acl apply} (run
+   * with the administrator's file) grants it; then the behaviors producer may write behaviors, still not user commands.
+   */
+  @Test
+  void securedBrokerGivesEachServiceALoginAndRefusesWhatNoAclGrants(@TempDir Path dir) throws Exception {
+    BrokerCommand cmd = new BrokerCommand();
+    StringWriter out = new StringWriter();
+    CommandLine cl = new CommandLine(cmd);
+    cl.setOut(new PrintWriter(out, true));
+    AtomicInteger code = new AtomicInteger(-1);
+    Path clients = dir.resolve("clients");
+    Thread t = new Thread(() -> code.set(cl.execute("--secured", "--port", "0", "--partitions", "1",
+        "--log-dir", dir.resolve("logs").toString(), "--tls-dir", dir.resolve("tls").toString(),
+        "--clients-dir", clients.toString())));
+    t.start();
+    long giveUp = System.currentTimeMillis() + 120_000;
+    while (cmd.bootstrap() == null || !out.toString().contains("Ctrl-C")) {
+      assertTrue(t.isAlive() && System.currentTimeMillis() < giveUp, "broker did not start: " + out);
+      Thread.sleep(50);
+    }
+    try {
+      for (String user : List.of("oppu-admin", "oppu-streams", "oppu-trainer", "oppu-behaviors", "oppu-requests",
+          "oppu-responses")) {
+        assertTrue(Files.isRegularFile(clients.resolve(user + ".properties")), user + ": " + out);
+      }
+      Topics topics = Topics.defaults();
+      java.util.Properties producer = ClientConfig.load(clients.resolve("oppu-behaviors.properties"));
+      assertEquals("SASL_SSL", producer.getProperty("security.protocol"));
+      assertThrows(java.util.concurrent.ExecutionException.class,
+          () -> send(producer, topics.behaviors.name()), "no ACL yet: refused");
+
+      CommandLine acl = new CommandLine(new AclCommand());
+      acl.setOut(new PrintWriter(new StringWriter(), true));
+      assertEquals(0, acl.execute("apply", "--kafka-config", clients.resolve("oppu-admin.properties").toString()));
+      send(producer, topics.behaviors.name());
+      java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+          () -> send(producer, topics.userCommands.name()));
+      assertTrue(e.getCause() instanceof org.apache.kafka.common.errors.TopicAuthorizationException, e.toString());
+    } finally {
+      cmd.stop();
+      t.join(60_000);
+    }
+    assertEquals(0, code.get());
+  }
+
+  private static void send(java.util.Properties client, String topic) throws Exception {
+    java.util.Properties p = new java.util.Properties();
+    p.putAll(client);
+    p.put("max.block.ms", "20000");
+    p.put("delivery.timeout.ms", "20000");
+    p.put("request.timeout.ms", "10000");
+    try (var producer = new org.apache.kafka.clients.producer.KafkaProducer<>(p,
+        new org.apache.kafka.common.serialization.StringSerializer(),
+        new org.apache.kafka.common.serialization.StringSerializer())) {
+      producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, "u", "x")).get(30, TimeUnit.SECONDS);
+    }
   }
 }
