@@ -21,7 +21,8 @@ import java.util.Set;
  * The LoRA adapters of one forward pass: either one adapter for every row (training, single-user serving), or one
  * adapter (or none) per row. Per-row adapters are stacked once per batch into At [B, in, rMax], Bt [B, rMax, out] and
  * a per-row scale [B, 1, 1] (0 for rows without an adapter; ranks padded with zeros), so a mixed batch costs two
- * batched matmuls per module instead of a loop over rows.
+ * batched matmuls per module instead of a loop over rows. The stacking is differentiable: in a multi-user training
+ * batch each adapter's A and B get the gradient of its own rows only.
  */
 public final class LoraBatch implements AutoCloseable {
 
@@ -65,6 +66,9 @@ public final class LoraBatch implements AutoCloseable {
     }
     Set<String> paths = new LinkedHashSet<>();
     rows.stream().filter(Objects::nonNull).forEach(a -> paths.addAll(a.modulePaths()));
+    // LoRA dropout in training (multi-user batches): one rate for the batch, NaN when the adapters disagree
+    float dropout = (float) rows.stream().filter(Objects::nonNull).mapToDouble(a -> a.config().dropout()).distinct()
+        .reduce((x, y) -> Double.NaN).orElse(0);
     NDManager m = manager.newSubManager();
     Map<String, Slot> s = new HashMap<>();
     float[] scales = new float[rows.size()];
@@ -112,7 +116,7 @@ public final class LoraBatch implements AutoCloseable {
       temp.forEach(NDArray::close);
       NDArray scale = m.create(scales.clone(), new Shape(rows.size(), 1, 1));
       NDScope.unregister(a, b, scale); // owned by this batch, not by the caller's scope
-      s.put(p, new Slot(a, b, scale, 0f, 0f));
+      s.put(p, new Slot(a, b, scale, 0f, dropout));
     }
     return new LoraBatch(s, m);
   }
@@ -134,7 +138,14 @@ public final class LoraBatch implements AutoCloseable {
       NDArray out = Linear.linear(low, s.b).singletonOrThrow();     // [B, T, out]
       return out.mul(Scalars.of(out, s.scaling)); // not mul(float): the graph keeps the operand (Scalars)
     }
-    return x.matMul(s.a).matMul(s.b).mul(s.scale); // [B,T,in]@[B,in,r]@[B,r,out] * [B,1,1]
+    NDArray in = x;
+    if (training && !(s.dropout == 0)) {
+      if (Float.isNaN(s.dropout)) {
+        throw new IllegalStateException("a training batch needs one LoRA dropout rate for all its adapters");
+      }
+      in = Dropout.dropout(x, s.dropout, true).singletonOrThrow();
+    }
+    return in.matMul(s.a).matMul(s.b).mul(s.scale); // [B,T,in]@[B,in,r]@[B,r,out] * [B,1,1]
   }
 
   @Override

@@ -39,4 +39,12 @@ public final class LlamaLoraLm implements LoraLm {
   public NDArray logitsAt(NDArray tokens, LoraAdapter adapter, boolean training, NDArray positions) {
     return model.forwardAt(tokens, adapter == null ? null : LoraBatch.of(adapter), training, positions);
   }
+
+  @Override
+  public NDArray logitsAt(NDArray tokens, java.util.List<LoraAdapter> rowAdapters, boolean training,
+      NDArray positions) {
+    try (LoraBatch lora = LoraBatch.perRow(rowAdapters, model.manager())) {
+      return model.forwardAt(tokens, lora, training, positions);
+    }
+  }
 }
