@@ -44,6 +44,15 @@ public final class MultiUserTraining {
    */
   public static List<AdapterTraining.Result> train(LoraLm lm, List<Job> jobs, AdapterTraining.Config config,
       int padId) {
+    return train(lm, jobs, config, padId, null);
+  }
+
+  /**
+   * As above; {@code listener} is called after each batched step with (step, the longest run's steps, mean over the
+   * step's users of their loss), e.g. to abandon the run by throwing.
+   */
+  public static List<AdapterTraining.Result> train(LoraLm lm, List<Job> jobs, AdapterTraining.Config config,
+      int padId, AdapterTraining.StepListener listener) {
     if (jobs.isEmpty()) {
       return List.of();
     }
@@ -106,6 +115,9 @@ public final class MultiUserTraining {
             tokens[u] += batch.stream().mapToLong(e -> e.tokens().length).sum();
             done[u]++;
             finite[u] = Double.isFinite(losses[i]) && Double.isFinite(optimizers.get(u).lastGradNorm());
+          }
+          if (listener != null) {
+            listener.onStep(s + 1, maxSteps, java.util.Arrays.stream(losses).average().orElse(Double.NaN));
           }
         }
       } finally {

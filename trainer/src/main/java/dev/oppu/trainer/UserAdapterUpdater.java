@@ -145,6 +145,11 @@ public final class UserAdapterUpdater {
    * examples, optimizer, validation and outcome, as its own update has them. Outcomes in request order.
    */
   public List<Outcome> updateMany(List<Request> requests) {
+    return updateMany(requests, null);
+  }
+
+  /** As above, with a listener of the batched steps ({@link MultiUserTraining#train}). */
+  public List<Outcome> updateMany(List<Request> requests, AdapterTraining.StepListener listener) {
     List<Prepared> prepared = new ArrayList<>();
     Outcome[] out = new Outcome[requests.size()];
     List<Integer> training = new ArrayList<>();
@@ -166,7 +171,7 @@ public final class UserAdapterUpdater {
         double[] heldBefore = MultiUserTraining.meanLosses(lm, candidates, held, bs, pad);
         List<AdapterTraining.Result> results = MultiUserTraining.train(lm, training.stream()
             .map(i -> new MultiUserTraining.Job(prepared.get(i).candidate(), prepared.get(i).trainExamples(),
-                prepared.get(i).seed())).toList(), settings.training(), pad);
+                prepared.get(i).seed())).toList(), settings.training(), pad, listener);
         List<Integer> finite = new ArrayList<>();
         for (int j = 0; j < training.size(); j++) {
           if (results.get(j).finite() && !held.get(j).isEmpty()) {
