@@ -31,10 +31,37 @@ public final class LoraBatch implements AutoCloseable {
 
   private final Map<String, Slot> slots;
   private final NDManager owned;
+  // segments: consecutive row ranges, each with its own single-adapter batch (multi-user training)
+  private final List<LoraBatch> segments;
+  private final long[] segmentRows;
 
   private LoraBatch(Map<String, Slot> slots, NDManager owned) {
     this.slots = slots;
     this.owned = owned;
+    this.segments = null;
+    this.segmentRows = null;
+  }
+
+  private LoraBatch(List<LoraBatch> segments, long[] segmentRows) {
+    this.slots = Map.of();
+    this.owned = null;
+    this.segments = segments;
+    this.segmentRows = segmentRows;
+  }
+
+  /**
+   * Consecutive row ranges, each through its own adapter: the first {@code rows[0]} rows through {@code adapters[0]},
+   * and so on (a multi-user training batch, each user's rows together). Each range's delta is that adapter's own
+   * (as {@link #of}, dropout included), no stacking: the gradient of an adapter comes from its rows only.
+   */
+  public static LoraBatch segments(List<LoraAdapter> adapters, long[] rows) {
+    if (adapters.size() != rows.length || adapters.isEmpty()) {
+      throw new IllegalArgumentException(adapters.size() + " adapters, " + rows.length + " row ranges");
+    }
+    if (adapters.size() == 1) {
+      return of(adapters.get(0));
+    }
+    return new LoraBatch(adapters.stream().map(LoraBatch::of).toList(), rows.clone());
   }
 
   /** The same adapter on every row (no copies). */
@@ -123,11 +150,35 @@ public final class LoraBatch implements AutoCloseable {
 
   /** True if some row adapts this module. */
   boolean has(String modulePath) {
+    if (segments != null) {
+      return segments.stream().anyMatch(b -> b.has(modulePath));
+    }
     return slots.containsKey(modulePath);
   }
 
   /** scaling * B A dropout(x) for x [B, T, in], or null when no row adapts the module. */
   NDArray delta(String modulePath, NDArray x, boolean training) {
+    if (segments != null) {
+      long adapting = segments.stream().filter(b -> b.has(modulePath)).count();
+      if (adapting == 0) {
+        return null;
+      }
+      if (adapting < segments.size()) {
+        throw new IllegalStateException("the segments' adapters differ in their modules at " + modulePath);
+      }
+      NDList parts = new NDList();
+      long start = 0;
+      for (int i = 0; i < segments.size(); i++) {
+        NDArray xi = x.get(new ai.djl.ndarray.index.NDIndex("{}:{}", start, start + segmentRows[i]));
+        NDArray d = segments.get(i).delta(modulePath, xi, training);
+        if (d == null) {
+          throw new IllegalStateException("segment " + i + " does not adapt " + modulePath);
+        }
+        parts.add(d);
+        start += segmentRows[i];
+      }
+      return NDArrays.concat(parts, 0);
+    }
     Slot s = slots.get(modulePath);
     if (s == null) {
       return null;
