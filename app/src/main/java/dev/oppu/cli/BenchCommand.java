@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
         dev.oppu.bench.IngestBench.class,
         dev.oppu.bench.ModelBench.class,
         dev.oppu.bench.TrainBench.class,
+        dev.oppu.bench.TrainManyBench.class,
         dev.oppu.bench.ServeBench.class,
         dev.oppu.bench.PersonalizeBench.class,
         dev.oppu.bench.ShiftBench.class,

@@ -21,7 +21,8 @@ import java.util.Set;
  * The LoRA adapters of one forward pass: either one adapter for every row (training, single-user serving), or one
  * adapter (or none) per row. Per-row adapters are stacked once per batch into At [B, in, rMax], Bt [B, rMax, out] and
  * a per-row scale [B, 1, 1] (0 for rows without an adapter; ranks padded with zeros), so a mixed batch costs two
- * batched matmuls per module instead of a loop over rows.
+ * batched matmuls per module instead of a loop over rows. The stacking is differentiable: in a multi-user training
+ * batch each adapter's A and B get the gradient of its own rows only.
  */
 public final class LoraBatch implements AutoCloseable {
 
@@ -30,10 +31,37 @@ public final class LoraBatch implements AutoCloseable {
 
   private final Map<String, Slot> slots;
   private final NDManager owned;
+  // segments: consecutive row ranges, each with its own single-adapter batch (multi-user training)
+  private final List<LoraBatch> segments;
+  private final long[] segmentRows;
 
   private LoraBatch(Map<String, Slot> slots, NDManager owned) {
     this.slots = slots;
     this.owned = owned;
+    this.segments = null;
+    this.segmentRows = null;
+  }
+
+  private LoraBatch(List<LoraBatch> segments, long[] segmentRows) {
+    this.slots = Map.of();
+    this.owned = null;
+    this.segments = segments;
+    this.segmentRows = segmentRows;
+  }
+
+  /**
+   * Consecutive row ranges, each through its own adapter: the first {@code rows[0]} rows through {@code adapters[0]},
+   * and so on (a multi-user training batch, each user's rows together). Each range's delta is that adapter's own
+   * (as {@link #of}, dropout included), no stacking: the gradient of an adapter comes from its rows only.
+   */
+  public static LoraBatch segments(List<LoraAdapter> adapters, long[] rows) {
+    if (adapters.size() != rows.length || adapters.isEmpty()) {
+      throw new IllegalArgumentException(adapters.size() + " adapters, " + rows.length + " row ranges");
+    }
+    if (adapters.size() == 1) {
+      return of(adapters.get(0));
+    }
+    return new LoraBatch(adapters.stream().map(LoraBatch::of).toList(), rows.clone());
   }
 
   /** The same adapter on every row (no copies). */
@@ -65,6 +93,9 @@ public final class LoraBatch implements AutoCloseable {
     }
     Set<String> paths = new LinkedHashSet<>();
     rows.stream().filter(Objects::nonNull).forEach(a -> paths.addAll(a.modulePaths()));
+    // LoRA dropout in training (multi-user batches): one rate for the batch, NaN when the adapters disagree
+    float dropout = (float) rows.stream().filter(Objects::nonNull).mapToDouble(a -> a.config().dropout()).distinct()
+        .reduce((x, y) -> Double.NaN).orElse(0);
     NDManager m = manager.newSubManager();
     Map<String, Slot> s = new HashMap<>();
     float[] scales = new float[rows.size()];
@@ -112,18 +143,42 @@ public final class LoraBatch implements AutoCloseable {
       temp.forEach(NDArray::close);
       NDArray scale = m.create(scales.clone(), new Shape(rows.size(), 1, 1));
       NDScope.unregister(a, b, scale); // owned by this batch, not by the caller's scope
-      s.put(p, new Slot(a, b, scale, 0f, 0f));
+      s.put(p, new Slot(a, b, scale, 0f, dropout));
     }
     return new LoraBatch(s, m);
   }
 
   /** True if some row adapts this module. */
   boolean has(String modulePath) {
+    if (segments != null) {
+      return segments.stream().anyMatch(b -> b.has(modulePath));
+    }
     return slots.containsKey(modulePath);
   }
 
   /** scaling * B A dropout(x) for x [B, T, in], or null when no row adapts the module. */
   NDArray delta(String modulePath, NDArray x, boolean training) {
+    if (segments != null) {
+      long adapting = segments.stream().filter(b -> b.has(modulePath)).count();
+      if (adapting == 0) {
+        return null;
+      }
+      if (adapting < segments.size()) {
+        throw new IllegalStateException("the segments' adapters differ in their modules at " + modulePath);
+      }
+      NDList parts = new NDList();
+      long start = 0;
+      for (int i = 0; i < segments.size(); i++) {
+        NDArray xi = x.get(new ai.djl.ndarray.index.NDIndex("{}:{}", start, start + segmentRows[i]));
+        NDArray d = segments.get(i).delta(modulePath, xi, training);
+        if (d == null) {
+          throw new IllegalStateException("segment " + i + " does not adapt " + modulePath);
+        }
+        parts.add(d);
+        start += segmentRows[i];
+      }
+      return NDArrays.concat(parts, 0);
+    }
     Slot s = slots.get(modulePath);
     if (s == null) {
       return null;
@@ -134,7 +189,14 @@ public final class LoraBatch implements AutoCloseable {
       NDArray out = Linear.linear(low, s.b).singletonOrThrow();     // [B, T, out]
       return out.mul(Scalars.of(out, s.scaling)); // not mul(float): the graph keeps the operand (Scalars)
     }
-    return x.matMul(s.a).matMul(s.b).mul(s.scale); // [B,T,in]@[B,in,r]@[B,r,out] * [B,1,1]
+    NDArray in = x;
+    if (training && !(s.dropout == 0)) {
+      if (Float.isNaN(s.dropout)) {
+        throw new IllegalStateException("a training batch needs one LoRA dropout rate for all its adapters");
+      }
+      in = Dropout.dropout(x, s.dropout, true).singletonOrThrow();
+    }
+    return in.matMul(s.a).matMul(s.b).mul(s.scale); // [B,T,in]@[B,in,r]@[B,r,out] * [B,1,1]
   }
 
   @Override

@@ -6,6 +6,8 @@ import dev.oppu.model.LlamaConfig;
 import dev.oppu.model.LlamaModel;
 import dev.oppu.model.LoraAdapter;
 import dev.oppu.model.LoraBatch;
+import java.util.ArrayList;
+import java.util.List;
 
 /** {@link LoraLm} on the project's Llama decoder: the adapter is applied unmerged, so only A and B get gradients. */
 public final class LlamaLoraLm implements LoraLm {
@@ -38,5 +40,28 @@ public final class LlamaLoraLm implements LoraLm {
   @Override
   public NDArray logitsAt(NDArray tokens, LoraAdapter adapter, boolean training, NDArray positions) {
     return model.forwardAt(tokens, adapter == null ? null : LoraBatch.of(adapter), training, positions);
+  }
+
+  @Override
+  public NDArray logitsAt(NDArray tokens, java.util.List<LoraAdapter> rowAdapters, boolean training,
+      NDArray positions) {
+    // each adapter's rows are consecutive (a multi-user batch): one slice per adapter, no per-row stacking
+    List<LoraAdapter> adapters = new ArrayList<>();
+    List<Long> rows = new ArrayList<>();
+    for (LoraAdapter a : rowAdapters) {
+      if (!adapters.isEmpty() && adapters.get(adapters.size() - 1) == a) {
+        rows.set(rows.size() - 1, rows.get(rows.size() - 1) + 1);
+      } else {
+        adapters.add(a);
+        rows.add(1L);
+      }
+    }
+    if (adapters.contains(null)) {
+      try (LoraBatch lora = LoraBatch.perRow(rowAdapters, model.manager())) {
+        return model.forwardAt(tokens, lora, training, positions);
+      }
+    }
+    return model.forwardAt(tokens, LoraBatch.segments(adapters, rows.stream().mapToLong(Long::longValue).toArray()),
+        training, positions);
   }
 }

@@ -25,4 +25,15 @@ public interface LoraLm {
    * @return logits [K, V]
    */
   NDArray logitsAt(NDArray tokens, LoraAdapter adapter, boolean training, NDArray positions);
+
+  /**
+   * Logits at some positions of a batch whose rows each go through their own adapter (multi-user training); the
+   * gradient of each adapter comes from its rows only.
+   *
+   * @param rowAdapters one adapter per row of {@code tokens}
+   */
+  default NDArray logitsAt(NDArray tokens, java.util.List<LoraAdapter> rowAdapters, boolean training,
+      NDArray positions) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " has no per-row adapters");
+  }
 }

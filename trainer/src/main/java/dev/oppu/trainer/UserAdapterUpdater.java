@@ -108,7 +108,112 @@ public final class UserAdapterUpdater {
    */
   public Outcome update(String userId, Task task, Variant variant, List<Item> history, long newFromSeq,
       long replayFromSeq, String profile, LoraAdapter previous, long version, AdapterTraining.StepListener listener) {
-    List<Item> items = new ArrayList<>(history);
+    Prepared p = prepare(new Request(userId, task, variant, history, newFromSeq, replayFromSeq, profile, previous,
+        version));
+    if (p.early() != null) {
+      return p.early();
+    }
+    LoraAdapter candidate = p.candidate();
+    List<TokenizedExample> heldExamples = p.heldExamples();
+    boolean keep = false;
+    try {
+      int bs = settings.training().batchSize();
+      int pad = encoder.padId();
+      double heldBefore = heldExamples.isEmpty() ? Double.NaN
+          : AdapterTraining.meanLoss(lm, candidate, heldExamples, bs, pad);
+      AdapterTraining.Result r =
+          AdapterTraining.train(lm, candidate, p.trainExamples(), settings.training(), pad, p.seed(), listener);
+      double heldAfter = heldExamples.isEmpty() || !r.finite() ? Double.NaN
+          : AdapterTraining.meanLoss(lm, candidate, heldExamples, bs, pad);
+      Outcome o = judge(p, heldBefore, r, heldAfter);
+      keep = o.accepted();
+      return o;
+    } finally {
+      if (!keep) {
+        candidate.close();
+      }
+    }
+  }
+
+  /** The arguments of one {@link #update} (see there), for {@link #updateMany}. */
+  public record Request(String userId, Task task, Variant variant, List<Item> history, long newFromSeq,
+      long replayFromSeq, String profile, LoraAdapter previous, long version) {}
+
+  /**
+   * {@link #update} for several users (e.g. the waiting triggers of one task and variant) with their trainings in
+   * one batch ({@link MultiUserTraining}) and their held-out losses in shared passes; each user keeps its own seed,
+   * examples, optimizer, validation and outcome, as its own update has them. Outcomes in request order.
+   */
+  public List<Outcome> updateMany(List<Request> requests) {
+    return updateMany(requests, null);
+  }
+
+  /** As above, with a listener of the batched steps ({@link MultiUserTraining#train}). */
+  public List<Outcome> updateMany(List<Request> requests, AdapterTraining.StepListener listener) {
+    List<Prepared> prepared = new ArrayList<>();
+    Outcome[] out = new Outcome[requests.size()];
+    List<Integer> training = new ArrayList<>();
+    try {
+      for (int i = 0; i < requests.size(); i++) {
+        Prepared p = prepare(requests.get(i));
+        prepared.add(p);
+        if (p.early() != null) {
+          out[i] = p.early();
+        } else {
+          training.add(i);
+        }
+      }
+      if (!training.isEmpty()) {
+        int bs = settings.training().batchSize();
+        int pad = encoder.padId();
+        List<LoraAdapter> candidates = training.stream().map(i -> prepared.get(i).candidate()).toList();
+        List<List<TokenizedExample>> held = training.stream().map(i -> prepared.get(i).heldExamples()).toList();
+        double[] heldBefore = MultiUserTraining.meanLosses(lm, candidates, held, bs, pad);
+        List<AdapterTraining.Result> results = MultiUserTraining.train(lm, training.stream()
+            .map(i -> new MultiUserTraining.Job(prepared.get(i).candidate(), prepared.get(i).trainExamples(),
+                prepared.get(i).seed())).toList(), settings.training(), pad, listener);
+        List<Integer> finite = new ArrayList<>();
+        for (int j = 0; j < training.size(); j++) {
+          if (results.get(j).finite() && !held.get(j).isEmpty()) {
+            finite.add(j);
+          }
+        }
+        double[] heldAfter = new double[training.size()];
+        java.util.Arrays.fill(heldAfter, Double.NaN);
+        double[] measured = MultiUserTraining.meanLosses(lm, finite.stream().map(candidates::get).toList(),
+            finite.stream().map(held::get).toList(), bs, pad);
+        for (int j = 0; j < finite.size(); j++) {
+          heldAfter[finite.get(j)] = measured[j];
+        }
+        for (int j = 0; j < training.size(); j++) {
+          int i = training.get(j);
+          out[i] = judge(prepared.get(i), heldBefore[j], results.get(j), heldAfter[j]);
+        }
+      }
+      return java.util.Arrays.asList(out);
+    } finally {
+      for (int i = 0; i < prepared.size(); i++) {
+        LoraAdapter c = prepared.get(i).candidate();
+        if (c != null && (out[i] == null || out[i].adapter() != c)) {
+          c.close();
+        }
+      }
+    }
+  }
+
+  /** An update's data before training: {@code early} is set when there is nothing to train. */
+  private record Prepared(Outcome early, long seed, List<Item> items, List<Integer> trainNew,
+      List<TokenizedExample> trainExamples, List<TokenizedExample> heldExamples, long coveredSeq, long newFromSeq,
+      LoraAdapter candidate) {}
+
+  private Prepared prepare(Request q) {
+    String userId = q.userId();
+    Task task = q.task();
+    Variant variant = q.variant();
+    long newFromSeq = q.newFromSeq();
+    long replayFromSeq = q.replayFromSeq();
+    LoraAdapter previous = q.previous();
+    List<Item> items = new ArrayList<>(q.history());
     items.sort(Comparator.comparingLong(Item::seq));
     List<Integer> older = new ArrayList<>();
     List<Integer> fresh = new ArrayList<>();
@@ -121,9 +226,10 @@ public final class UserAdapterUpdater {
       }
     }
     if (fresh.isEmpty()) {
-      return rejected("no new items since seq " + newFromSeq, newFromSeq - 1);
+      return new Prepared(rejected("no new items since seq " + newFromSeq, newFromSeq - 1), 0, null, null, null,
+          null, 0, newFromSeq, null);
     }
-    long seed = seed(settings.seed(), userId, task.id(), variant.id(), version);
+    long seed = seed(settings.seed(), userId, task.id(), variant.id(), q.version());
     int holdout = fresh.size() >= settings.holdoutMinNew()
         ? (int) Math.max(1, Math.min(settings.holdoutMax(), Math.round(fresh.size() * settings.holdoutFraction())))
         : 0;
@@ -137,45 +243,43 @@ public final class UserAdapterUpdater {
 
     List<Map<String, String>> fields = items.stream().map(Item::fields).toList();
     ExampleBuilder builder = new ExampleBuilder(task, settings.examples(variant), encoder);
-    List<TokenizedExample> trainExamples = builder.build(fields, profile, train::contains);
-    List<TokenizedExample> heldExamples = builder.build(fields, profile, heldOut::contains);
+    List<TokenizedExample> trainExamples = builder.build(fields, q.profile(), train::contains);
+    List<TokenizedExample> heldExamples = builder.build(fields, q.profile(), heldOut::contains);
     long coveredSeq = items.get(trainNew.get(trainNew.size() - 1)).seq();
 
     LoraAdapter candidate = previous != null
         ? previous.copy(lm.manager())
         : LoraAdapter.create(lm.config(), settings.lora(), seed, lm.manager());
+    return new Prepared(null, seed, items, trainNew, trainExamples, heldExamples, coveredSeq, newFromSeq, candidate);
+  }
+
+  /** The validation rule: the outcome of a trained candidate (holding it when accepted). */
+  private Outcome judge(Prepared p, double heldBefore, AdapterTraining.Result r, double heldAfter) {
+    List<TokenizedExample> heldExamples = p.heldExamples();
+    List<TokenizedExample> trainExamples = p.trainExamples();
+    List<Item> items = p.items();
+    List<Integer> trainNew = p.trainNew();
+    LoraAdapter candidate = p.candidate();
+    long coveredSeq = p.coveredSeq();
+    long newFromSeq = p.newFromSeq();
     boolean keep = false;
-    try {
-      int bs = settings.training().batchSize();
-      int pad = encoder.padId();
-      double heldBefore = heldExamples.isEmpty() ? Double.NaN
-          : AdapterTraining.meanLoss(lm, candidate, heldExamples, bs, pad);
-      AdapterTraining.Result r =
-          AdapterTraining.train(lm, candidate, trainExamples, settings.training(), pad, seed, listener);
-      double heldAfter = heldExamples.isEmpty() || !r.finite() ? Double.NaN
-          : AdapterTraining.meanLoss(lm, candidate, heldExamples, bs, pad);
-      String reason;
-      if (!r.finite()) {
-        reason = "rejected: training produced non-finite loss or weights";
-      } else if (!heldExamples.isEmpty() && !Double.isFinite(heldAfter)) {
-        reason = "rejected: non-finite held-out loss";
-      } else if (!heldExamples.isEmpty() && heldAfter > heldBefore * (1 + settings.tolerance())) {
-        reason = String.format(java.util.Locale.ROOT,
-            "rejected: held-out loss %.4f worse than the previous version's %.4f beyond tolerance %.2f",
-            heldAfter, heldBefore, settings.tolerance());
-      } else {
-        reason = "published";
-        keep = true;
-      }
-      List<Item> covered = trainNew.stream().map(items::get).toList();
-      return new Outcome(keep, reason, keep ? candidate : null, keep ? coveredSeq : newFromSeq - 1,
-          trainExamples.size(), trainNew.size(), heldExamples.size(), r.lossBefore(), r.lossAfter(), heldBefore,
-          heldAfter, r.millis(), keep ? covered : List.of(), r.targetTokens(), r.tokens());
-    } finally {
-      if (!keep) {
-        candidate.close();
-      }
+    String reason;
+    if (!r.finite()) {
+      reason = "rejected: training produced non-finite loss or weights";
+    } else if (!heldExamples.isEmpty() && !Double.isFinite(heldAfter)) {
+      reason = "rejected: non-finite held-out loss";
+    } else if (!heldExamples.isEmpty() && heldAfter > heldBefore * (1 + settings.tolerance())) {
+      reason = String.format(java.util.Locale.ROOT,
+          "rejected: held-out loss %.4f worse than the previous version's %.4f beyond tolerance %.2f",
+          heldAfter, heldBefore, settings.tolerance());
+    } else {
+      reason = "published";
+      keep = true;
     }
+    List<Item> covered = trainNew.stream().map(items::get).toList();
+    return new Outcome(keep, reason, keep ? candidate : null, keep ? coveredSeq : newFromSeq - 1,
+        trainExamples.size(), trainNew.size(), heldExamples.size(), r.lossBefore(), r.lossAfter(), heldBefore,
+        heldAfter, r.millis(), keep ? covered : List.of(), r.targetTokens(), r.tokens());
   }
 
   private static Outcome rejected(String reason, long coveredSeq) {

@@ -58,22 +58,48 @@ import org.slf4j.LoggerFactory;
  * publishes nothing and the trigger is redelivered after a restart. Training is serialized in this one thread (DJL
  * allows one GradientCollector per JVM); scale-out is more instances in the group: triggers are keyed by user, so one
  * user's triggers reach one instance in order, and at most one training per (user, task, variant) runs at a time.
+ * Waiting triggers of one task and variant for different users (up to {@link Settings#batchUsers}) train together in
+ * one batch, each row through its own user's adapter, each user with its own optimizer, validation, version and
+ * transaction ({@link UserAdapterUpdater#updateMany}).
  */
 public final class TrainerService implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TrainerService.class);
 
   public static final String GROUP_ID = "oppu-trainer";
+  public static final String BATCH_USERS_PROPERTY = "oppu.trainer.batch.users";
+  public static final int DEFAULT_BATCH_USERS = 8;
 
   /**
    * @param transactionalId unique per instance and stable across its restarts (fences a zombie predecessor)
    * @param inlineLimit adapters up to this many bytes travel inline in the record; larger ones via {@code store}
    * @param store content-addressed adapter store shared with serving (may be null if every adapter fits inline)
    */
-  /** @param limits the dead-letter prefix kept of a refused trigger (a trigger carries a whole history) */
+  /**
+   * @param limits the dead-letter prefix kept of a refused trigger (a trigger carries a whole history)
+   * @param batchUsers at most this many waiting triggers of one task and variant (different users) train together in
+   *     one batch ({@link UserAdapterUpdater#updateMany}); 1 trains one at a time. Default: the system property
+   *     {@value #BATCH_USERS_PROPERTY}, else {@value #DEFAULT_BATCH_USERS}.
+   */
   public record Settings(String groupId, String transactionalId, int inlineLimit, Path store, Path scratch,
-      InputLimits limits) {
+      InputLimits limits, int batchUsers) {
+    public Settings {
+      if (batchUsers < 1) {
+        throw new IllegalArgumentException(BATCH_USERS_PROPERTY + " must be positive: " + batchUsers);
+      }
+    }
+
+    public Settings(String groupId, String transactionalId, int inlineLimit, Path store, Path scratch,
+        InputLimits limits) {
+      this(groupId, transactionalId, inlineLimit, store, scratch, limits,
+          Integer.getInteger(BATCH_USERS_PROPERTY, DEFAULT_BATCH_USERS));
+    }
+
     public Settings(String groupId, String transactionalId, int inlineLimit, Path store, Path scratch) {
       this(groupId, transactionalId, inlineLimit, store, scratch, InputLimits.defaults());
+    }
+
+    public Settings withBatchUsers(int n) {
+      return new Settings(groupId, transactionalId, inlineLimit, store, scratch, limits, n);
     }
 
     public static Settings defaults(Path store) {
@@ -89,6 +115,8 @@ public final class TrainerService implements AutoCloseable {
     public final AtomicLong skipped = new AtomicLong();
     public final AtomicLong failed = new AtomicLong();
     public final AtomicLong deadLetters = new AtomicLong();
+    /** Updates trained in a batch of several users. */
+    public final AtomicLong batched = new AtomicLong();
     private final List<Long> lags = Collections.synchronizedList(new ArrayList<>());
 
     /** Adaptation lags (ms) of every item covered by a version this instance published. */
@@ -130,7 +158,8 @@ public final class TrainerService implements AutoCloseable {
     this.cache = new AdapterCache(clients, topics, settings.store());
     Properties c = clients.consumer(settings.groupId());
     c.setProperty(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-    c.setProperty(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1"); // a trigger is minutes of work at most: one at a time
+    // a trigger is minutes of work at most; a poll takes as many as one batch trains together
+    c.setProperty(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(settings.batchUsers()));
     c.setProperty(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, "900000");
     c.setProperty(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(ClientConfig.MAX_RECORD_BYTES));
     this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
@@ -153,12 +182,11 @@ public final class TrainerService implements AutoCloseable {
       }
       consumer.subscribe(List.of(topics.trainTriggers.name()));
       while (running) {
+        List<Polled> pending = new ArrayList<>();
         for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-          if (!running) {
-            break;
-          }
-          process(r);
+          pending.add(parse(r));
         }
+        processAll(pending);
       }
     } catch (WakeupException | Stopped e) {
       if (running) {
@@ -181,24 +209,94 @@ public final class TrainerService implements AutoCloseable {
     }
   }
 
-  private void process(ConsumerRecord<String, byte[]> r) {
-    TrainTrigger trigger;
+  /** A polled trigger record: the trigger, or why it is refused. */
+  private record Polled(ConsumerRecord<String, byte[]> record, TrainTrigger trigger, RuntimeException bad) {
+    TopicPartition partition() {
+      return new TopicPartition(record.topic(), record.partition());
+    }
+
+    String key() {
+      return Topics.adapterKey(trigger.getUserId(), trigger.getTask(), trigger.getVariant());
+    }
+  }
+
+  private Polled parse(ConsumerRecord<String, byte[]> r) {
     try {
-      trigger = topics.trainTriggers.valueSerde().deserializer().deserialize(r.topic(), r.value());
+      TrainTrigger trigger = topics.trainTriggers.valueSerde().deserializer().deserialize(r.topic(), r.value());
       Task.of(trigger.getTask());
       Variant.of(trigger.getVariant());
       if (trigger.getHistory().isEmpty()) {
         throw new IllegalArgumentException("trigger carries no history");
       }
+      return new Polled(r, trigger, null);
     } catch (RuntimeException e) {
-      stats.deadLetters.incrementAndGet();
-      DeadLetter dl = settings.limits().deadLetter(r.topic(), r.partition(), r.offset(), r.key(), r.value(),
-          "bad train trigger: " + e.getMessage(), Instant.now());
-      commit(r, List.of(new ProducerRecord<>(topics.deadLetters.name(), settings.limits().owner(r.key()),
-          topics.deadLetters.valueSerde().serializer().serialize(topics.deadLetters.name(), dl))));
-      return;
+      return new Polled(r, null, e);
     }
-    Result out = handle(trigger);
+  }
+
+  /**
+   * Handles polled triggers in groups: the first waiting trigger with the later ones of its task and variant, of
+   * other adapter keys (a user's next trigger needs this one's version), up to {@link Settings#batchUsers}, trained
+   * together; each then commits in its own transaction, in poll order. A record joins a group only if no earlier
+   * record of its partition was left out, so offsets commit in order; after an aborted transaction the partition's
+   * later records are left for the redelivery.
+   */
+  private void processAll(List<Polled> pending) {
+    java.util.Set<TopicPartition> aborted = new java.util.HashSet<>();
+    while (running && !pending.isEmpty()) {
+      Polled first = pending.get(0);
+      List<Polled> group = new ArrayList<>();
+      group.add(first);
+      if (first.bad() == null) {
+        java.util.Set<TopicPartition> blocked = new java.util.HashSet<>();
+        java.util.Set<String> keys = new java.util.HashSet<>(List.of(first.key()));
+        for (Polled p : pending.subList(1, pending.size())) {
+          boolean joins = group.size() < settings.batchUsers() && p.bad() == null
+              && !blocked.contains(p.partition()) && p.trigger().getTask().equals(first.trigger().getTask())
+              && p.trigger().getVariant().equals(first.trigger().getVariant()) && !keys.contains(p.key());
+          if (joins) {
+            group.add(p);
+            keys.add(p.key());
+          } else {
+            blocked.add(p.partition());
+          }
+        }
+      }
+      pending.removeAll(group);
+      if (first.bad() != null) {
+        if (!aborted.contains(first.partition())) {
+          deadLetter(first, aborted);
+        }
+        continue;
+      }
+      List<Result> results = group.size() == 1 ? List.of(handle(first.trigger()))
+          : handleMany(group.stream().map(Polled::trigger).toList());
+      for (int i = 0; i < group.size(); i++) {
+        Polled p = group.get(i);
+        if (aborted.contains(p.partition())) {
+          continue; // redelivered from the aborted record on
+        }
+        if (!publish(p, results.get(i))) {
+          aborted.add(p.partition());
+        }
+      }
+    }
+  }
+
+  private void deadLetter(Polled p, java.util.Set<TopicPartition> aborted) {
+    ConsumerRecord<String, byte[]> r = p.record();
+    stats.deadLetters.incrementAndGet();
+    DeadLetter dl = settings.limits().deadLetter(r.topic(), r.partition(), r.offset(), r.key(), r.value(),
+        "bad train trigger: " + p.bad().getMessage(), Instant.now());
+    if (!commit(r, List.of(new ProducerRecord<>(topics.deadLetters.name(), settings.limits().owner(r.key()),
+        topics.deadLetters.valueSerde().serializer().serialize(topics.deadLetters.name(), dl))))) {
+      aborted.add(p.partition());
+    }
+  }
+
+  /** The trigger's outputs and offset in one transaction; returns whether it committed. */
+  private boolean publish(Polled p, Result out) {
+    TrainTrigger trigger = p.trigger();
     List<ProducerRecord<String, byte[]>> records = new ArrayList<>();
     if (out.version != null) {
       String key = Topics.adapterKey(trigger.getUserId(), trigger.getTask(), trigger.getVariant());
@@ -207,16 +305,115 @@ public final class TrainerService implements AutoCloseable {
     }
     records.add(new ProducerRecord<>(topics.trainResults.name(), trigger.getUserId(),
         topics.trainResults.valueSerde().serializer().serialize(topics.trainResults.name(), out.result)));
-    if (commit(r, records) && out.version != null) {
+    boolean committed = commit(p.record(), records);
+    if (committed && out.version != null) {
       cache.put(Topics.adapterKey(trigger.getUserId(), trigger.getTask(), trigger.getVariant()), out.version);
       stats.lags.addAll(out.result.getLagsMillis());
     }
+    return committed;
   }
 
   private record Result(AdapterVersion version, TrainResult result) {}
 
+  /** A trigger ready to train: its update's request and what publishing it needs. */
+  private record Prep(TrainTrigger t, Task task, String key, AdapterVersion prev, TaskModels.TaskModel tm,
+      LlamaLoraLm lm, LoraAdapter previous, long version, long firstSeq, long replayFrom, long started, long created,
+      UserAdapterUpdater.Request request) {}
+
+  /** A trigger's result without training (skipped, dropped, failed), or its {@link Prep}. */
+  private record Before(Result done, Prep prep) {}
+
   /** Trains and validates; never throws for a trigger's own problems (they become a TrainResult's reason). */
   Result handle(TrainTrigger t) {
+    Before b = before(t);
+    if (b.done() != null) {
+      return b.done();
+    }
+    Prep p = b.prep();
+    try {
+      UserAdapterUpdater updater = new UserAdapterUpdater(p.lm(), encoder, updateSettings);
+      UserAdapterUpdater.Request q = p.request();
+      UserAdapterUpdater.Outcome o = updater.update(q.userId(), q.task(), q.variant(), q.history(), q.newFromSeq(),
+          q.replayFromSeq(), q.profile(), q.previous(), q.version(), listener());
+      return after(p, o);
+    } catch (Stopped e) {
+      throw e; // not a result of the trigger: nothing is committed and the trigger is redelivered
+    } catch (IOException | RuntimeException e) {
+      return failed(p, e);
+    } finally {
+      if (p.previous() != null) {
+        p.previous().close();
+      }
+    }
+  }
+
+  /**
+   * {@link #handle} for triggers of one task and variant and of different users: their trainings in one batch
+   * ({@link UserAdapterUpdater#updateMany}), each then validated and published on its own. Results in order.
+   */
+  List<Result> handleMany(List<TrainTrigger> triggers) {
+    Result[] out = new Result[triggers.size()];
+    List<Integer> training = new ArrayList<>();
+    List<Prep> preps = new ArrayList<>();
+    try {
+      for (int i = 0; i < triggers.size(); i++) {
+        Before b = before(triggers.get(i));
+        if (b.done() != null) {
+          out[i] = b.done();
+        } else {
+          training.add(i);
+          preps.add(b.prep());
+        }
+      }
+      if (!preps.isEmpty()) {
+        List<UserAdapterUpdater.Outcome> outcomes;
+        try {
+          UserAdapterUpdater updater = new UserAdapterUpdater(preps.get(0).lm(), encoder, updateSettings);
+          LOG.info("{} {}: training {} users in one batch", preps.get(0).task().id(),
+              preps.get(0).t().getVariant(), preps.size());
+          outcomes = updater.updateMany(preps.stream().map(Prep::request).toList(), listener());
+          stats.batched.addAndGet(preps.size());
+        } catch (RuntimeException e) {
+          if (e instanceof Stopped) {
+            throw e;
+          }
+          for (int j = 0; j < preps.size(); j++) {
+            out[training.get(j)] = failed(preps.get(j), e);
+          }
+          return List.of(out);
+        }
+        for (int j = 0; j < preps.size(); j++) {
+          try {
+            out[training.get(j)] = after(preps.get(j), outcomes.get(j));
+          } catch (IOException | RuntimeException e) {
+            out[training.get(j)] = failed(preps.get(j), e);
+          }
+        }
+      }
+      return List.of(out);
+    } finally {
+      preps.forEach(p -> {
+        if (p.previous() != null) {
+          p.previous().close();
+        }
+      });
+    }
+  }
+
+  /** Stops a training at its next step once {@link #close()} was called; the tests' step listener. */
+  private dev.oppu.trainer.AdapterTraining.StepListener listener() {
+    dev.oppu.trainer.AdapterTraining.StepListener test = stepListener;
+    return (step, total, loss) -> {
+      if (!running) {
+        throw new Stopped(); // close() waits for this thread: stop at the next step, not after the training
+      }
+      if (test != null) {
+        test.onStep(step, total, loss);
+      }
+    };
+  }
+
+  private Before before(TrainTrigger t) {
     Task task = Task.of(t.getTask());
     Variant variant = Variant.of(t.getVariant());
     String key = Topics.adapterKey(t.getUserId(), t.getTask(), t.getVariant());
@@ -227,13 +424,13 @@ public final class TrainerService implements AutoCloseable {
     long created = t.getCreatedAt().toEpochMilli();
     if (cache.deletedAfter(key, created)) {
       stats.rejected.incrementAndGet();
-      return new Result(null, result(t, false, "dropped: the user was deleted after this trigger", null,
-          firstSeq - 1, List.of()));
+      return new Before(new Result(null, result(t, false, "dropped: the user was deleted after this trigger", null,
+          firstSeq - 1, List.of())), null);
     }
     if (prev != null && prev.getCoveredSeq() >= lastSeq) {
       stats.skipped.incrementAndGet();
-      return new Result(null, result(t, false, "skipped: version " + prev.getVersion() + " already covers seq "
-          + prev.getCoveredSeq(), prev.getVersion(), prev.getCoveredSeq(), List.of()));
+      return new Before(new Result(null, result(t, false, "skipped: version " + prev.getVersion()
+          + " already covers seq " + prev.getCoveredSeq(), prev.getVersion(), prev.getCoveredSeq(), List.of())), null);
     }
     TaskModels.TaskModel tm;
     LlamaLoraLm lm;
@@ -260,60 +457,67 @@ public final class TrainerService implements AutoCloseable {
       List<UserAdapterUpdater.Item> items = t.getHistory().stream()
           .map(h -> new UserAdapterUpdater.Item(h.getSeq(), h.getArrivalTime().toEpochMilli(), h.getFields()))
           .toList();
-      UserAdapterUpdater updater = new UserAdapterUpdater(lm, encoder, updateSettings);
       // an operator (and the crash-recovery test) can tell a run in progress from an idle trainer
       long replayFrom = t.getReplayFromSeq() != null ? t.getReplayFromSeq() : Long.MIN_VALUE;
       LOG.info("{} v{}: training started (trigger {}, {}, {} items, new from seq {}{})", key, version,
           t.getTriggerId(), t.getReason(), items.size(), newFrom,
           t.getReplayFromSeq() != null ? ", replay from seq " + replayFrom : "");
-      dev.oppu.trainer.AdapterTraining.StepListener test = stepListener;
-      UserAdapterUpdater.Outcome o = updater.update(t.getUserId(), task, variant, items, newFrom, replayFrom,
-          profile(task, variant, t), previous, version, (step, total, loss) -> {
-            if (!running) {
-              throw new Stopped(); // close() waits for this thread: stop at the next step, not after the training
-            }
-            if (test != null) {
-              test.onStep(step, total, loss);
-            }
-          });
-      LOG.info("{} v{}: {} ({} items, loss {} -> {}, held-out {} -> {}, {} ms)", key, version, o.reason(),
-          o.itemsTrained(), o.lossBefore(), o.lossAfter(), o.heldOutBefore(), o.heldOutAfter(), o.trainMillis());
-      if (o.accepted() && (cache.deletedSince(key, started) || cache.deletedAfter(key, created))) {
-        // the user was deleted while we trained (SPEC section 4): publish nothing of theirs
-        o.adapter().close();
-        stats.rejected.incrementAndGet();
-        return new Result(null, result(t, false, "dropped: the user's adapters were deleted during training", null,
-            firstSeq - 1, List.of()));
-      }
-      if (!o.accepted()) {
-        stats.rejected.incrementAndGet();
-        return new Result(null, result(t, false, o.reason(), prev == null ? null : prev.getVersion(),
-            prev == null ? firstSeq - 1 : prev.getCoveredSeq(), List.of()));
-      }
-      try (LoraAdapter adapter = o.adapter()) {
-        Instant now = Instant.now();
-        List<Long> lags = o.newlyCovered().stream().map(i -> now.toEpochMilli() - i.arrivalTime()).toList();
-        AdapterVersion.Builder b = AdapterVersion.newBuilder()
-            .setUserId(t.getUserId()).setTask(t.getTask()).setVariant(t.getVariant()).setVersion(version)
-            .setTriggerId(t.getTriggerId()).setCoveredSeq(o.coveredSeq()).setItemsTrained(o.itemsTrained())
-            .setLossBefore(o.lossBefore()).setLossAfter(o.lossAfter()).setTrainMillis(o.trainMillis())
-            .setPublishedAt(now).setBaseFingerprint(tm.baseFingerprint()).setTaskFingerprint(tm.taskFingerprint())
-            .setLabelDistribution(labelDistribution(task, t, replayFrom, o.coveredSeq()));
-        AdapterRecords.withPayload(b, adapter, settings.inlineLimit(), settings.store());
-        stats.published.incrementAndGet();
-        return new Result(b.build(), result(t, true, o.reason(), version, o.coveredSeq(), lags));
-      }
-    } catch (Stopped e) {
-      throw e; // not a result of the trigger: nothing is committed and the trigger is redelivered
-    } catch (IOException | RuntimeException e) {
-      LOG.error("{}: training failed", key, e);
-      stats.failed.incrementAndGet();
-      return new Result(null, result(t, false, "failed: " + e, prev == null ? null : prev.getVersion(),
-          prev == null ? firstSeq - 1 : prev.getCoveredSeq(), List.of()));
-    } finally {
+      UserAdapterUpdater.Request request = new UserAdapterUpdater.Request(t.getUserId(), task, variant, items,
+          newFrom, replayFrom, profile(task, variant, t), previous, version);
+      return new Before(null, new Prep(t, task, key, prev, tm, lm, previous, version, firstSeq, replayFrom, started,
+          created, request));
+    } catch (RuntimeException e) {
       if (previous != null) {
         previous.close();
       }
+      LOG.error("{}: training failed", key, e);
+      stats.failed.incrementAndGet();
+      return new Before(new Result(null, result(t, false, "failed: " + e, prev == null ? null : prev.getVersion(),
+          prev == null ? firstSeq - 1 : prev.getCoveredSeq(), List.of())), null);
+    }
+  }
+
+  private Result failed(Prep p, Exception e) {
+    LOG.error("{}: training failed", p.key(), e);
+    stats.failed.incrementAndGet();
+    AdapterVersion prev = p.prev();
+    return new Result(null, result(p.t(), false, "failed: " + e, prev == null ? null : prev.getVersion(),
+        prev == null ? p.firstSeq() - 1 : prev.getCoveredSeq(), List.of()));
+  }
+
+  /** Publishing a trained candidate: the deletion fence, the rejection, or the new version (closes the adapter). */
+  private Result after(Prep p, UserAdapterUpdater.Outcome o) throws IOException {
+    TrainTrigger t = p.t();
+    String key = p.key();
+    long version = p.version();
+    AdapterVersion prev = p.prev();
+    long firstSeq = p.firstSeq();
+    LOG.info("{} v{}: {} ({} items, loss {} -> {}, held-out {} -> {}, {} ms)", key, version, o.reason(),
+        o.itemsTrained(), o.lossBefore(), o.lossAfter(), o.heldOutBefore(), o.heldOutAfter(), o.trainMillis());
+    if (o.accepted() && (cache.deletedSince(key, p.started()) || cache.deletedAfter(key, p.created()))) {
+      // the user was deleted while we trained (SPEC section 4): publish nothing of theirs
+      o.adapter().close();
+      stats.rejected.incrementAndGet();
+      return new Result(null, result(t, false, "dropped: the user's adapters were deleted during training", null,
+          firstSeq - 1, List.of()));
+    }
+    if (!o.accepted()) {
+      stats.rejected.incrementAndGet();
+      return new Result(null, result(t, false, o.reason(), prev == null ? null : prev.getVersion(),
+          prev == null ? firstSeq - 1 : prev.getCoveredSeq(), List.of()));
+    }
+    try (LoraAdapter adapter = o.adapter()) {
+      Instant now = Instant.now();
+      List<Long> lags = o.newlyCovered().stream().map(i -> now.toEpochMilli() - i.arrivalTime()).toList();
+      AdapterVersion.Builder b = AdapterVersion.newBuilder()
+          .setUserId(t.getUserId()).setTask(t.getTask()).setVariant(t.getVariant()).setVersion(version)
+          .setTriggerId(t.getTriggerId()).setCoveredSeq(o.coveredSeq()).setItemsTrained(o.itemsTrained())
+          .setLossBefore(o.lossBefore()).setLossAfter(o.lossAfter()).setTrainMillis(o.trainMillis())
+          .setPublishedAt(now).setBaseFingerprint(p.tm().baseFingerprint()).setTaskFingerprint(p.tm().taskFingerprint())
+          .setLabelDistribution(labelDistribution(p.task(), t, p.replayFrom(), o.coveredSeq()));
+      AdapterRecords.withPayload(b, adapter, settings.inlineLimit(), settings.store());
+      stats.published.incrementAndGet();
+      return new Result(b.build(), result(t, true, o.reason(), version, o.coveredSeq(), lags));
     }
   }
 

@@ -239,6 +239,45 @@ class TrainerServiceTest {
   }
 
   @Test
+  void waitingTriggersOfDifferentUsersTrainInOneBatchAndEachPublishesItsOwnVersion(SharedKafka kafka,
+      @TempDir Path tmp) throws Exception {
+    Topics topics = kafka.freshTopics("trainer-many", 1);
+    List<HistoryItem> h7 = history(30, 21, 0);
+    List<HistoryItem> more7 = new ArrayList<>(h7);
+    more7.addAll(history(12, 22, 30));
+    // sent before the service starts, so that one poll finds them all: u7, u8, u9 train together; u7's second
+    // trigger needs u7's first version, so it waits for the next batch
+    send(kafka, topics, List.of(trigger("m1", "u7", h7, 0), trigger("m2", "u8", history(30, 23, 0), 0),
+        trigger("m3", "u9", history(25, 24, 0), 0), trigger("m4", "u7", more7, 30)));
+    TrainerService service = new TrainerService(kafka.clientConfig(), topics, models, settings(LoraConfig.oppuUser()),
+        TrainerService.Settings.defaults(tmp.resolve("store")).withBatchUsers(4));
+    Throwable[] crashed = new Throwable[1];
+    Thread t = start(service, crashed);
+    List<Object> seen;
+    try {
+      seen = read(kafka, topics, 4, 240_000);
+    } finally {
+      service.close();
+      t.join(30_000);
+    }
+    assertNull(crashed[0], () -> "the trainer service failed: " + crashed[0]);
+    List<TrainResult> results = seen.stream().filter(TrainResult.class::isInstance).map(TrainResult.class::cast)
+        .toList();
+    assertEquals(List.of("m1", "m2", "m3", "m4"), results.stream().map(TrainResult::getTriggerId).toList());
+    results.forEach(r -> assertTrue(r.getAccepted(), r.getTriggerId() + ": " + r.getReason()));
+    assertEquals(3, service.stats().batched.get(), "u7, u8 and u9 in one batch, u7's second trigger alone");
+    List<AdapterVersion> versions = seen.stream().filter(AdapterVersion.class::isInstance)
+        .map(AdapterVersion.class::cast).toList();
+    assertEquals(4, versions.size(), versions.toString());
+    assertEquals(27, versions.get(0).getCoveredSeq(), "30 items, the newest 2 held out");
+    assertEquals(1, versions.get(2).getVersion());
+    AdapterVersion u7v2 = versions.get(3);
+    assertEquals("u7", u7v2.getUserId());
+    assertEquals(2, u7v2.getVersion());
+    assertEquals(40, u7v2.getCoveredSeq());
+  }
+
+  @Test
   void triggerInAdapterVersionOutLoadableByTheModelPackage(SharedKafka kafka, @TempDir Path tmp) throws Exception {
     Topics topics = kafka.freshTopics("trainer-e2e", 2);
     List<HistoryItem> h = history(30, 5, 0);
