@@ -67,7 +67,8 @@ public final class TrainerService implements AutoCloseable {
 
   public static final String GROUP_ID = "oppu-trainer";
   public static final String BATCH_USERS_PROPERTY = "oppu.trainer.batch.users";
-  public static final int DEFAULT_BATCH_USERS = 8;
+  /** One at a time: on CPU a batched step measured slower than single-user steps (BENCHMARKS.md, bench train-many). */
+  public static final int DEFAULT_BATCH_USERS = 1;
 
   /**
    * @param transactionalId unique per instance and stable across its restarts (fences a zombie predecessor)
