@@ -38,7 +38,9 @@ public final class UserAdapterUpdater {
    * @param maxReplay at most this many older items are replayed with the new ones
    * @param holdoutFraction, holdoutMax, holdoutMinNew the newest {@code clamp(round(fraction * new), 1, max)} items
    *     are held out when there are at least {@code holdoutMinNew} new items; otherwise only finiteness is checked
-   * @param tolerance accepted if held-out loss <= previous * (1 + tolerance)
+   * @param tolerance accepted if held-out loss <= previous * (1 + tolerance); when the previous version stands for
+   *     fewer than {@code holdoutMinNew} items (it was never validated itself), previous = the larger of its held-out
+   *     loss and the task model's
    */
   public record Settings(LoraConfig lora, AdapterTraining.Config training, int k, int maxTokens, int retrievedWords,
       int maxReplay, double holdoutFraction, int holdoutMax, int holdoutMinNew, double tolerance, long seed) {
@@ -110,12 +112,16 @@ public final class UserAdapterUpdater {
     items.sort(Comparator.comparingLong(Item::seq));
     List<Integer> older = new ArrayList<>();
     List<Integer> fresh = new ArrayList<>();
+    int coveredBefore = 0; // items the previous version stands for
     for (int i = 0; i < items.size(); i++) {
       long seq = items.get(i).seq();
       if (seq >= newFromSeq) {
         fresh.add(i);
-      } else if (seq >= replayFromSeq) {
-        older.add(i);
+      } else {
+        coveredBefore++;
+        if (seq >= replayFromSeq) {
+          older.add(i);
+        }
       }
     }
     if (fresh.isEmpty()) {
@@ -148,6 +154,14 @@ public final class UserAdapterUpdater {
       int pad = encoder.padId();
       double heldBefore = heldExamples.isEmpty() ? Double.NaN
           : AdapterTraining.meanLoss(lm, candidate, heldExamples, bs, pad);
+      if (!heldExamples.isEmpty() && previous != null && coveredBefore < settings.holdoutMinNew()) {
+        // a thin previous version (fewer items than a validated update needs, e.g. the one made as the user's first
+        // event arrived) is no reference to be held to: the candidate must beat it OR the task model alone, so a
+        // refusal cannot strand the user on an adapter of one item
+        try (LoraAdapter none = LoraAdapter.create(lm.config(), settings.lora(), seed, lm.manager())) {
+          heldBefore = Math.max(heldBefore, AdapterTraining.meanLoss(lm, none, heldExamples, bs, pad));
+        }
+      }
       AdapterTraining.Result r =
           AdapterTraining.train(lm, candidate, trainExamples, settings.training(), pad, seed, listener);
       double heldAfter = heldExamples.isEmpty() || !r.finite() ? Double.NaN
