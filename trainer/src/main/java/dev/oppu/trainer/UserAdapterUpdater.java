@@ -120,7 +120,7 @@ public final class UserAdapterUpdater {
       int bs = settings.training().batchSize();
       int pad = encoder.padId();
       double heldBefore = heldExamples.isEmpty() ? Double.NaN
-          : AdapterTraining.meanLoss(lm, candidate, heldExamples, bs, pad);
+          : reference(p, AdapterTraining.meanLoss(lm, candidate, heldExamples, bs, pad));
       AdapterTraining.Result r =
           AdapterTraining.train(lm, candidate, p.trainExamples(), settings.training(), pad, p.seed(), listener);
       double heldAfter = heldExamples.isEmpty() || !r.finite() ? Double.NaN
@@ -169,6 +169,11 @@ public final class UserAdapterUpdater {
         List<LoraAdapter> candidates = training.stream().map(i -> prepared.get(i).candidate()).toList();
         List<List<TokenizedExample>> held = training.stream().map(i -> prepared.get(i).heldExamples()).toList();
         double[] heldBefore = MultiUserTraining.meanLosses(lm, candidates, held, bs, pad);
+        for (int j = 0; j < training.size(); j++) {
+          if (!held.get(j).isEmpty()) {
+            heldBefore[j] = reference(prepared.get(training.get(j)), heldBefore[j]);
+          }
+        }
         List<AdapterTraining.Result> results = MultiUserTraining.train(lm, training.stream()
             .map(i -> new MultiUserTraining.Job(prepared.get(i).candidate(), prepared.get(i).trainExamples(),
                 prepared.get(i).seed())).toList(), settings.training(), pad, listener);
@@ -204,7 +209,23 @@ public final class UserAdapterUpdater {
   /** An update's data before training: {@code early} is set when there is nothing to train. */
   private record Prepared(Outcome early, long seed, List<Item> items, List<Integer> trainNew,
       List<TokenizedExample> trainExamples, List<TokenizedExample> heldExamples, long coveredSeq, long newFromSeq,
-      LoraAdapter candidate) {}
+      LoraAdapter candidate, boolean thinPrevious) {}
+
+  /**
+   * The held-out loss a candidate must not exceed (beyond the tolerance): the previous version's. A thin previous
+   * version (fewer items than a validated update needs, e.g. the one made as the user's first events arrived) is no
+   * reference to be held to: the candidate must beat it OR the task model alone, so a refusal cannot strand the user
+   * on an adapter of one item.
+   */
+  private double reference(Prepared p, double previousHeldLoss) {
+    if (p.heldExamples().isEmpty() || !p.thinPrevious()) {
+      return previousHeldLoss;
+    }
+    try (LoraAdapter none = LoraAdapter.create(lm.config(), settings.lora(), p.seed(), lm.manager())) {
+      return Math.max(previousHeldLoss,
+          AdapterTraining.meanLoss(lm, none, p.heldExamples(), settings.training().batchSize(), encoder.padId()));
+    }
+  }
 
   private Prepared prepare(Request q) {
     String userId = q.userId();
@@ -217,17 +238,21 @@ public final class UserAdapterUpdater {
     items.sort(Comparator.comparingLong(Item::seq));
     List<Integer> older = new ArrayList<>();
     List<Integer> fresh = new ArrayList<>();
+    int coveredBefore = 0; // items the previous version stands for
     for (int i = 0; i < items.size(); i++) {
       long seq = items.get(i).seq();
       if (seq >= newFromSeq) {
         fresh.add(i);
-      } else if (seq >= replayFromSeq) {
-        older.add(i);
+      } else {
+        coveredBefore++;
+        if (seq >= replayFromSeq) {
+          older.add(i);
+        }
       }
     }
     if (fresh.isEmpty()) {
       return new Prepared(rejected("no new items since seq " + newFromSeq, newFromSeq - 1), 0, null, null, null,
-          null, 0, newFromSeq, null);
+          null, 0, newFromSeq, null, false);
     }
     long seed = seed(settings.seed(), userId, task.id(), variant.id(), q.version());
     int holdout = fresh.size() >= settings.holdoutMinNew()
@@ -250,7 +275,9 @@ public final class UserAdapterUpdater {
     LoraAdapter candidate = previous != null
         ? previous.copy(lm.manager())
         : LoraAdapter.create(lm.config(), settings.lora(), seed, lm.manager());
-    return new Prepared(null, seed, items, trainNew, trainExamples, heldExamples, coveredSeq, newFromSeq, candidate);
+    boolean thinPrevious = previous != null && coveredBefore < settings.holdoutMinNew();
+    return new Prepared(null, seed, items, trainNew, trainExamples, heldExamples, coveredSeq, newFromSeq, candidate,
+        thinPrevious);
   }
 
   /** The validation rule: the outcome of a trained candidate (holding it when accepted). */

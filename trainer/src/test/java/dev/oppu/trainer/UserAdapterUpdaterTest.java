@@ -161,6 +161,39 @@ class UserAdapterUpdaterTest {
   }
 
   @Test
+  void aThinPreviousVersionIsNotTheReferenceTheTaskModelAlsoCounts() {
+    // v1 stands for 3 items (fewer than holdoutMinNew, so it was never validated itself, like the version made as a
+    // user's first event arrives): the next update is held to the larger of v1's and the task model's held-out loss,
+    // so a refusal cannot strand the user on it; a previous version of holdoutMinNew or more items is the reference
+    UserAdapterUpdater.Settings s = TinyWorld.settings(2e-2);
+    UserAdapterUpdater u = new UserAdapterUpdater(world.lm, world.encoder, s);
+    UserAdapterUpdater trusting = new UserAdapterUpdater(world.lm, world.encoder, new UserAdapterUpdater.Settings(
+        s.lora(), s.training(), s.k(), s.maxTokens(), s.retrievedWords(), s.maxReplay(), s.holdoutFraction(),
+        s.holdoutMax(), 2, s.tolerance(), s.seed()));
+    List<UserAdapterUpdater.Item> h = TinyWorld.history("fay", 40, 31);
+    UserAdapterUpdater.Outcome v1 = u.update("fay", Task.MOVIE_TAGGING, Variant.PLAIN, h.subList(0, 3), 0, null,
+        null, 1, null);
+    assertTrue(v1.accepted(), v1.reason());
+    assertEquals(0, v1.heldOut(), "3 new items: too few to hold any out");
+    try (LoraAdapter prev = v1.adapter()) {
+      UserAdapterUpdater.Outcome bare = u.update("fay", Task.MOVIE_TAGGING, Variant.PLAIN, h, 3, null, null, 2, null);
+      UserAdapterUpdater.Outcome asRef = trusting.update("fay", Task.MOVIE_TAGGING, Variant.PLAIN, h, 3, null, prev, 2,
+          null);
+      UserAdapterUpdater.Outcome thin = u.update("fay", Task.MOVIE_TAGGING, Variant.PLAIN, h, 3, null, prev, 2, null);
+      for (UserAdapterUpdater.Outcome o : List.of(bare, asRef, thin)) {
+        if (o.adapter() != null) {
+          o.adapter().close();
+        }
+        assertEquals(4, o.heldOut());
+      }
+      double prevLoss = asRef.heldOutBefore();
+      double taskModelLoss = bare.heldOutBefore();
+      assertTrue(Math.abs(prevLoss - taskModelLoss) > 1e-4, prevLoss + " vs " + taskModelLoss);
+      assertEquals(Math.max(prevLoss, taskModelLoss), thin.heldOutBefore(), 1e-6);
+    }
+  }
+
+  @Test
   void aUsersAdapterIsBitIdenticalWhetherOrNotOtherUsersExist() {
     List<UserAdapterUpdater.Item> alice = TinyWorld.history("erin", 30, 21);
     UserAdapterUpdater u = updater(2e-2);
