@@ -101,13 +101,11 @@ public final class LocalLogins {
   }
 
   private static String passwordIn(Properties client) {
-    String jaas = client.getProperty("sasl.jaas.config", "");
-    int i = jaas.indexOf("password=\"");
-    int end = i < 0 ? -1 : jaas.indexOf('"', i + 10);
-    if (end < 0) {
-      throw new IllegalStateException("a client file without a password: " + jaas.replaceAll("\\s+", " "));
+    String password = ClientConfig.of(client).jaasOption("password");
+    if (password == null) {
+      throw new IllegalStateException("a client file without a password in its sasl.jaas.config");
     }
-    return jaas.substring(i + 10, end);
+    return password;
   }
 
   private static String secret(SecureRandom random) {

@@ -164,21 +164,32 @@ public final class ClientConfig {
    * name's password gets through), so a record that carries it names the login that wrote it.
    */
   public String principalName() {
-    String jaas = raw.getProperty("sasl.jaas.config");
     String protocol = raw.getProperty("security.protocol", "PLAINTEXT").trim().toUpperCase(java.util.Locale.ROOT);
-    if (jaas != null && protocol.startsWith("SASL_")) {
-      // key=value options, left to right, a quoted value consumed whole (so a password cannot fake a username)
-      java.util.regex.Matcher m = java.util.regex.Pattern.compile(
-          "([A-Za-z0-9_.-]+)\\s*=\\s*(\"(?:[^\"\\\\]|\\\\.)*\"|[^\\s;]+)").matcher(jaas);
-      while (m.find()) {
-        if (m.group(1).equals("username")) {
-          String v = m.group(2);
-          return v.startsWith("\"") ? v.substring(1, v.length() - 1) : v;
-        }
+    String user = protocol.startsWith("SASL_") ? jaasOption("username") : null;
+    return user != null ? user : "anonymous";
+  }
+
+  /**
+   * An option of {@code sasl.jaas.config} ({@code username}, {@code password}, ...), or null. Options are read left to
+   * right, a quoted value consumed whole, so a password cannot fake a username.
+   */
+  public String jaasOption(String key) {
+    String jaas = raw.getProperty("sasl.jaas.config");
+    if (jaas == null) {
+      return null;
+    }
+    java.util.regex.Matcher m = JAAS_OPTION.matcher(jaas);
+    while (m.find()) {
+      if (m.group(1).equals(key)) {
+        String v = m.group(2);
+        return v.startsWith("\"") ? v.substring(1, v.length() - 1) : v;
       }
     }
-    return "anonymous";
+    return null;
   }
+
+  private static final java.util.regex.Pattern JAAS_OPTION =
+      java.util.regex.Pattern.compile("([A-Za-z0-9_.-]+)\\s*=\\s*(\"(?:[^\"\\\\]|\\\\.)*\"|[^\\s;]+)");
 
   @Override
   public String toString() {

@@ -35,11 +35,10 @@ public final class IngestUserData implements UserData.Source {
   private static final int PROFILE_CACHE = 10_000;
 
   private final IngestConfig ingest;
-  private final GivenProfiles given;
 
-  public IngestUserData(IngestConfig ingest, GivenProfiles given) {
+  /** Given profiles come from {@code ingest}, the ones its pag triggers carry. */
+  public IngestUserData(IngestConfig ingest) {
     this.ingest = ingest;
-    this.given = given;
   }
 
   @Override
@@ -52,7 +51,7 @@ public final class IngestUserData implements UserData.Source {
   @Override
   public UserData open(ProcessorContext<?, ?> context) {
     return new Reader(IngestTopology.processorStores(context), context.getStateStore(StoreNames.USER_DELETIONS_STORE),
-        ingest.newAnalyzer(), ingest.maxQueryTerms(), given);
+        ingest.newAnalyzer(), ingest.maxQueryTerms(), ingest.givenProfiles());
   }
 
   private record CachedProfile(IndexStats range, String text) {}
@@ -61,7 +60,7 @@ public final class IngestUserData implements UserData.Source {
     private final Bm25Retriever.IndexStores stores;
     private final ReadOnlyKeyValueStore<Bytes, byte[]> deletions;
     private final Bm25Retriever retriever;
-    private final GivenProfiles given;
+    private final UserProfiles.Given given;
     private final Map<String, CachedProfile> profiles = new LinkedHashMap<>(256, 0.75f, true) {
       @Override
       protected boolean removeEldestEntry(Map.Entry<String, CachedProfile> eldest) {
@@ -70,7 +69,7 @@ public final class IngestUserData implements UserData.Source {
     };
 
     Reader(Bm25Retriever.IndexStores stores, ReadOnlyKeyValueStore<Bytes, byte[]> deletions, Analyzer analyzer,
-        int maxQueryTerms, GivenProfiles given) {
+        int maxQueryTerms, UserProfiles.Given given) {
       this.stores = stores;
       this.deletions = deletions;
       this.retriever = new Bm25Retriever(analyzer, maxQueryTerms);

@@ -54,7 +54,7 @@ public final class StreamsApp {
     // Serving: the user's adapters kept locally; requests (and the deletions ingestion applied) answered.
     ServingTopology.materializeAdapters(adaptersByUser, cache);
     ServingTopology.Served served = ServingTopology.answer(requests, ingested.appliedCommands(), serving, generator,
-        cache, new IngestUserData(ingest, profiles), Clock.systemUTC());
+        cache, new IngestUserData(ingest), Clock.systemUTC());
 
     // Sinks.
     IngestTopology.toTrainTriggers(ingested.triggers(), topics);

@@ -221,10 +221,9 @@ public final class UserAdapterUpdater {
     if (p.heldExamples().isEmpty() || !p.thinPrevious()) {
       return previousHeldLoss;
     }
-    try (LoraAdapter none = LoraAdapter.create(lm.config(), settings.lora(), p.seed(), lm.manager())) {
-      return Math.max(previousHeldLoss,
-          AdapterTraining.meanLoss(lm, none, p.heldExamples(), settings.training().batchSize(), encoder.padId()));
-    }
+    // no adapter: the task model alone
+    return Math.max(previousHeldLoss,
+        AdapterTraining.meanLoss(lm, null, p.heldExamples(), settings.training().batchSize(), encoder.padId()));
   }
 
   private Prepared prepare(Request q) {
