@@ -184,9 +184,7 @@ public final class OppuSystem {
         TaskModels.device(b.models.device()));
     TrainerService service = new TrainerService(b.client, b.topics, models, b.userTraining,
         new TrainerService.Settings(TrainerService.GROUP_ID, "oppu-trainer-" + b.trainerInstance, b.inlineLimit,
-            serving.adapterStore(), null, serving.limits(), Integer.parseInt(settings.getProperty(
-                TrainerService.BATCH_USERS_PROPERTY, Integer.toString(Integer.getInteger(
-                    TrainerService.BATCH_USERS_PROPERTY, TrainerService.DEFAULT_BATCH_USERS))))));
+            serving.adapterStore(), null, serving.limits(), TrainerService.batchUsers(settings)));
     return new TrainerPart(models, service);
   }
 

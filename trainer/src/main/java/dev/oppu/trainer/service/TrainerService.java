@@ -70,6 +70,12 @@ public final class TrainerService implements AutoCloseable {
   /** One at a time: on CPU a batched step measured slower than single-user steps (BENCHMARKS.md, bench train-many). */
   public static final int DEFAULT_BATCH_USERS = 1;
 
+  /** {@value #BATCH_USERS_PROPERTY} from {@code settings}, else the system property, else the default. */
+  public static int batchUsers(java.util.Properties settings) {
+    String v = settings.getProperty(BATCH_USERS_PROPERTY);
+    return v != null ? Integer.parseInt(v.trim()) : Integer.getInteger(BATCH_USERS_PROPERTY, DEFAULT_BATCH_USERS);
+  }
+
   /**
    * @param transactionalId unique per instance and stable across its restarts (fences a zombie predecessor)
    * @param inlineLimit adapters up to this many bytes travel inline in the record; larger ones via {@code store}
@@ -92,7 +98,7 @@ public final class TrainerService implements AutoCloseable {
     public Settings(String groupId, String transactionalId, int inlineLimit, Path store, Path scratch,
         InputLimits limits) {
       this(groupId, transactionalId, inlineLimit, store, scratch, limits,
-          Integer.getInteger(BATCH_USERS_PROPERTY, DEFAULT_BATCH_USERS));
+          TrainerService.batchUsers(new java.util.Properties()));
     }
 
     public Settings(String groupId, String transactionalId, int inlineLimit, Path store, Path scratch) {
