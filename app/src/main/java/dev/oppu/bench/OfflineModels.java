@@ -4,6 +4,9 @@ import dev.oppu.lamp.Task;
 import dev.oppu.serving.ModelBatchGenerator;
 import dev.oppu.model.TaskModels;
 import dev.oppu.system.ServingModels;
+import dev.oppu.trainer.LlamaLoraLm;
+import dev.oppu.trainer.UserAdapterUpdater;
+import dev.oppu.trainer.examples.ModelTokenEncoder;
 import java.io.IOException;
 import java.util.Map;
 import dev.oppu.cli.DeviceOptions;
@@ -21,6 +24,13 @@ public final class OfflineModels {
 
   TaskModels open() throws IOException {
     return new TaskModels(model.model(), model.taskAdapters(), device.djlDevice());
+  }
+
+  /** The trainer's per-user updater over one task model (the recipe {@code settings}). */
+  static UserAdapterUpdater updater(TaskModels models, TaskModels.TaskModel tm,
+      UserAdapterUpdater.Settings settings) {
+    return new UserAdapterUpdater(new LlamaLoraLm(tm.model()),
+        new ModelTokenEncoder(models.tokenizer()), settings);
   }
 
   /** Serving's generator over one task model, greedy, as the streams application answers. */

@@ -13,10 +13,8 @@ import dev.oppu.serving.Mode;
 import dev.oppu.serving.ModelBatchGenerator;
 import dev.oppu.serving.PromptAssembler;
 import dev.oppu.serving.RequestValidator;
-import dev.oppu.trainer.LlamaLoraLm;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
-import dev.oppu.trainer.examples.ModelTokenEncoder;
 import dev.oppu.trainer.examples.Variant;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -83,8 +81,7 @@ public final class PersonalizeBench implements Callable<Integer> {
     Map<String, String> golds = new LinkedHashMap<>();
     try (TaskModels models = offline.open()) {
       TaskModels.TaskModel tm = models.get(task.id());
-      UserAdapterUpdater updater = new UserAdapterUpdater(new LlamaLoraLm(tm.model()),
-          new ModelTokenEncoder(models.tokenizer()), s);
+      UserAdapterUpdater updater = OfflineModels.updater(models, tm, s);
       ModelBatchGenerator gen = OfflineModels.generator(models, tm, task);
       PromptAssembler assembler = new PromptAssembler(s.retrievedWords());
       java.util.Properties sp = new java.util.Properties();

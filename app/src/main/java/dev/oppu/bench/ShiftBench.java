@@ -15,10 +15,8 @@ import dev.oppu.serving.PromptAssembler;
 import dev.oppu.serving.RequestValidator;
 import dev.oppu.streams.IngestConfig;
 import dev.oppu.streams.ShiftDetector;
-import dev.oppu.trainer.LlamaLoraLm;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
-import dev.oppu.trainer.examples.ModelTokenEncoder;
 import dev.oppu.trainer.examples.Variant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -132,8 +130,7 @@ public final class ShiftBench implements Callable<Integer> {
     IngestConfig ingest = IngestConfig.from(ip);
     try (TaskModels models = offline.open()) {
       TaskModels.TaskModel tm = models.get(task.id());
-      UserAdapterUpdater updater = new UserAdapterUpdater(new LlamaLoraLm(tm.model()),
-          new ModelTokenEncoder(models.tokenizer()), s);
+      UserAdapterUpdater updater = OfflineModels.updater(models, tm, s);
       ModelBatchGenerator gen = OfflineModels.generator(models, tm, task);
       PromptAssembler assembler = new PromptAssembler(s.retrievedWords());
       RequestValidator validator = new RequestValidator(dev.oppu.serving.ServingConfig.from(new java.util.Properties()));

@@ -5,10 +5,8 @@ import dev.oppu.lamp.data.HistoryItem;
 import dev.oppu.lamp.data.UserData;
 import dev.oppu.lamp.synth.Synth;
 import dev.oppu.model.TaskModels;
-import dev.oppu.trainer.LlamaLoraLm;
 import dev.oppu.trainer.TrainerDefaults;
 import dev.oppu.trainer.UserAdapterUpdater;
-import dev.oppu.trainer.examples.ModelTokenEncoder;
 import dev.oppu.trainer.examples.Variant;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,8 +64,7 @@ public final class TrainManyBench implements Callable<Integer> {
     UserAdapterUpdater.Settings settings = TrainerDefaults.user();
     try (TaskModels models = offline.open()) {
       TaskModels.TaskModel tm = models.get(task.id());
-      UserAdapterUpdater updater = new UserAdapterUpdater(new LlamaLoraLm(tm.model()),
-          new ModelTokenEncoder(models.tokenizer()), settings);
+      UserAdapterUpdater updater = OfflineModels.updater(models, tm, settings);
       List<UserAdapterUpdater.Request> requests = new ArrayList<>();
       for (int u = 0; u < users; u++) {
         requests.add(request(task, "user-" + u, pool.subList((u + 1) * items, (u + 2) * items)));
