@@ -44,7 +44,8 @@ public final class DemoCommand implements Callable<Integer> {
   KafkaOptions kafka;
 
   @Option(names = "--tasks", split = ",", defaultValue = "LaMP_2M,LaMP_7",
-      description = "Tasks of the table (${DEFAULT-VALUE}); the shift curve uses the first classification task.")
+      description = "Tasks of the table (${DEFAULT-VALUE}), or all: the seven; the shift curve uses the first"
+          + " classification task.")
   List<String> tasks;
 
   @Mixin
@@ -115,10 +116,7 @@ public final class DemoCommand implements Callable<Integer> {
       System.setProperty("org.slf4j.simpleLogger.logFile", out.resolve("demo.log").toString());
       System.out.println("demo: service logs go to " + out.resolve("demo.log"));
     }
-    List<Task> taskList = new ArrayList<>();
-    for (String t : tasks) {
-      taskList.add(Task.of(t.trim()));
-    }
+    List<Task> taskList = tasks(tasks);
     Progress progress = noProgress ? Progress.none() : Progress.console();
     ClientConfig cluster = externalCluster();
     long[] prepNanos = {0};
@@ -158,6 +156,18 @@ public final class DemoCommand implements Callable<Integer> {
     System.out.printf(Locale.ROOT, "wall time %.0f s (model preparation %.0f s of it); wrote %s%n",
         (System.nanoTime() - t0) / 1e9, prepNanos[0] / 1e9, out.resolve("report.md").toAbsolutePath());
     return 0;
+  }
+
+  /** The tasks named (ids or names), {@code all} standing for the seven in LaMP's order. */
+  static List<Task> tasks(List<String> names) {
+    if (names.size() == 1 && names.get(0).trim().equalsIgnoreCase("all")) {
+      return List.of(Task.values());
+    }
+    List<Task> out = new ArrayList<>();
+    for (String t : names) {
+      out.add(Task.of(t.trim()));
+    }
+    return out;
   }
 
   private static java.util.Map<String, java.util.Map<String, java.util.Map<String, Double>>> merge(DemoResults r) {

@@ -65,4 +65,16 @@ class EntryPointDefaultsTest {
     OppuSystem s = OppuSystem.builder(ClientConfig.of("localhost:1")).settings(replay).build();
     assertTrue(s.serving().constrained(), "replay");
   }
+
+  @Test
+  void demoTasksAllIsTheSevenInLampsOrder() {
+    DemoCommand c = new DemoCommand();
+    new CommandLine(c).parseArgs("--tasks", "all");
+    assertEquals(List.of(dev.oppu.lamp.Task.values()), DemoCommand.tasks(c.tasks));
+    assertEquals(7, DemoCommand.tasks(c.tasks).size());
+    DemoCommand d = new DemoCommand();
+    new CommandLine(d).parseArgs();
+    assertEquals(List.of(dev.oppu.lamp.Task.MOVIE_TAGGING, dev.oppu.lamp.Task.TWEET_PARAPHRASE),
+        DemoCommand.tasks(d.tasks), "the default demo's two tasks");
+  }
 }

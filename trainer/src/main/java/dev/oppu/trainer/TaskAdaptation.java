@@ -26,9 +26,10 @@ public final class TaskAdaptation {
   /**
    * OPPU's task-LoRA recipe: q, k, v projections; our defaults scale r and lr to the small model (TRAINING.md).
    *
-   * @param mixed each item gives one example in one of three forms, rotating: the bare prompt, with {@code k} items
-   *     retrieved, with the profile. OPPU trains one task LoRA per setting; here one task model serves all six modes,
-   *     so it must have seen every prompt form (a model never shown retrieved items cannot use them).
+   * @param mixed each item gives one example in one of the four prompt forms serving builds, rotating: the bare
+   *     prompt, {@code k} items retrieved (RAG), the profile (PAG), the profile and {@code k} items (OPPU+PAG). OPPU
+   *     trains one task LoRA per setting; here one task model serves all six modes, so it must have seen every prompt
+   *     form (a model never shown retrieved items cannot use them).
    */
   public record Config(LoraConfig lora, AdapterTraining.Config training, int k, boolean addProfile, int maxTokens,
       int retrievedWords, long seed, boolean mixed) {
@@ -78,7 +79,7 @@ public final class TaskAdaptation {
     }
   }
 
-  /** One example per item, its form rotating over plain, RAG (k >= 1) and PAG, offset per user. */
+  /** One example per item, its form rotating over {@link #forms}, offset per user. */
   static List<TokenizedExample> mixedExamples(TokenEncoder encoder, Task task, List<UserData> users,
       Config cfg) {
     int k = Math.max(1, cfg.k());
@@ -87,9 +88,7 @@ public final class TaskAdaptation {
       List<Map<String, String>> items = users.get(u).profile().stream().map(HistoryItem::fields).toList();
       String profile = Profiles.fromHistory(task, items);
       List<List<TokenizedExample>> forms = new ArrayList<>();
-      for (Variant v : Variant.values()) {
-        ExampleBuilder.Options o = new ExampleBuilder.Options(v, v == Variant.RAG ? k : 0, cfg.maxTokens(),
-            cfg.retrievedWords());
+      for (ExampleBuilder.Options o : forms(k, cfg.maxTokens(), cfg.retrievedWords())) {
         forms.add(new ExampleBuilder(task, o, encoder).build(items, profile, 0));
       }
       for (int i = 0; i < items.size(); i++) {
@@ -97,5 +96,13 @@ public final class TaskAdaptation {
       }
     }
     return out;
+  }
+
+  /** The prompt forms serving builds: plain, RAG (k items), PAG (profile), OPPU+PAG (profile and k items). */
+  static List<ExampleBuilder.Options> forms(int k, int maxTokens, int retrievedWords) {
+    return List.of(new ExampleBuilder.Options(Variant.PLAIN, 0, maxTokens, retrievedWords),
+        new ExampleBuilder.Options(Variant.RAG, k, maxTokens, retrievedWords),
+        new ExampleBuilder.Options(Variant.PAG, 0, maxTokens, retrievedWords),
+        new ExampleBuilder.Options(Variant.PAG, k, maxTokens, retrievedWords));
   }
 }

@@ -46,7 +46,7 @@ class TaskAdaptationTest {
   }
 
   @Test
-  void mixedAdaptationRotatesPlainRagAndProfileFormsOneExamplePerItem(@TempDir Path dir) throws Exception {
+  void mixedAdaptationRotatesServingsFourPromptFormsOneExamplePerItem(@TempDir Path dir) throws Exception {
     try (TinyWorld w = new TinyWorld(dir.resolve("tok"))) {
       List<UserData> users = new ArrayList<>();
       for (int u = 0; u < 2; u++) {
@@ -66,15 +66,18 @@ class TaskAdaptationTest {
         List<java.util.Map<String, String>> items =
             users.get(u).profile().stream().map(HistoryItem::fields).toList();
         String profile = dev.oppu.lamp.Profiles.fromHistory(Task.MOVIE_TAGGING, items);
-        dev.oppu.trainer.examples.Variant[] forms = dev.oppu.trainer.examples.Variant.values();
+        dev.oppu.trainer.examples.Variant[] variants = {dev.oppu.trainer.examples.Variant.PLAIN,
+            dev.oppu.trainer.examples.Variant.RAG, dev.oppu.trainer.examples.Variant.PAG,
+            dev.oppu.trainer.examples.Variant.PAG};
+        int[] ks = {0, 1, 0, 1};
         for (int i = 0; i < items.size(); i++) {
-          dev.oppu.trainer.examples.Variant v = forms[(i + u) % 3];
-          var o = new dev.oppu.trainer.examples.ExampleBuilder.Options(v,
-              v == dev.oppu.trainer.examples.Variant.RAG ? 1 : 0, 200, 24);
+          int f = (i + u) % 4;
+          dev.oppu.trainer.examples.Variant v = variants[f];
+          var o = new dev.oppu.trainer.examples.ExampleBuilder.Options(v, ks[f], 200, 24);
           var expected = new dev.oppu.trainer.examples.ExampleBuilder(Task.MOVIE_TAGGING, o, w.encoder)
               .build(items, profile, 0).get(i);
           org.junit.jupiter.api.Assertions.assertArrayEquals(expected.tokens(), mixed.get(u * 7 + i).tokens(),
-              "user " + u + " item " + i + " form " + v);
+              "user " + u + " item " + i + " form " + f);
         }
       }
       TaskAdaptation.Report r = TaskAdaptation.run(w.lm, w.encoder, Task.MOVIE_TAGGING, users, cfg,
