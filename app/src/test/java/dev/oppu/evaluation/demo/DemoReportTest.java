@@ -108,4 +108,16 @@ class DemoReportTest {
     assertFalse(frozenToo.frozenStaysBelow());
     assertFalse(frozenToo.meetsTarget(), "frozen adapters reaching the band too means no measured effect");
   }
+
+  @Test
+  void lagCdfReachesOneAtTheLargestLagAndCountsTiesOnce() {
+    org.jfree.data.xy.XYSeries s = DemoReport.cdf("rag", new long[] {30_000, 10_000, 10_000, 70_000});
+    assertEquals(4, s.getItemCount()); // (0, 0), 10 s, 30 s, 70 s
+    assertEquals(0.0, s.getY(0).doubleValue());
+    assertEquals(10.0, s.getX(1).doubleValue());
+    assertEquals(0.5, s.getY(1).doubleValue(), 1e-12, "two of four behaviors within 10 s");
+    assertEquals(0.75, s.getY(2).doubleValue(), 1e-12);
+    assertEquals(70.0, s.getX(3).doubleValue());
+    assertEquals(1.0, s.getY(3).doubleValue(), 1e-12);
+  }
 }
