@@ -57,7 +57,7 @@ public final class DemoReport {
       if (shiftChart(r, out.resolve(SHIFT_PNG))) {
         plots.add(SHIFT_PNG);
       }
-      if (lagChart(r, out.resolve(LAG_PNG))) {
+      if (lagChart(r.lagsMillis(), out.resolve(LAG_PNG))) {
         plots.add(LAG_PNG);
       }
       String md = markdown(r, plots);
@@ -301,9 +301,9 @@ public final class DemoReport {
    * The lag as a cumulative distribution per variant (share of behaviors covered within x seconds), with the 60 s
    * target marked: overlapping histograms hid every variant but the first.
    */
-  static boolean lagChart(DemoResults r, Path file) throws IOException {
+  static boolean lagChart(Map<String, long[]> lagsMillis, Path file) throws IOException {
     XYSeriesCollection ds = new XYSeriesCollection();
-    r.lagsMillis().forEach((variant, lags) -> {
+    lagsMillis.forEach((variant, lags) -> {
       if (lags.length > 0) {
         ds.addSeries(cdf(variant, lags));
       }
@@ -311,9 +311,10 @@ public final class DemoReport {
     if (ds.getSeriesCount() == 0) {
       return false;
     }
-    JFreeChart c = ChartFactory.createXYStepChart("Adaptation lag (behavior at the broker -> covering adapter)",
+    JFreeChart c = ChartFactory.createXYLineChart("Adaptation lag (behavior at the broker -> covering adapter)",
         "seconds", "share of behaviors covered", ds, PlotOrientation.VERTICAL, true, false, false);
     XYPlot p = c.getXYPlot();
+    p.setRenderer(new org.jfree.chart.renderer.xy.XYStepRenderer());
     p.setBackgroundPaint(Color.WHITE);
     p.setDomainGridlinePaint(Color.LIGHT_GRAY);
     p.setRangeGridlinePaint(Color.LIGHT_GRAY);
@@ -323,7 +324,9 @@ public final class DemoReport {
     }
     ValueMarker target = new ValueMarker(LAG_TARGET_SECONDS, Color.GRAY, new BasicStroke(1f));
     target.setLabel("p99 target " + (int) LAG_TARGET_SECONDS + " s");
-    insideLeft(target);
+    target.setLabelAnchor(org.jfree.chart.ui.RectangleAnchor.BOTTOM_RIGHT);
+    target.setLabelTextAnchor(org.jfree.chart.ui.TextAnchor.BOTTOM_LEFT);
+    target.setLabelOffset(new org.jfree.chart.ui.RectangleInsets(2, 6, 8, 2));
     p.addDomainMarker(target);
     ChartUtils.saveChartAsPNG(file.toFile(), c, 900, 480);
     return true;
