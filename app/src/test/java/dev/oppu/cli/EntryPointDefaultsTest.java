@@ -76,5 +76,11 @@ class EntryPointDefaultsTest {
     new CommandLine(d).parseArgs();
     assertEquals(List.of(dev.oppu.lamp.Task.MOVIE_TAGGING, dev.oppu.lamp.Task.TWEET_PARAPHRASE),
         DemoCommand.tasks(d.tasks), "the default demo's two tasks");
+    assertEquals(java.time.Duration.ofSeconds(600), DemoCommand.adapterWait(d.adapterTimeout, 2));
+    assertEquals(java.time.Duration.ofSeconds(2100), DemoCommand.adapterWait(c.adapterTimeout, 7),
+        "seven tasks wait 300 s each");
+    DemoCommand e = new DemoCommand();
+    new CommandLine(e).parseArgs("--tasks", "all", "--adapter-timeout", "60");
+    assertEquals(java.time.Duration.ofSeconds(60), DemoCommand.adapterWait(e.adapterTimeout, 7));
   }
 }
