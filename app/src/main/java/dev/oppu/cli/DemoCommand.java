@@ -116,7 +116,7 @@ public final class DemoCommand implements Callable<Integer> {
       System.setProperty("org.slf4j.simpleLogger.logFile", out.resolve("demo.log").toString());
       System.out.println("demo: service logs go to " + out.resolve("demo.log"));
     }
-    List<Task> taskList = tasks(tasks);
+    List<Task> taskList = Task.list(tasks);
     Progress progress = noProgress ? Progress.none() : Progress.console();
     ClientConfig cluster = externalCluster();
     long[] prepNanos = {0};
@@ -164,18 +164,6 @@ public final class DemoCommand implements Callable<Integer> {
    */
   static Duration adapterWait(Long givenSeconds, int tasks) {
     return Duration.ofSeconds(givenSeconds != null ? givenSeconds : Math.max(600, 300L * tasks));
-  }
-
-  /** The tasks named (ids or names), {@code all} standing for the seven in LaMP's order. */
-  static List<Task> tasks(List<String> names) {
-    if (names.size() == 1 && names.get(0).trim().equalsIgnoreCase("all")) {
-      return List.of(Task.values());
-    }
-    List<Task> out = new ArrayList<>();
-    for (String t : names) {
-      out.add(Task.of(t.trim()));
-    }
-    return out;
   }
 
   private static java.util.Map<String, java.util.Map<String, java.util.Map<String, Double>>> merge(DemoResults r) {

@@ -66,7 +66,7 @@ public final class PretrainCommand implements Callable<Integer> {
     String from;
     if (data.given()) {
       boolean all = task.equalsIgnoreCase("all");
-      Map<Task, LampData.Source> sources = data.sources(all ? List.of(Task.values()) : List.of(Task.of(task)), !all);
+      Map<Task, LampData.Source> sources = data.sources(Task.list(task), !all);
       Map<Task, List<UserData>> users = new LinkedHashMap<>();
       int n = 0;
       for (LampData.Source s : sources.values()) {

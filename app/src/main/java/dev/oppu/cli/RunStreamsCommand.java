@@ -88,10 +88,7 @@ public final class RunStreamsCommand implements Callable<Integer> {
   OppuSystem system(ClientConfig client) {
     Set<Task> served = EnumSet.allOf(Task.class);
     if (tasks != null && !tasks.isEmpty()) {
-      served = EnumSet.noneOf(Task.class);
-      for (String t : tasks) {
-        served.add(Task.of(t));
-      }
+      served = EnumSet.copyOf(Task.list(tasks));
     }
     return OppuSystem.builder(client)
         .models(model.with(device))

@@ -62,7 +62,7 @@ public final class SynthCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    List<Task> tasks = "all".equalsIgnoreCase(task) ? List.of(Task.values()) : List.of(Task.of(task));
+    List<Task> tasks = Task.list(task);
     Synth.Params d = Synth.Params.defaults();
     Synth.Params p = new Synth.Params(users, trainUsers, queries, d.trainQueries(), seedOption.seed(), shift, postShift, d.noise());
     ObjectMapper json = new ObjectMapper();

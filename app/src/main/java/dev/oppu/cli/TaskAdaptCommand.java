@@ -74,7 +74,7 @@ public final class TaskAdaptCommand implements Callable<Integer> {
     Path root = out != null ? out : model.taskAdapters() != null ? model.taskAdapters()
         : base.resolve(dev.oppu.system.OppuSystem.TASK_ADAPTERS);
     boolean all = task.equalsIgnoreCase("all");
-    List<Task> tasks = all ? List.of(Task.values()) : List.of(Task.of(task));
+    List<Task> tasks = Task.list(task);
     Map<Task, LampData.Source> sources = data.given() ? data.sources(tasks, !all) : null;
     if (sources != null) {
       tasks = List.copyOf(sources.keySet());

@@ -70,12 +70,12 @@ class EntryPointDefaultsTest {
   void demoTasksAllIsTheSevenInLampsOrder() {
     DemoCommand c = new DemoCommand();
     new CommandLine(c).parseArgs("--tasks", "all");
-    assertEquals(List.of(dev.oppu.lamp.Task.values()), DemoCommand.tasks(c.tasks));
-    assertEquals(7, DemoCommand.tasks(c.tasks).size());
+    assertEquals(List.of(dev.oppu.lamp.Task.values()), dev.oppu.lamp.Task.list(c.tasks));
+    assertEquals(7, dev.oppu.lamp.Task.list(c.tasks).size());
     DemoCommand d = new DemoCommand();
     new CommandLine(d).parseArgs();
     assertEquals(List.of(dev.oppu.lamp.Task.MOVIE_TAGGING, dev.oppu.lamp.Task.TWEET_PARAPHRASE),
-        DemoCommand.tasks(d.tasks), "the default demo's two tasks");
+        dev.oppu.lamp.Task.list(d.tasks), "the default demo's two tasks");
     assertEquals(java.time.Duration.ofSeconds(600), DemoCommand.adapterWait(d.adapterTimeout, 2));
     assertEquals(java.time.Duration.ofSeconds(2100), DemoCommand.adapterWait(c.adapterTimeout, 7),
         "seven tasks wait 300 s each");

@@ -128,6 +128,23 @@ public enum Task {
         + " LaMP_4, LaMP_5, LaMP_7)");
   }
 
+  /** The tasks named (ids or names, as {@link #of}); {@code all} alone stands for the seven in LaMP's order. */
+  public static java.util.List<Task> list(java.util.List<String> names) {
+    if (names.size() == 1 && names.get(0).trim().equalsIgnoreCase("all")) {
+      return java.util.List.of(values());
+    }
+    java.util.List<Task> out = new java.util.ArrayList<>();
+    for (String n : names) {
+      out.add(of(n.trim()));
+    }
+    return java.util.List.copyOf(out);
+  }
+
+  /** One task's name, or {@code all}. */
+  public static java.util.List<Task> list(String nameOrAll) {
+    return list(java.util.List.of(nameOrAll));
+  }
+
   /** Cuts the task's text out of a LaMP input at its fixed marker; an input without its marker is bad input. */
   public Extracted extract(String lampInput) {
     if (lampInput == null || lampInput.isBlank()) {
