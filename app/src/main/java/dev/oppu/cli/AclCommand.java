@@ -23,15 +23,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "acl", mixinStandardHelpOptions = true,
     description = "Access control: apply the least ACLs of each service's principal, or show them as a table.",
     subcommands = {AclCommand.Apply.class, AclCommand.Show.class, CommandLine.HelpCommand.class})
-public final class AclCommand implements Runnable {
-
-  @Spec
-  CommandSpec spec;
-
-  @Override
-  public void run() {
-    spec.commandLine().usage(spec.commandLine().getOut());
-  }
+public final class AclCommand extends GroupCommand {
 
   /** Principals and names the grants are computed from. */
   static final class Target {

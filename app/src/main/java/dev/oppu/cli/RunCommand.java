@@ -1,6 +1,5 @@
 package dev.oppu.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code oppu run PART}: the long-running services. Each part is a subcommand class registered here. */
@@ -11,13 +10,5 @@ import picocli.CommandLine.Command;
         RunStreamsCommand.class,
         RunTrainer.class,
     })
-public final class RunCommand implements Runnable {
-
-  @CommandLine.Spec
-  CommandLine.Model.CommandSpec spec;
-
-  @Override
-  public void run() {
-    spec.commandLine().usage(spec.commandLine().getOut());
-  }
+public final class RunCommand extends GroupCommand {
 }

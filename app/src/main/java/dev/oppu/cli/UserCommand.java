@@ -24,15 +24,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "user", mixinStandardHelpOptions = true,
     description = "Your data: export a user's adapters and history, or erase everything the system keeps about them.",
     subcommands = {UserCommand.Export.class, UserCommand.Delete.class, CommandLine.HelpCommand.class})
-public final class UserCommand implements Runnable {
-
-  @Spec
-  CommandSpec spec;
-
-  @Override
-  public void run() {
-    spec.commandLine().usage(spec.commandLine().getOut());
-  }
+public final class UserCommand extends GroupCommand {
 
   /** Options both subcommands share. */
   static final class Target {
