@@ -12,6 +12,7 @@ public final class TrainerDefaults {
   private TrainerDefaults() {}
 
   public static final double USER_LR = 1e-2;
+  public static final int USER_BATCH = 4;
   public static final double TASK_LR = 1e-2;
 
   /**
@@ -24,8 +25,6 @@ public final class TrainerDefaults {
         new AdapterTraining.Config(2, USER_BATCH, AdamW.Config.oppu(USER_LR)),
         1, 256, 48, 50, 0.2, 4, 20, 0.05, 42);
   }
-
-  public static final int USER_BATCH = 4;
 
   /**
    * Task LoRA (OPPU step 1): r 16, alpha 16, dropout 0.05 on all seven projections; 2 epochs, batch 16, lr 1e-2;
