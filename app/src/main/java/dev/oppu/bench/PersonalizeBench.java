@@ -169,6 +169,7 @@ public final class PersonalizeBench implements Callable<Integer> {
         s.training().epochs(), s.training().batchSize(), s.training().optimizer().lr(), s.lora().r(),
         s.lora().targetModules(), k));
     json.put("metrics", metrics);
+    json.put("agreement", agreement(data, preds, primary));
     json.put("adapters_trained", trained);
     json.put("adapters_published", published);
     json.put("train_s", Math.round(trainNanos / 1e8) / 10.0);
@@ -177,6 +178,25 @@ public final class PersonalizeBench implements Callable<Integer> {
     json.put("ratio", ratio);
     System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(json));
     return 0;
+  }
+
+  /**
+   * Each mode's primary metric against the noise-free truth columns instead of the golds: against the crowd's answer
+   * it says whether the model recognises what the item is (the task model's job), against the user's own answer
+   * whether the adapter learned the user's mapping, with label noise out of the way.
+   */
+  static Map<String, Map<String, Double>> agreement(SynthDataset data, Map<Mode, Map<String, String>> preds,
+      String primary) {
+    Map<String, Map<String, Double>> out = new LinkedHashMap<>();
+    Map<String, String> crowd = data.answers(SynthDataset.QueryTruth::crowd).outputs();
+    Map<String, String> personal = data.answers(SynthDataset.QueryTruth::personal).outputs();
+    preds.forEach((m, p) -> {
+      Map<String, Double> a = new LinkedHashMap<>();
+      a.put("crowd", LampMetrics.evaluate(data.task(), crowd, p).get(primary));
+      a.put("personal", LampMetrics.evaluate(data.task(), personal, p).get(primary));
+      out.put(m.id(), a);
+    });
+    return out;
   }
 
   private UserAdapterUpdater.Settings settings() {
