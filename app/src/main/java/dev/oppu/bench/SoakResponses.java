@@ -18,6 +18,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 /** Tails a soak's responses topic (read_committed) from the start: which requests were answered, and how often. */
 final class SoakResponses {
   private final BitSet answered = new BitSet();
+  private final java.util.Map<Integer, Long> firstAnswerNanos = new java.util.HashMap<>();
   final AtomicLong dups = new AtomicLong();
   final AtomicLong errors = new AtomicLong();
   final AtomicLong cold = new AtomicLong();
@@ -41,6 +42,11 @@ final class SoakResponses {
 
   synchronized long answeredCount() {
     return answered.cardinality();
+  }
+
+  /** When request {@code i}'s first answer was read here ({@code System.nanoTime()}), or -1. */
+  synchronized long answeredAtNanos(int i) {
+    return firstAnswerNanos.getOrDefault(i, -1L);
   }
 
   private void run() {
@@ -72,6 +78,7 @@ final class SoakResponses {
               dups.incrementAndGet();
             } else {
               answered.set(i);
+              firstAnswerNanos.put(i, System.nanoTime());
             }
           }
         }
