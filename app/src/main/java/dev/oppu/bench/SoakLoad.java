@@ -80,7 +80,7 @@ final class SoakLoad {
    * What was sent: the number of requests ({@code r0..}), and for request {@code i} its user and when it was handed
    * to the producer ({@code System.nanoTime()}).
    */
-  record Sent(int requests, String[] users, long[] sentNanos) {}
+  record Sent(int requests, String[] users, long[] sentNanos, long failedSends) {}
 
   /** What runs the system under load, as the load and the audit watch it. */
   interface Watch {
@@ -114,6 +114,12 @@ final class SoakLoad {
     long[] requestSent = new long[requests];
     long t0 = System.nanoTime();
     long lastReport = t0;
+    java.util.concurrent.atomic.AtomicLong failed = new java.util.concurrent.atomic.AtomicLong();
+    org.apache.kafka.clients.producer.Callback check = (md, e) -> {
+      if (e != null && failed.getAndIncrement() == 0) {
+        System.out.println("a send failed (the audit would count it as lost): " + e);
+      }
+    };
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(pp, new StringSerializer(),
         new org.apache.kafka.common.serialization.ByteArraySerializer())) {
       for (int r = 0; r < plan.rounds && eventNo < events; r++) {
@@ -128,7 +134,7 @@ final class SoakLoad {
             HistoryItem item = u.profile().get(h);
             Behavior b = Behavior.newBuilder().setEventId("e" + eventNo).setUserId(u.userId()).setTask(TASK.id())
                 .setEventTime(Instant.now()).setItemId(item.id()).setFields(item.fields()).build();
-            producer.send(new ProducerRecord<>(topics.behaviors.name(), u.userId(), bs.encode(b)));
+            producer.send(new ProducerRecord<>(topics.behaviors.name(), u.userId(), bs.encode(b)), check);
             eventNo++;
             watch.sent(eventNo);
             if (eventNo % every == 0 && requestNo < requests) {
@@ -142,7 +148,7 @@ final class SoakLoad {
                   .setInput(q.input()).setRequestTime(Instant.now()).build();
               requestUsers[requestNo] = userId;
               requestSent[requestNo] = System.nanoTime();
-              producer.send(new ProducerRecord<>(topics.requests.name(), userId, rs.encode(req)));
+              producer.send(new ProducerRecord<>(topics.requests.name(), userId, rs.encode(req)), check);
               requestNo++;
             }
             if (rate > 0) {
@@ -168,7 +174,7 @@ final class SoakLoad {
     System.out.printf(Locale.ROOT, "sent %d behaviors and %d requests in %.1f s%n", eventNo, requestNo,
         (System.nanoTime() - t0) / 1e9);
     return new Sent(requestNo, java.util.Arrays.copyOf(requestUsers, requestNo),
-        java.util.Arrays.copyOf(requestSent, requestNo));
+        java.util.Arrays.copyOf(requestSent, requestNo), failed.get());
   }
 
   private static void sleepNanos(long nanos) {
