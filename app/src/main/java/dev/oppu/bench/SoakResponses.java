@@ -19,6 +19,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 final class SoakResponses {
   private final BitSet answered = new BitSet();
   private final java.util.Map<Integer, Long> firstAnswerNanos = new java.util.HashMap<>();
+  private final java.util.Map<Integer, Long> serverLatencyMs = new java.util.HashMap<>();
   final AtomicLong dups = new AtomicLong();
   final AtomicLong errors = new AtomicLong();
   final AtomicLong cold = new AtomicLong();
@@ -42,6 +43,14 @@ final class SoakResponses {
 
   synchronized long answeredCount() {
     return answered.cardinality();
+  }
+
+  /**
+   * The latency serving stamped on request {@code i}'s first answer ({@code latencyMs}: from the request's time to
+   * the answer being made, before its transaction commits), or -1.
+   */
+  synchronized long serverLatencyMs(int i) {
+    return serverLatencyMs.getOrDefault(i, -1L);
   }
 
   /** When request {@code i}'s first answer was read here ({@code System.nanoTime()}), or -1. */
@@ -79,6 +88,7 @@ final class SoakResponses {
             } else {
               answered.set(i);
               firstAnswerNanos.put(i, System.nanoTime());
+              serverLatencyMs.put(i, resp.getLatencyMs());
             }
           }
         }
