@@ -263,9 +263,7 @@ public final class FailoverBench implements Callable<Integer> {
       long end = System.nanoTime();
       responses.stop();
       responsesRunning = false;
-      for (FailoverInstance i : instances) {
-        i.stop();
-      }
+      FailoverInstance.stopAll(instances);
       for (TrainerPart t : trainers) {
         t.stop();
       }

@@ -79,12 +79,17 @@ final class FailoverInstance {
     return process.waitFor();
   }
 
-  /** SIGTERM (the command's shutdown hook closes the application), SIGKILL after a minute. */
-  void stop() throws InterruptedException {
-    if (alive()) {
-      process.destroy();
-      if (!process.waitFor(60, TimeUnit.SECONDS)) {
-        process.destroyForcibly().waitFor();
+  /** SIGTERM to every running instance at once (each command's shutdown hook closes its application), SIGKILL
+   * to one still running after a minute. */
+  static void stopAll(List<FailoverInstance> instances) throws InterruptedException {
+    for (FailoverInstance i : instances) {
+      if (i.alive()) {
+        i.process.destroy();
+      }
+    }
+    for (FailoverInstance i : instances) {
+      if (i.process != null && !i.process.waitFor(60, TimeUnit.SECONDS)) {
+        i.process.destroyForcibly().waitFor();
       }
     }
   }

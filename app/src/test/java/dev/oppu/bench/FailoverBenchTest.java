@@ -31,8 +31,9 @@ import picocli.CommandLine;
  * two trainers replay a load of behaviors and requests, and in the middle of it a streams process, or the Kafka node
  * leading a requests partition, is killed with SIGKILL. Every behavior reaches the history exactly once and every
  * request is answered exactly once; the moved partitions are answered again; every topic the run created (the
- * system's and Kafka Streams' changelog and repartition topics) has 3 replicas and min.insync.replicas 2. Timings are
- * the bench's business, not asserted here.
+ * system's and Kafka Streams' changelog and repartition topics) has 3 replicas, which on this cluster (broker
+ * default.replication.factor 1) only the properties oppu.topic.replication.factor give, and min.insync.replicas 2.
+ * Timings are the bench's business, not asserted here.
  */
 class FailoverBenchTest {
 

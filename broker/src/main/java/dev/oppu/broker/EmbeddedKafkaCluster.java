@@ -30,13 +30,14 @@ import org.slf4j.LoggerFactory;
  * broker + controller, all nodes voters of one controller quorum) in a JVM of its own ({@link ClusterNode}), so that
  * {@link #kill} is a real crash: SIGKILL, no controlled shutdown, no leadership handed over, no log flushed.
  *
- * <p>Replication is set up as a production cluster of that size would be: every topic, the internal ones included
- * (consumer offsets, transaction state), has {@code nodes} replicas and {@code min.insync.replicas} of
- * {@code minInsyncReplicas} (broker defaults {@code default.replication.factor} and {@code min.insync.replicas}), and
- * {@link #clientConfig()} carries the same as the project's properties ({@link TopicAdmin#REPLICATION_PROPERTY},
- * {@link TopicAdmin#MIN_INSYNC_PROPERTY}), so what the system creates is replicated the same whatever the broker
- * defaults. Every producer of the system uses {@code acks=all}. With 3 nodes and 2 in sync, one node can die without
- * losing an acknowledged record, and the controller quorum (3 voters) keeps a majority.
+ * <p>Replication: Kafka's internal topics (consumer offsets, transaction state) have {@code nodes} replicas and
+ * {@code minInsyncReplicas} in sync, and so does every topic by the broker default {@code min.insync.replicas}. The
+ * broker's {@code default.replication.factor} stays Kafka's (1) on purpose: the system's topics get their
+ * {@code nodes} replicas from the project's properties, which {@link #clientConfig()} carries
+ * ({@link TopicAdmin#REPLICATION_PROPERTY}, {@link TopicAdmin#MIN_INSYNC_PROPERTY}) and which reach both the
+ * registry's topics and Kafka Streams' internal ones, so a test on this cluster shows that the properties, not a
+ * broker default, replicate them. Every producer of the system uses {@code acks=all}. With 3 nodes and 2 in sync, one
+ * node can die without losing an acknowledged record, and the controller quorum (3 voters) keeps a majority.
  *
  * <p>Tests share one per test class (it costs a JVM per node and ~10-20 s to start). Closing kills every node and
  * deletes the log dirs.
@@ -112,7 +113,6 @@ public final class EmbeddedKafkaCluster implements AutoCloseable {
         .mapToObj(n -> n + "@localhost:" + controllerPorts[n - 1]).collect(Collectors.joining(",")));
     String rf = Integer.toString(nodes);
     String isr = Integer.toString(minInsync);
-    p.put("default.replication.factor", rf);
     p.put("min.insync.replicas", isr);
     p.put("offsets.topic.replication.factor", rf);
     p.put("transaction.state.log.replication.factor", rf);
