@@ -121,7 +121,7 @@ class FailoverBenchTest {
     try (PrintStream tee = new PrintStream(new SoakBenchTest.Tee(original, captured), true, StandardCharsets.UTF_8)) {
       System.setOut(tee);
       exit = new CommandLine(bench).execute("--kill", kill, "--events", "600", "--requests", "" + REQUESTS,
-          "--users", "30", "--rate", "30", "--model", TestModels.defaultModel().toString(), "--stall-minutes", "3");
+          "--users", "10", "--rate", "30", "--kill-at", "0.5", "--model", TestModels.defaultModel().toString(), "--stall-minutes", "3");
     } finally {
       System.setOut(original);
     }
