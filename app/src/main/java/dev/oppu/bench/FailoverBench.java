@@ -259,7 +259,8 @@ public final class FailoverBench implements Callable<Integer> {
       responses.start();
       responsesRunning = true;
 
-      Killer killer = new Killer(kafka, client, topics, appId, instances, (int) Math.ceil(events * killAt));
+      Killer killer = new Killer(kafka, client, topics, appId, instances, trainers,
+          (int) Math.ceil(events * killAt));
       long start = System.nanoTime();
       SoakLoad.Sent sent = load.produce(client, topics, plan, responses, killer);
       boolean complete = SoakAudit.awaitDone(client, topics, appId, partitions, events, stallMinutes, sent, responses,
@@ -371,6 +372,7 @@ public final class FailoverBench implements Callable<Integer> {
     out.put("error_responses", responses.errors.get());
     out.put("failed_sends", sent.failedSends());
     out.put("dead_letters", deadLetters);
+    out.put("adapters_published", k.published());
     out.put("events", events);
     out.put("requests", sent.requests());
     out.put("session_timeout_ms", sessionTimeoutMs);
@@ -391,6 +393,7 @@ public final class FailoverBench implements Callable<Integer> {
     final Topics topics;
     final String appId;
     final List<FailoverInstance> instances;
+    final List<TrainerPart> trainers;
     final int killAfter;
     volatile long killedAt = -1;
     String victim = "";
@@ -398,12 +401,13 @@ public final class FailoverBench implements Callable<Integer> {
     final Set<Integer> movedPartitions = new TreeSet<>();
 
     Killer(EmbeddedKafkaCluster kafka, ClientConfig client, Topics topics, String appId,
-        List<FailoverInstance> instances, int killAfter) {
+        List<FailoverInstance> instances, List<TrainerPart> trainers, int killAfter) {
       this.kafka = kafka;
       this.client = client;
       this.topics = topics;
       this.appId = appId;
       this.instances = instances;
+      this.trainers = trainers;
       this.killAfter = killAfter;
     }
 
@@ -475,7 +479,11 @@ public final class FailoverBench implements Callable<Integer> {
     @Override
     public String status() {
       return "instances alive " + instances.stream().filter(FailoverInstance::alive).map(i -> i.name).toList()
-          + (killedAt < 0 ? "" : ", killed " + victim);
+          + (killedAt < 0 ? "" : ", killed " + victim) + ", adapters published " + published();
+    }
+
+    long published() {
+      return trainers.stream().mapToLong(t -> t.stats().published.get()).sum();
     }
   }
 

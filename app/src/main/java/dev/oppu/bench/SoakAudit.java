@@ -74,6 +74,9 @@ final class SoakAudit {
               stallMinutes, behind, answered, sent.requests());
           return false;
         }
+        if (responses.failure() != null) {
+          return false; // counts no longer move: said when it stopped
+        }
         if (!watch.alive()) {
           System.out.println("the system under load died; see " + watch.where());
           return false;

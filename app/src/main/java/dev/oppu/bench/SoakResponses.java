@@ -29,6 +29,7 @@ final class SoakResponses {
   private volatile boolean running = true;
   private final Thread thread;
   private final CountDownLatch stopped = new CountDownLatch(1);
+  private volatile Throwable failure;
 
   SoakResponses(ClientConfig client, Topics topics) {
     this.client = client;
@@ -39,6 +40,11 @@ final class SoakResponses {
 
   void start() {
     thread.start();
+  }
+
+  /** What stopped the reader before {@link #stop()}, or null: its counts are then incomplete. */
+  Throwable failure() {
+    return failure;
   }
 
   synchronized long answeredCount() {
@@ -93,6 +99,9 @@ final class SoakResponses {
           }
         }
       }
+    } catch (RuntimeException | Error e) {
+      failure = e;
+      System.out.println("the responses reader stopped: " + e);
     } finally {
       stopped.countDown();
     }
