@@ -4,7 +4,6 @@ import dev.oppu.schemas.StoreNames;
 import dev.oppu.broker.ClientConfig;
 import dev.oppu.schemas.AvroSerde;
 import dev.oppu.schemas.Topics;
-import dev.oppu.serving.StreamsApp;
 import java.time.Duration;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -33,9 +32,9 @@ final class SoakAudit {
    * Waits until the streams application has committed every behavior and request and every request is answered;
    * gives up when nothing moves for {@code --stall-minutes}. Returns whether the run completed.
    */
-  static boolean awaitDone(ClientConfig client, Topics topics, int partitions, int events, double stallMinutes,
-      SoakLoad.Sent sent, SoakResponses responses, SoakChild child, SoakRssSampler sampler) throws Exception {
-    String group = StreamsApp.APPLICATION_ID;
+  static boolean awaitDone(ClientConfig client, Topics topics, String applicationId, int partitions, int events,
+      double stallMinutes, SoakLoad.Sent sent, SoakResponses responses, SoakLoad.Watch watch) throws Exception {
+    String group = applicationId;
     long t0 = System.nanoTime();
     long lastProgress = t0;
     long lastReport = t0;
@@ -75,14 +74,17 @@ final class SoakAudit {
               stallMinutes, behind, answered, sent.requests());
           return false;
         }
-        if (!child.process.isAlive()) {
-          System.out.println("the streams + trainer process died; see " + child.log);
+        if (responses.failure() != null) {
+          return false; // counts no longer move: said when it stopped
+        }
+        if (!watch.alive()) {
+          System.out.println("the system under load died; see " + watch.where());
           return false;
         }
         if (now - lastReport > 30e9) {
           lastReport = now;
           System.out.printf(Locale.ROOT, "draining: %d records behind, ", behind);
-          SoakLoad.report("draining", now - t0, events, sent.requests(), responses, child, sampler);
+          SoakLoad.report("draining", now - t0, events, sent.requests(), responses, watch);
         }
         Thread.sleep(500);
       }
@@ -92,9 +94,12 @@ final class SoakAudit {
   /** Behaviors found in the history, found twice, and tombstones (evictions). */
   record History(long found, long dups, long tombstones) {}
 
-  /** Every behavior's event id in the history changelog (read_committed), counted once per appearance. */
-  static History readHistory(ClientConfig client, Topics topics, int events) {
-    String changelog = StreamsApp.APPLICATION_ID + "-" + StoreNames.HISTORY_STORE + "-changelog";
+  /**
+   * Every behavior's event id in the history changelog of application {@code applicationId} (read_committed),
+   * counted once per appearance.
+   */
+  static History readHistory(ClientConfig client, Topics topics, String applicationId, int events) {
+    String changelog = applicationId + "-" + StoreNames.HISTORY_STORE + "-changelog";
     AvroSerde<dev.oppu.schemas.HistoryItem> serde = new AvroSerde<>(dev.oppu.schemas.HistoryItem.class);
     BitSet seen = new BitSet(events);
     long[] dups = {0};

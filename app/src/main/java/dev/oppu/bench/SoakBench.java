@@ -5,6 +5,7 @@ import dev.oppu.broker.ClientConfig;
 import dev.oppu.broker.EmbeddedKafkaBroker;
 import dev.oppu.broker.TopicAdmin;
 import dev.oppu.schemas.Topics;
+import dev.oppu.serving.StreamsApp;
 import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -162,7 +163,7 @@ public final class SoakBench implements Callable<Integer> {
       names.setProperty(Topics.PREFIX + key, base + "." + key);
     }
     Topics topics = Topics.from(names);
-    TopicAdmin.ensureTopics(client.admin(), topics, TopicAdmin.Settings.of(partitions));
+    TopicAdmin.ensureTopics(client.admin(), topics, TopicAdmin.Settings.from(client.raw(), partitions));
 
     Properties settings = new Properties();
     settings.putAll(client.raw());
@@ -189,16 +190,17 @@ public final class SoakBench implements Callable<Integer> {
       SoakRssSampler sampler = new SoakRssSampler(child.process.pid(), rssIntervalS);
       long start = System.nanoTime();
       sampler.start();
-      SoakLoad.Sent sent = load.produce(client, topics, plan, responses, child, sampler);
-      boolean complete = SoakAudit.awaitDone(client, topics, partitions, events, stallMinutes, sent, responses, child,
-          sampler);
+      SoakLoad.Watch watch = SoakLoad.watch(child, sampler);
+      SoakLoad.Sent sent = load.produce(client, topics, plan, responses, watch);
+      boolean complete = SoakAudit.awaitDone(client, topics, StreamsApp.APPLICATION_ID, partitions, events,
+          stallMinutes, sent, responses, watch);
       long end = System.nanoTime();
       sampler.stop();
       List<SoakRssSampler.Sample> samples = sampler.samples();
       String finalStatus = child.stop();
       responses.stop();
 
-      SoakAudit.History history = SoakAudit.readHistory(client, topics, events);
+      SoakAudit.History history = SoakAudit.readHistory(client, topics, StreamsApp.APPLICATION_ID, events);
       long deadLetters = SoakAudit.countRecords(client, topics.deadLetters.name());
 
       // RSS: first half after the warm-up vs second half, by time.

@@ -76,15 +76,32 @@ final class SoakLoad {
     }
   }
 
-  /** What was sent: the number of requests ({@code r0..}). */
-  record Sent(int requests) {}
+  /**
+   * What was sent: the number of requests ({@code r0..}), and for request {@code i} its user and when it was handed
+   * to the producer ({@code System.nanoTime()}).
+   */
+  record Sent(int requests, String[] users, long[] sentNanos, long failedSends) {}
+
+  /** What runs the system under load, as the load and the audit watch it. */
+  interface Watch {
+    /** Whether the system under load is still running. */
+    boolean alive();
+
+    /** Where to look when it is not (its log). */
+    String where();
+
+    /** A short status for the progress lines. */
+    String status();
+
+    /** Called on the sending thread after each behavior sent ({@code behaviors} so far). */
+    default void sent(int behaviors) {}
+  }
 
   /**
    * Sends behaviors {@code e0..e(N-1)} (each round's users interleaved item by item, so every user's history grows
    * throughout the run) and, evenly among them, requests {@code r0..}: each a query of a user of the current round.
    */
-  Sent produce(ClientConfig client, Topics topics, Plan plan, SoakResponses responses, SoakChild child,
-      SoakRssSampler sampler) {
+  Sent produce(ClientConfig client, Topics topics, Plan plan, SoakResponses responses, Watch watch) {
     Properties pp = client.producer();
     pp.put("linger.ms", "20");
     pp.put("batch.size", Integer.toString(256 * 1024));
@@ -93,8 +110,16 @@ final class SoakLoad {
     long every = requests == 0 ? Long.MAX_VALUE : Math.max(1, events / requests);
     int eventNo = 0;
     int requestNo = 0;
+    String[] requestUsers = new String[requests];
+    long[] requestSent = new long[requests];
     long t0 = System.nanoTime();
     long lastReport = t0;
+    java.util.concurrent.atomic.AtomicLong failed = new java.util.concurrent.atomic.AtomicLong();
+    org.apache.kafka.clients.producer.Callback check = (md, e) -> {
+      if (e != null && failed.getAndIncrement() == 0) {
+        System.out.println("a send failed (the audit would count it as lost): " + e);
+      }
+    };
     try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(pp, new StringSerializer(),
         new org.apache.kafka.common.serialization.ByteArraySerializer())) {
       for (int r = 0; r < plan.rounds && eventNo < events; r++) {
@@ -109,8 +134,9 @@ final class SoakLoad {
             HistoryItem item = u.profile().get(h);
             Behavior b = Behavior.newBuilder().setEventId("e" + eventNo).setUserId(u.userId()).setTask(TASK.id())
                 .setEventTime(Instant.now()).setItemId(item.id()).setFields(item.fields()).build();
-            producer.send(new ProducerRecord<>(topics.behaviors.name(), u.userId(), bs.encode(b)));
+            producer.send(new ProducerRecord<>(topics.behaviors.name(), u.userId(), bs.encode(b)), check);
             eventNo++;
+            watch.sent(eventNo);
             if (eventNo % every == 0 && requestNo < requests) {
               // Half the requests go to a few hot users (trained first, so they are answered with their adapters),
               // half spread over everyone (mostly answered cold: their first training is still queued).
@@ -120,7 +146,9 @@ final class SoakLoad {
               String userId = target.userId();
               Request req = Request.newBuilder().setRequestId("r" + requestNo).setUserId(userId).setTask(TASK.id())
                   .setInput(q.input()).setRequestTime(Instant.now()).build();
-              producer.send(new ProducerRecord<>(topics.requests.name(), userId, rs.encode(req)));
+              requestUsers[requestNo] = userId;
+              requestSent[requestNo] = System.nanoTime();
+              producer.send(new ProducerRecord<>(topics.requests.name(), userId, rs.encode(req)), check);
               requestNo++;
             }
             if (rate > 0) {
@@ -133,9 +161,9 @@ final class SoakLoad {
             long now = System.nanoTime();
             if (now - lastReport > 30e9) {
               lastReport = now;
-              report("sending", now - t0, eventNo, requestNo, responses, child, sampler);
-              if (!child.process.isAlive()) {
-                throw new IllegalStateException("the streams + trainer process died; see " + child.log);
+              report("sending", now - t0, eventNo, requestNo, responses, watch);
+              if (!watch.alive()) {
+                throw new IllegalStateException("the system under load died; see " + watch.where());
               }
             }
           }
@@ -145,7 +173,8 @@ final class SoakLoad {
     }
     System.out.printf(Locale.ROOT, "sent %d behaviors and %d requests in %.1f s%n", eventNo, requestNo,
         (System.nanoTime() - t0) / 1e9);
-    return new Sent(requestNo);
+    return new Sent(requestNo, java.util.Arrays.copyOf(requestUsers, requestNo),
+        java.util.Arrays.copyOf(requestSent, requestNo), failed.get());
   }
 
   private static void sleepNanos(long nanos) {
@@ -159,9 +188,28 @@ final class SoakLoad {
 
   /** One progress line. */
   static void report(String phase, long elapsedNanos, long sentEvents, long sentRequests,
-      SoakResponses responses, SoakChild child, SoakRssSampler sampler) {
-    System.out.printf(Locale.ROOT, "%6.0f s %s: behaviors sent %d, requests sent %d, answered %d, RSS %d MB, %s%n",
-        elapsedNanos / 1e9, phase, sentEvents, sentRequests, responses.answeredCount(), sampler.lastKb() / 1024,
-        child.lastStatus);
+      SoakResponses responses, Watch watch) {
+    System.out.printf(Locale.ROOT, "%6.0f s %s: behaviors sent %d, requests sent %d, answered %d, %s%n",
+        elapsedNanos / 1e9, phase, sentEvents, sentRequests, responses.answeredCount(), watch.status());
+  }
+
+  /** The soak's watch: its streams + trainer process and that process's RSS. */
+  static Watch watch(SoakChild child, SoakRssSampler sampler) {
+    return new Watch() {
+      @Override
+      public boolean alive() {
+        return child.process.isAlive();
+      }
+
+      @Override
+      public String where() {
+        return child.log.toString();
+      }
+
+      @Override
+      public String status() {
+        return "RSS " + sampler.lastKb() / 1024 + " MB, " + child.lastStatus;
+      }
+    };
   }
 }

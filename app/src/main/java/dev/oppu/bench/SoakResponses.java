@@ -18,6 +18,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 /** Tails a soak's responses topic (read_committed) from the start: which requests were answered, and how often. */
 final class SoakResponses {
   private final BitSet answered = new BitSet();
+  private final java.util.Map<Integer, Long> firstAnswerNanos = new java.util.HashMap<>();
+  private final java.util.Map<Integer, Long> serverLatencyMs = new java.util.HashMap<>();
   final AtomicLong dups = new AtomicLong();
   final AtomicLong errors = new AtomicLong();
   final AtomicLong cold = new AtomicLong();
@@ -27,6 +29,7 @@ final class SoakResponses {
   private volatile boolean running = true;
   private final Thread thread;
   private final CountDownLatch stopped = new CountDownLatch(1);
+  private volatile Throwable failure;
 
   SoakResponses(ClientConfig client, Topics topics) {
     this.client = client;
@@ -39,8 +42,26 @@ final class SoakResponses {
     thread.start();
   }
 
+  /** What stopped the reader before {@link #stop()}, or null: its counts are then incomplete. */
+  Throwable failure() {
+    return failure;
+  }
+
   synchronized long answeredCount() {
     return answered.cardinality();
+  }
+
+  /**
+   * The latency serving stamped on request {@code i}'s first answer ({@code latencyMs}: from the request's time to
+   * the answer being made, before its transaction commits), or -1.
+   */
+  synchronized long serverLatencyMs(int i) {
+    return serverLatencyMs.getOrDefault(i, -1L);
+  }
+
+  /** When request {@code i}'s first answer was read here ({@code System.nanoTime()}), or -1. */
+  synchronized long answeredAtNanos(int i) {
+    return firstAnswerNanos.getOrDefault(i, -1L);
   }
 
   private void run() {
@@ -72,10 +93,15 @@ final class SoakResponses {
               dups.incrementAndGet();
             } else {
               answered.set(i);
+              firstAnswerNanos.put(i, System.nanoTime());
+              serverLatencyMs.put(i, resp.getLatencyMs());
             }
           }
         }
       }
+    } catch (RuntimeException | Error e) {
+      failure = e;
+      System.out.println("the responses reader stopped: " + e);
     } finally {
       stopped.countDown();
     }

@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
         dev.oppu.bench.ShiftBench.class,
         dev.oppu.bench.SoakBench.class,
         dev.oppu.bench.LoadBench.class,
+        dev.oppu.bench.FailoverBench.class,
     })
 public final class BenchCommand {
 }

@@ -26,7 +26,9 @@ public final class KafkaOptions {
       description = "Kafka client properties file: security.protocol, sasl.*, ssl.*, any producer/consumer/admin/"
           + "streams key; plus oppu.topic.<key>=NAME to rename a topic (keys: behaviors, requests, responses, "
           + "dead-letters, train-triggers, train-results, adapters, user-commands), " + TopicAdmin.BEHAVIORS_RETENTION_PROPERTY
-          + " (behaviors topic retention, default 7 days) and " + TopicAdmin.REPLICATION_PROPERTY + ".")
+          + " (behaviors topic retention, default 7 days), " + TopicAdmin.REPLICATION_PROPERTY + " and "
+          + TopicAdmin.MIN_INSYNC_PROPERTY + " (replication of every topic the system creates, Kafka Streams' "
+          + "changelogs included; default: the broker's).")
   Path configFile;
 
   @Option(names = "-X", paramLabel = "KEY=VALUE",

@@ -39,7 +39,9 @@ import org.apache.kafka.streams.Topology;
  *   <li>the adapter store ({@code oppu.adapter.store}, default {@value #DEFAULT_ADAPTER_STORE}), one for both parts;
  *   <li>the adapter variants ingestion triggers training for: {@code oppu.ingest.variants}, by default the variant
  *       the default serving mode reads (OPPU+RAG: {@code rag}), so a request that names no mode uses what was trained;
- *   <li>the adapters-by-user repartition as many partitions as the user-keyed topics.
+ *   <li>the adapters-by-user repartition as many partitions as the user-keyed topics;
+ *   <li>Streams' internal topics replicated as the registry's ({@code oppu.topic.replication.factor},
+ *       {@code oppu.topic.min.insync.replicas}; unset: the broker's defaults).
  * </ul>
  *
  * <pre>
@@ -168,6 +170,8 @@ public final class OppuSystem {
       overrides.put(StreamsConfig.STATE_DIR_CONFIG, b.stateDir.toString());
     }
     overrides.putAll(dev.oppu.streams.RefusedRecordHandler.settings(b.topics, ingest.limits()));
+    // changelogs and repartition topics replicated as the registry's topics (oppu.topic.replication.factor, ...)
+    overrides.putAll(TopicAdmin.streamsReplication(settings));
     overrides.putAll(b.streamsProperties);
     for (String k : b.settings.stringPropertyNames()) {
       if (!k.startsWith("oppu.")) {

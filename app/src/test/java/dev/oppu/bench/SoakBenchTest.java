@@ -52,7 +52,7 @@ class SoakBenchTest {
   }
 
   /** models/default of the repository (tests run in the module folder). */
-  private static final class Tee extends OutputStream {
+  static final class Tee extends OutputStream {
     private final OutputStream a;
     private final OutputStream b;
 

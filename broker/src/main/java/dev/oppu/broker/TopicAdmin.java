@@ -45,8 +45,20 @@ public final class TopicAdmin {
 
   /** Property (in the client properties file) giving the behaviors topic's retention in ms. */
   public static final String BEHAVIORS_RETENTION_PROPERTY = "oppu.behaviors.retention.ms";
-  /** Property giving the replication factor of created topics; unset = the broker's default.replication.factor. */
+  /**
+   * Property giving the replication factor of every topic the system creates: the registry's topics here, and Kafka
+   * Streams' changelog and repartition topics (its {@code replication.factor}, unless that is given). Unset = the
+   * broker's {@code default.replication.factor} (1 on a single broker, so the default is right there).
+   */
   public static final String REPLICATION_PROPERTY = "oppu.topic.replication.factor";
+  /**
+   * Property giving {@code min.insync.replicas} of every topic the system creates (the registry's topics, and Streams'
+   * internal topics as {@code topic.min.insync.replicas} unless that is given). Unset = the broker's
+   * {@code min.insync.replicas}. With producers' {@code acks=all} (every producer of the system), a write is
+   * acknowledged only once this many replicas have it: replication factor 3 and 2 here lose no acknowledged record
+   * when one broker dies.
+   */
+  public static final String MIN_INSYNC_PROPERTY = "oppu.topic.min.insync.replicas";
   /** Partitions of the project's topics unless told otherwise: the scale-out limit of one Streams application. */
   public static final int DEFAULT_PARTITIONS = 4;
   /** Kafka's own default retention (7 days), used for behaviors unless configured. */
@@ -54,11 +66,20 @@ public final class TopicAdmin {
   /** How long {@link #ensureTopics} waits for the topics' partitions to be served by their leaders. */
   public static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
 
-  /** Settings for topic creation; {@code replicationFactor} empty = broker default. */
-  public record Settings(int partitions, Optional<Short> replicationFactor, long behaviorsRetentionMs) {
+  /** Settings for topic creation; {@code replicationFactor} and {@code minInsyncReplicas} empty = broker default. */
+  public record Settings(int partitions, Optional<Short> replicationFactor, Optional<Integer> minInsyncReplicas,
+      long behaviorsRetentionMs) {
     public Settings {
       if (partitions < 1) {
         throw new IllegalArgumentException("partitions must be >= 1, got " + partitions);
+      }
+      if (replicationFactor.isPresent() && replicationFactor.get() < 1) {
+        throw new IllegalArgumentException(REPLICATION_PROPERTY + " must be >= 1, got " + replicationFactor.get());
+      }
+      if (minInsyncReplicas.isPresent() && (minInsyncReplicas.get() < 1
+          || replicationFactor.isPresent() && minInsyncReplicas.get() > replicationFactor.get())) {
+        throw new IllegalArgumentException(MIN_INSYNC_PROPERTY + " must be >= 1 and <= the replication factor, got "
+            + minInsyncReplicas.get());
       }
       if (behaviorsRetentionMs < -1 || behaviorsRetentionMs == 0) {
         throw new IllegalArgumentException("behaviors retention must be > 0 ms or -1 (forever), got " + behaviorsRetentionMs);
@@ -66,26 +87,50 @@ public final class TopicAdmin {
     }
 
     public static Settings of(int partitions) {
-      return new Settings(partitions, Optional.empty(), DEFAULT_BEHAVIORS_RETENTION_MS);
+      return new Settings(partitions, Optional.empty(), Optional.empty(), DEFAULT_BEHAVIORS_RETENTION_MS);
     }
 
-    /** Reads {@link #BEHAVIORS_RETENTION_PROPERTY} and {@link #REPLICATION_PROPERTY} from {@code props}. */
+    /**
+     * Reads {@link #BEHAVIORS_RETENTION_PROPERTY}, {@link #REPLICATION_PROPERTY} and {@link #MIN_INSYNC_PROPERTY}
+     * from {@code props}.
+     */
     public static Settings from(Properties props, int partitions) {
       String retention = props.getProperty(BEHAVIORS_RETENTION_PROPERTY);
       String rf = props.getProperty(REPLICATION_PROPERTY);
+      String minIsr = props.getProperty(MIN_INSYNC_PROPERTY);
       try {
         return new Settings(partitions,
             rf == null ? Optional.empty() : Optional.of(Short.parseShort(rf.trim())),
+            minIsr == null ? Optional.empty() : Optional.of(Integer.parseInt(minIsr.trim())),
             retention == null ? DEFAULT_BEHAVIORS_RETENTION_MS : Long.parseLong(retention.trim()));
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("bad number in " + BEHAVIORS_RETENTION_PROPERTY + " or "
-            + REPLICATION_PROPERTY + ": " + e.getMessage(), e);
+        throw new IllegalArgumentException("bad number in " + BEHAVIORS_RETENTION_PROPERTY + ", "
+            + REPLICATION_PROPERTY + " or " + MIN_INSYNC_PROPERTY + ": " + e.getMessage(), e);
       }
     }
 
     public Settings withBehaviorsRetentionMs(long ms) {
-      return new Settings(partitions, replicationFactor, ms);
+      return new Settings(partitions, replicationFactor, minInsyncReplicas, ms);
     }
+  }
+
+  /**
+   * The Kafka Streams settings that give its internal topics (changelogs, repartition topics) the same replication
+   * as the registry's: {@code replication.factor} from {@link #REPLICATION_PROPERTY} and
+   * {@code topic.min.insync.replicas} from {@link #MIN_INSYNC_PROPERTY}, each only when set and when {@code props}
+   * does not give the Streams key itself.
+   */
+  public static Properties streamsReplication(Properties props) {
+    Properties out = new Properties();
+    String rf = props.getProperty(REPLICATION_PROPERTY);
+    if (rf != null && !props.containsKey("replication.factor")) {
+      out.setProperty("replication.factor", rf.trim());
+    }
+    String minIsr = props.getProperty(MIN_INSYNC_PROPERTY);
+    if (minIsr != null && !props.containsKey("topic." + TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG)) {
+      out.setProperty("topic." + TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG, minIsr.trim());
+    }
+    return out;
   }
 
   /** What {@link #ensureTopics} found: topic name to partition count, and which of them it created. */
@@ -96,6 +141,7 @@ public final class TopicAdmin {
   /** The topic-level configs of one registry topic. */
   public static Map<String, String> topicConfig(Topics topics, Topics.Topic<?, ?> topic, Settings settings) {
     Map<String, String> c = new HashMap<>();
+    settings.minInsyncReplicas().ifPresent(n -> c.put(TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG, Integer.toString(n)));
     if (topic.compacted()) {
       c.put(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT);
     }

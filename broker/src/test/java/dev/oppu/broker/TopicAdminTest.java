@@ -67,6 +67,36 @@ class TopicAdminTest {
   }
 
   @Test
+  void replicationPropertiesReachTopicConfigsAndStreamsInternalTopics() {
+    Properties p = named("replicated");
+    p.setProperty(TopicAdmin.REPLICATION_PROPERTY, "3");
+    p.setProperty(TopicAdmin.MIN_INSYNC_PROPERTY, "2");
+    Topics topics = Topics.from(p);
+    TopicAdmin.Settings s = TopicAdmin.Settings.from(p, 4);
+    assertEquals(java.util.Optional.of((short) 3), s.replicationFactor());
+    for (Topics.Topic<String, ?> t : topics.all()) {
+      assertEquals("2", TopicAdmin.topicConfig(topics, t, s).get("min.insync.replicas"), t.name());
+    }
+    Properties streams = TopicAdmin.streamsReplication(p);
+    assertEquals("3", streams.getProperty("replication.factor"));
+    assertEquals("2", streams.getProperty("topic.min.insync.replicas"));
+
+    // Streams' own keys win; unset properties leave the broker's defaults (right for a single broker)
+    p.setProperty("replication.factor", "2");
+    assertEquals(null, TopicAdmin.streamsReplication(p).getProperty("replication.factor"));
+    Properties none = named("single");
+    assertTrue(TopicAdmin.streamsReplication(none).isEmpty());
+    TopicAdmin.Settings defaults = TopicAdmin.Settings.from(none, 1);
+    assertTrue(defaults.replicationFactor().isEmpty());
+    assertTrue(TopicAdmin.topicConfig(Topics.from(none), Topics.from(none).requests, defaults).isEmpty());
+
+    // more replicas in sync than there are replicas: refused at once, not by the broker later
+    p.setProperty(TopicAdmin.MIN_INSYNC_PROPERTY, "4");
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> TopicAdmin.Settings.from(p, 4));
+  }
+
+  @Test
   void adaptersTopicTakesARecordOverKafkasDefaultLimit(SharedKafka kafka) throws Exception {
     Topics topics = kafka.freshTopics("big-adapter", 1);
     byte[] weights = new byte[3 * 1024 * 1024]; // Kafka's default limit is ~1 MB
