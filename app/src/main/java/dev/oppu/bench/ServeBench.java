@@ -285,8 +285,25 @@ public final class ServeBench implements Callable<Integer> {
         check(giveUp, n + " adapters materialized");
         Thread.sleep(50);
       }
-      return closedLoop(client, topics, n, batch);
+      Result r = closedLoop(client, topics, n, batch);
+      System.err.println("  streams thread (" + n + " adapters, max batch " + batch + "): " + threadMetrics(streams));
+      return r;
     }
+  }
+
+  /** Where the stream thread's time went: averages (ms) and rates of its commit, poll, process and punctuate. */
+  private static String threadMetrics(KafkaStreams streams) {
+    StringBuilder sb = new StringBuilder();
+    for (String name : List.of("commit-latency-avg", "commit-rate", "poll-latency-avg", "process-latency-avg",
+        "process-rate", "punctuate-latency-avg", "punctuate-rate")) {
+      streams.metrics().forEach((k, v) -> {
+        if (k.group().equals("stream-thread-metrics") && k.name().equals(name)
+            && v.metricValue() instanceof Double d && !d.isNaN()) {
+          sb.append(name).append(' ').append(String.format("%.2f", d)).append("; ");
+        }
+      });
+    }
+    return sb.toString();
   }
 
   private static void check(long giveUp, String what) {

@@ -56,6 +56,7 @@ public final class ModelBatchGenerator implements BatchGenerator {
 
   /** Bound on the logits a scoring pass holds (floats; each row's tree has at most its candidates' tokens). */
   private static final long LOGITS_PER_PASS = 1L << 26;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelBatchGenerator.class);
 
   private final Function<Task, TaskModel> models;
   private final TextTokenizer tokenizer;
@@ -213,6 +214,7 @@ public final class ModelBatchGenerator implements BatchGenerator {
       List<int[]> prompts = new ArrayList<>();
       List<List<int[]>> cands = new ArrayList<>();
       List<LoraAdapter> adapters = new ArrayList<>();
+      long t0 = System.nanoTime();
       int pairs = 0;
       long logits = 0;
       int to = from;
@@ -231,7 +233,13 @@ public final class ModelBatchGenerator implements BatchGenerator {
         cands.add(cs);
         adapters.add(lora(r, m));
       }
+      long t1 = System.nanoTime();
       float[][] scores = CausalLm.sharedPrefixLogProbs(m.model(), prompts, cands, adapters);
+      if (LOG.isDebugEnabled()) {
+        LOG.debug("scored {} rows x {} candidates: tokenization {} ms, scoring {} ms", prompts.size(),
+            cands.get(0).size(), String.format("%.1f", (t1 - t0) / 1e6),
+            String.format("%.1f", (System.nanoTime() - t1) / 1e6));
+      }
       for (int j = 0; j < scores.length; j++) {
         int best = 0;
         for (int c = 1; c < scores[j].length; c++) {
