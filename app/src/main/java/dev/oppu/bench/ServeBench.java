@@ -200,7 +200,7 @@ public final class ServeBench implements Callable<Integer> {
   }
 
   /** The default model's shape with random weights, and a byte-level BPE tokenizer trained on the bench's words. */
-  private static Path defaultModel(Path dir) throws Exception {
+  static Path defaultModel(Path dir) throws Exception {
     Files.createDirectories(dir);
     try (NDManager m = NDManager.newBaseManager();
         LlamaModel random = LlamaModel.random(LlamaConfig.defaultSmall(), 1, m)) {
@@ -216,7 +216,7 @@ public final class ServeBench implements Callable<Integer> {
     return dir;
   }
 
-  private static String text(Random rnd, int words) {
+  static String text(Random rnd, int words) {
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < words; i++) {
       sb.append(i == 0 ? "" : " ").append(WORDS[rnd.nextInt(WORDS.length)]);
@@ -258,7 +258,8 @@ public final class ServeBench implements Callable<Integer> {
   }
 
   private ModelBatchGenerator.Options generation() {
-    return serving.sampling() ? new ModelBatchGenerator.Options(0.1, 10, 0.9, 1, 64)
+    return serving.sampling()
+        ? new ModelBatchGenerator.Options(0.1, 10, 0.9, 1, ModelBatchGenerator.Options.SCORE_BATCH)
         : ModelBatchGenerator.Options.greedy();
   }
 
@@ -284,8 +285,25 @@ public final class ServeBench implements Callable<Integer> {
         check(giveUp, n + " adapters materialized");
         Thread.sleep(50);
       }
-      return closedLoop(client, topics, n, batch);
+      Result r = closedLoop(client, topics, n, batch);
+      System.err.println("  streams thread (" + n + " adapters, max batch " + batch + "): " + threadMetrics(streams));
+      return r;
     }
+  }
+
+  /** Where the stream thread's time went: averages (ms) and rates of its commit, poll, process and punctuate. */
+  private static String threadMetrics(KafkaStreams streams) {
+    StringBuilder sb = new StringBuilder();
+    for (String name : List.of("commit-latency-avg", "commit-rate", "poll-latency-avg", "process-latency-avg",
+        "process-rate", "punctuate-latency-avg", "punctuate-rate")) {
+      streams.metrics().forEach((k, v) -> {
+        if (k.group().equals("stream-thread-metrics") && k.name().equals(name)
+            && v.metricValue() instanceof Double d && !d.isNaN()) {
+          sb.append(name).append(' ').append(String.format("%.2f", d)).append("; ");
+        }
+      });
+    }
+    return sb.toString();
   }
 
   private static void check(long giveUp, String what) {

@@ -96,7 +96,8 @@ public final class RunStreamsCommand implements Callable<Integer> {
         .adapterStore(adapterStore.given())
         .serving(serving::apply)
         .generation(serving.sampling()
-            ? new ModelBatchGenerator.Options(0.1, 10, 0.9, System.nanoTime(), 64)
+            ? new ModelBatchGenerator.Options(0.1, 10, 0.9, System.nanoTime(),
+                ModelBatchGenerator.Options.SCORE_BATCH)
             : ModelBatchGenerator.Options.greedy())
         .applicationId(applicationId)
         .stateDir(stateDir)

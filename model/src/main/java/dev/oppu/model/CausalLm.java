@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -257,12 +258,14 @@ public final class CausalLm {
   }
 
   /**
-   * Summed log-probability of each candidate continuation of each prompt, every row with its own adapter (or none):
-   * each prompt runs once with its keys and values cached, then all its candidates run in one batch on top of the
-   * cache. Equal to {@link #continuationLogProbs} over every (prompt, candidate) pair at about 1/C of its cost for C
-   * candidates much shorter than the prompt (constrained decoding over a label list).
+   * Summed log-probability of each candidate continuation of each prompt, every row with its own adapter (or none).
+   * Each prompt runs once with its keys and values cached; then all its candidates run as one more row on top of the
+   * cache: their tokens but the last packed as a token tree (candidates with a common beginning share its tokens),
+   * each token attending to the prompt and to its own ancestors only. Two forward passes for the whole batch, no
+   * padding of candidates to the longest one and no copies of the cache per candidate. Equal to
+   * {@link #continuationLogProbs} over every (prompt, candidate) pair, up to float rounding.
    *
-   * @param candidates per prompt, the same number C of non-empty candidates
+   * @param candidates per prompt, one or more non-empty candidates (the count may differ between prompts)
    * @return [prompt][candidate]
    */
   public static float[][] sharedPrefixLogProbs(LlamaModel model, List<int[]> prompts, List<List<int[]>> candidates,
@@ -274,36 +277,33 @@ public final class CausalLm {
     if (r == 0) {
       return new float[0][];
     }
-    int c = candidates.get(0).size();
     int p = 0;
-    int t = 1;
+    CandidateTree[] trees = new CandidateTree[r];
+    int t = 0;
     for (int i = 0; i < r; i++) {
-      if (candidates.get(i).size() != c || c == 0) {
-        throw new IllegalArgumentException("every prompt needs the same, non-zero number of candidates");
+      if (candidates.get(i).isEmpty()) {
+        throw new IllegalArgumentException("every prompt needs at least one candidate");
       }
       if (prompts.get(i).length == 0) {
         throw new IllegalArgumentException("empty prompt: the first continuation token needs a context");
       }
       p = Math.max(p, prompts.get(i).length);
-      for (int[] cand : candidates.get(i)) {
-        if (cand.length == 0) {
-          throw new IllegalArgumentException("empty candidate");
-        }
-        t = Math.max(t, cand.length - 1);
-      }
+      trees[i] = new CandidateTree(candidates.get(i));
+      t = Math.max(t, trees[i].size());
     }
     long pad = Math.max(0, model.config().padTokenId());
-    int n = r * c;
-    int total = p + t;
-    long[] ids = new long[r * p];        // prompts, left-padded so every row's last token is at p - 1
+    int window = model.config().family().slidingWindow();
+    int vocab = model.config().vocabSize();
+    long[] ids = new long[r * p];         // prompts, left-padded so every row's last token is at p - 1
     long[] mask = new long[r * p];
     long[] pos = new long[r * p];
-    long[] cIds = new long[n * t];       // candidate tokens but the last, right-padded
-    long[] cPos = new long[n * t];
-    long[] cMask = new long[n * total];  // prompt part + candidate part
-    long[] labels = new long[n * t];     // the token each candidate position predicts
-    long[] first = new long[n];          // the candidate's first token, predicted by the prompt's last position
-    java.util.Arrays.fill(labels, IGNORE);
+    long[] firstIdx = new long[candidates.stream().mapToInt(List::size).sum()]; // into the last logits [R, V]
+    int s = p + t;
+    long[] tIds = new long[r * t];        // the token trees, right-padded
+    long[] tPos = new long[r * t];
+    boolean[] seen = new boolean[r * t * s];
+    boolean[] seenWindowed = window == 0 ? null : new boolean[r * t * s];
+    int f = 0;
     for (int i = 0; i < r; i++) {
       int[] pr = prompts.get(i);
       int off = p - pr.length;
@@ -312,55 +312,147 @@ public final class CausalLm {
         mask[i * p + j] = j < off ? 0 : 1;
         pos[i * p + j] = j < off ? 0 : j - off;
       }
-      for (int k = 0; k < c; k++) {
-        int row = i * c + k;
-        int[] cand = candidates.get(i).get(k);
-        first[row] = cand[0];
-        System.arraycopy(mask, i * p, cMask, row * total, p);
-        for (int j = 0; j < t; j++) {
-          boolean real = j < cand.length - 1;
-          cIds[row * t + j] = real ? cand[j] : pad;
-          cPos[row * t + j] = pr.length + j;
-          cMask[row * total + p + j] = real ? 1 : 0;
-          if (real) {
-            labels[row * t + j] = cand[j + 1];
+      for (int[] cand : candidates.get(i)) {
+        firstIdx[f++] = (long) i * vocab + cand[0];
+      }
+      CandidateTree tree = trees[i];
+      for (int q = 0; q < t; q++) {
+        int row = (i * t + q) * s;
+        boolean real = q < tree.size();
+        tIds[i * t + q] = real ? tree.token(q) : pad;
+        long qPos = pr.length + (real ? tree.depth(q) : 0);
+        tPos[i * t + q] = qPos;
+        for (int j = off; j < p; j++) { // the prompt (a padding node sees it too: its output is not read)
+          seen[row + j] = true;
+          if (seenWindowed != null) {
+            seenWindowed[row + j] = j - off > qPos - window;
+          }
+        }
+        for (int a = real ? q : -1; a >= 0; a = tree.parent(a)) { // itself and its ancestors
+          seen[row + p + a] = true;
+          if (seenWindowed != null) {
+            seenWindowed[row + p + a] = pr.length + tree.depth(a) > qPos - window;
           }
         }
       }
     }
     NDManager m = model.manager();
-    List<LoraAdapter> perPair = null;
-    if (adapters != null) {
-      perPair = new java.util.ArrayList<>(n);
-      for (LoraAdapter a : adapters) {
-        perPair.addAll(java.util.Collections.nCopies(c, a));
-      }
-    }
-    try (LoraBatch promptLora = adapters == null ? null : LoraBatch.perRow(adapters, m);
-        LoraBatch pairLora = perPair == null ? null : LoraBatch.perRow(perPair, m);
+    try (LoraBatch lora = adapters == null ? null : LoraBatch.perRow(adapters, m);
         KvCache cache = new KvCache(model.config().numLayers());
         NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       NDArray last = model.forward(m.create(ids, new Shape(r, p)), m.create(mask, new Shape(r, p)),
-          m.create(pos, new Shape(r, p)), promptLora, cache, true, false);                 // [R, 1, V]
-      NDArray firstLp = last.logSoftmax(-1).repeat(0, c).squeeze(1)                          // [N, V]
-          .gather(m.create(first, new Shape(n, 1)), -1).squeeze(-1);                         // [N]
-      cache.repeatRows(c);
-      NDArray logits = model.forward(m.create(cIds, new Shape(n, t)), m.create(cMask, new Shape(n, total)),
-          m.create(cPos, new Shape(n, t)), pairLora, cache, false, false);                  // [N, T, V]
-      NDArray target = m.create(labels, new Shape(n, t));
-      NDArray valid = target.neq(IGNORE);
-      NDArray safe = target.mul(valid.toType(DataType.INT64, false));
-      NDArray rest = logits.logSoftmax(-1).gather(safe.expandDims(-1), -1).squeeze(-1)      // [N, T]
-          .mul(valid.toType(DataType.FLOAT32, false)).sum(new int[] {1});                    // [N]
-      float[] flat = firstLp.add(rest).toFloatArray();
-      float[][] out = new float[r][c];
+          m.create(pos, new Shape(r, p)), lora, cache, true, false);                         // [R, 1, V]
+      float[] first = last.logSoftmax(-1).take(m.create(firstIdx)).toFloatArray();          // one per candidate
+      float[] rest = null;
+      if (t > 0) {
+        long[] restIdx = new long[Arrays.stream(trees).mapToInt(CandidateTree::predictions).sum()];
+        int k = 0;
+        for (int i = 0; i < r; i++) {
+          k = trees[i].predictionIndices(i * t, vocab, restIdx, k);
+        }
+        Shape st = new Shape(r, t, s);
+        NDArray logits = model.forwardVisible(m.create(tIds, new Shape(r, t)), m.create(seen, st),
+            seenWindowed == null ? null : m.create(seenWindowed, st), m.create(tPos, new Shape(r, t)), lora,
+            cache);                                                                           // [R, T, V]
+        rest = logits.logSoftmax(-1).take(m.create(restIdx)).toFloatArray();
+      }
+      float[][] out = new float[r][];
+      f = 0;
+      int k = 0;
       for (int i = 0; i < r; i++) {
-        System.arraycopy(flat, i * c, out[i], 0, c);
+        out[i] = new float[candidates.get(i).size()];
+        for (int c = 0; c < out[i].length; c++) {
+          float sum = 0;
+          for (int j = 1; j < trees[i].length(c); j++) {
+            sum += rest[k++];
+          }
+          out[i][c] = first[f++] + sum;
+        }
       }
       return out;
     }
   }
+
+  /**
+   * The candidates of one prompt as a token tree: a node per distinct candidate beginning (their tokens but the
+   * last), numbered in order of first appearance, each with its parent (-1: the prompt) and depth.
+   */
+  private static final class CandidateTree {
+    private final List<int[]> candidates;
+    private final java.util.ArrayList<Integer> tokens = new java.util.ArrayList<>();
+    private final java.util.ArrayList<Integer> parents = new java.util.ArrayList<>();
+    private final java.util.ArrayList<Integer> depths = new java.util.ArrayList<>();
+    /** Per candidate, the node of each of its tokens but the last. */
+    private final int[][] paths;
+
+    CandidateTree(List<int[]> candidates) {
+      this.candidates = candidates;
+      this.paths = new int[candidates.size()][];
+      Map<Long, Integer> children = new java.util.HashMap<>();
+      for (int c = 0; c < candidates.size(); c++) {
+        int[] cand = candidates.get(c);
+        if (cand.length == 0) {
+          throw new IllegalArgumentException("empty candidate");
+        }
+        paths[c] = new int[cand.length - 1];
+        int parent = -1;
+        for (int j = 0; j < cand.length - 1; j++) {
+          long key = ((long) parent << 32) | (cand[j] & 0xffffffffL);
+          Integer node = children.get(key);
+          if (node == null) {
+            node = tokens.size();
+            tokens.add(cand[j]);
+            parents.add(parent);
+            depths.add(j);
+            children.put(key, node);
+          }
+          paths[c][j] = node;
+          parent = node;
+        }
+      }
+    }
+
+    int size() {
+      return tokens.size();
+    }
+
+    int token(int node) {
+      return tokens.get(node);
+    }
+
+    int parent(int node) {
+      return parents.get(node);
+    }
+
+    int depth(int node) {
+      return depths.get(node);
+    }
+
+    int length(int candidate) {
+      return candidates.get(candidate).length;
+    }
+
+    /** Tokens predicted by tree nodes: every candidate token but the first. */
+    int predictions() {
+      return candidates.stream().mapToInt(c -> c.length - 1).sum();
+    }
+
+    /**
+     * Writes, candidate by candidate, the flat index into the logits [R, T, V] of each
+     * candidate token predicted by a node ({@code rowStart} = the row's first node position); returns the next k.
+     */
+    int predictionIndices(int rowStart, int vocab, long[] into, int k) {
+      for (int c = 0; c < candidates.size(); c++) {
+        int[] cand = candidates.get(c);
+        for (int j = 1; j < cand.length; j++) {
+          into[k++] = (long) (rowStart + paths[c][j - 1]) * vocab + cand[j];
+        }
+      }
+      return k;
+    }
+  }
+
 
   /**
    * Log-probabilities of the labelled next tokens: {sum, count} over the batch, or per row ([B] each).

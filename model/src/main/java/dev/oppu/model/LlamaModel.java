@@ -308,6 +308,44 @@ public final class LlamaModel implements AutoCloseable {
     return logits;
   }
 
+  /**
+   * Logits of new tokens whose attention is given key by key instead of causal: query t of row b sees key s iff
+   * {@code visible[b, t, s]}, keys being the cached ones followed by the new ones (S = cached + T). Lets several
+   * continuations of one cached prompt run as one row (a token tree), each token seeing the prompt and its own
+   * ancestors only. No LoRA dropout.
+   *
+   * @param visible         [B, T, S] boolean (or 0/1 integers)
+   * @param visibleWindowed the same for the sliding-window layers (the window applied on true positions); required
+   *                        when the family has a window, ignored otherwise
+   * @param positionIds     [B, T] int64, the true position of each new token
+   * @return logits [B, T, V] float32
+   */
+  NDArray forwardVisible(NDArray inputIds, NDArray visible, NDArray visibleWindowed, NDArray positionIds,
+      LoraBatch lora, KvCache cache) {
+    long b = inputIds.getShape().get(0);
+    long t = inputIds.getShape().get(1);
+    long s = (cache == null ? 0 : cache.length()) + t;
+    for (NDArray v : new NDArray[] {visible, visibleWindowed}) {
+      if (v != null && !v.getShape().equals(new Shape(b, t, s))) {
+        throw new IllegalArgumentException("visibility " + v.getShape() + " is not [" + b + ", " + t + ", " + s + "]");
+      }
+    }
+    if (config.family().slidingWindow() != 0 && visibleWindowed == null) {
+      throw new IllegalArgumentException("a sliding-window model needs the windowed visibility too");
+    }
+    NDArray logits;
+    try (NDScope scope = new NDScope()) {
+      scope.suppressNotUsedWarning();
+      NDArray full = additive(visible.toType(DataType.BOOLEAN, false));
+      NDArray windowed = config.family().slidingWindow() == 0 ? null
+          : additive(visibleWindowed.toType(DataType.BOOLEAN, false));
+      logits = head(layers(inputIds, positionIds, full, windowed, lora, cache, false));
+      NDScope.unregister(logits);
+    }
+    NDScope.register(logits);
+    return logits;
+  }
+
   private NDArray forwardInScope(NDArray ids, NDArray mask, NDArray pos, LoraBatch lora, KvCache cache,
       boolean lastOnly, boolean training) {
     NDArray h = hidden(ids, mask, pos, lora, cache, training);
@@ -334,9 +372,6 @@ public final class LlamaModel implements AutoCloseable {
     if (mask != null && (mask.getShape().get(0) != b || mask.getShape().get(1) != s)) {
       throw new IllegalArgumentException("attention mask " + mask.getShape() + " does not cover [" + b + ", " + s + "]");
     }
-    if (ids.max().toType(DataType.INT64, false).getLong() >= config.vocabSize() || ids.min().toType(DataType.INT64, false).getLong() < 0) {
-      throw new IllegalArgumentException("token ids outside the vocabulary [0, " + config.vocabSize() + ")");
-    }
     NDArray maskBool = mask == null ? null : mask.toType(DataType.BOOLEAN, false); // [B, S]
     if (pos == null) {
       if (maskBool != null) {
@@ -347,18 +382,28 @@ public final class LlamaModel implements AutoCloseable {
       }
     }
 
-    // Rotary tables: cos, sin [B, 1, T, D]
-    NDArray freqs = pos.toType(DataType.FLOAT32, false).expandDims(-1).mul(invFreq); // [B, T, D/2]
-    NDArray emb = NDArrays.concat(new NDList(freqs, freqs), -1);                      // [B, T, D]
-    NDArray cos = emb.cos().expandDims(1);
-    NDArray sin = emb.sin().expandDims(1);
-
     // Additive masks [B or 1, 1, T, S]: key j visible to query i iff j <= past + i and j is a real token; in a
     // windowed layer also j > past + i - window (transformers' sliding_window_overlay, on cache indices). The cache
     // keeps every key, so cached generation honours the window through this mask too.
     NDArray full = attentionBias(m, maskBool, past, s, 0);
     NDArray windowed = config.family().slidingWindow() == 0 ? null
         : attentionBias(m, maskBool, past, s, config.family().slidingWindow());
+    return layers(ids, pos, full, windowed, lora, cache, training);
+  }
+
+  /** Embedding and decoder layers with the given additive attention biases [B|1, 1, T, S]. */
+  private NDArray layers(NDArray ids, NDArray pos, NDArray full, NDArray windowed, LoraBatch lora, KvCache cache,
+      boolean training) {
+    long b = ids.getShape().get(0);
+    long t = ids.getShape().get(1);
+    if (ids.max().toType(DataType.INT64, false).getLong() >= config.vocabSize() || ids.min().toType(DataType.INT64, false).getLong() < 0) {
+      throw new IllegalArgumentException("token ids outside the vocabulary [0, " + config.vocabSize() + ")");
+    }
+    // Rotary tables: cos, sin [B, 1, T, D]
+    NDArray freqs = pos.toType(DataType.FLOAT32, false).expandDims(-1).mul(invFreq); // [B, T, D/2]
+    NDArray emb = NDArrays.concat(new NDList(freqs, freqs), -1);                      // [B, T, D]
+    NDArray cos = emb.cos().expandDims(1);
+    NDArray sin = emb.sin().expandDims(1);
 
     NDArray embed = weights.get("model.embed_tokens.weight");
     NDArray h = ids.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).singletonOrThrow(); // [B, T, H]
@@ -389,6 +434,11 @@ public final class LlamaModel implements AutoCloseable {
     if (maskBool != null) {
       keep = keep.logicalAnd(maskBool.expandDims(1));                   // [B, T, S]
     }
+    return additive(keep);
+  }
+
+  /** Boolean visibility [B|1, T, S] to the additive mask [B|1, 1, T, S]. */
+  private static NDArray additive(NDArray keep) {
     return keep.toType(DataType.FLOAT32, false).sub(1f).mul(-MASKED).expandDims(1);
   }
 

@@ -110,39 +110,47 @@ public final class LoraBatch implements AutoCloseable {
           out = a.b(p).getShape().get(0);
         }
       }
-      NDList at = new NDList();
-      NDList bt = new NDList();
+      // Stacked as stored (A [r, in], B [out, r]), then one transposed view of each stack: no per-row transposes.
+      NDList as = new NDList();
+      NDList bs = new NDList();
       List<NDArray> temp = new ArrayList<>();
+      NDArray zeroA = null;
+      NDArray zeroB = null;
       for (int i = 0; i < rows.size(); i++) {
         LoraAdapter a = rows.get(i);
         if (a == null || a.a(p) == null) {
-          at.add(m.zeros(new Shape(in, rMax), DataType.FLOAT32));
-          bt.add(m.zeros(new Shape(rMax, out), DataType.FLOAT32));
+          if (zeroA == null) {
+            zeroA = m.zeros(new Shape(rMax, in), DataType.FLOAT32);
+            zeroB = m.zeros(new Shape(out, rMax), DataType.FLOAT32);
+          }
+          as.add(zeroA);
+          bs.add(zeroB);
           scales[i] = 0;
           continue;
         }
         scales[i] = (float) a.scaling();
-        NDArray aT = a.a(p).transpose(); // [in, r]
-        NDArray bT = a.b(p).transpose(); // [r, out]
-        temp.add(aT);
-        temp.add(bT);
+        NDArray ai = a.a(p); // [r, in]
+        NDArray bi = a.b(p); // [out, r]
         int r = a.config().r();
         if (r < rMax) {
-          aT = NDArrays.concat(new NDList(aT, m.zeros(new Shape(in, rMax - r), DataType.FLOAT32)), 1);
-          bT = NDArrays.concat(new NDList(bT, m.zeros(new Shape(rMax - r, out), DataType.FLOAT32)), 0);
-          temp.add(aT);
-          temp.add(bT);
+          ai = NDArrays.concat(new NDList(ai, m.zeros(new Shape(rMax - r, in), DataType.FLOAT32)), 0);
+          bi = NDArrays.concat(new NDList(bi, m.zeros(new Shape(out, rMax - r), DataType.FLOAT32)), 1);
+          temp.add(ai);
+          temp.add(bi);
         }
-        at.add(aT);
-        bt.add(bT);
+        as.add(ai);
+        bs.add(bi);
       }
-      NDArray a = NDArrays.stack(at); // [B, in, rMax]
-      NDArray b = NDArrays.stack(bt);                                 // [B, rMax, out]
-      a.attach(m);
-      b.attach(m);
+      NDArray sa = NDArrays.stack(as);              // [B, rMax, in]
+      NDArray sb = NDArrays.stack(bs);              // [B, out, rMax]
+      NDArray a = sa.transpose(0, 2, 1);            // [B, in, rMax]
+      NDArray b = sb.transpose(0, 2, 1);            // [B, rMax, out]
+      for (NDArray x : new NDArray[] {sa, sb, a, b}) {
+        x.attach(m);
+      }
       temp.forEach(NDArray::close);
       NDArray scale = m.create(scales.clone(), new Shape(rows.size(), 1, 1));
-      NDScope.unregister(a, b, scale); // owned by this batch, not by the caller's scope
+      NDScope.unregister(sa, sb, a, b, scale); // owned by this batch, not by the caller's scope
       s.put(p, new Slot(a, b, scale, 0f, dropout));
     }
     return new LoraBatch(s, m);

@@ -42,11 +42,21 @@ public final class ModelBatchGenerator implements BatchGenerator {
 
   /** Generation settings beyond the per-row token budget. */
   public record Options(double temperature, int topK, double topP, long seed, int scoreBatch) {
+    /**
+     * (row, candidate) pairs scored per pass by default: 32 rows of LaMP_2M's 15 labels in one pass. A pass holds
+     * the logits of every candidate token but the first ([rows, tree tokens, vocabulary]).
+     */
+    public static final int SCORE_BATCH = 512;
+
     /** Greedy decoding (the project's default; OPPU samples with T 0.1, top-k 10, top-p 0.9). */
     public static Options greedy() {
-      return new Options(0, 0, 1, 0, 64);
+      return new Options(0, 0, 1, 0, SCORE_BATCH);
     }
   }
+
+  /** Bound on the logits a scoring pass holds (floats; each row's tree has at most its candidates' tokens). */
+  private static final long LOGITS_PER_PASS = 1L << 26;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelBatchGenerator.class);
 
   private final Function<Task, TaskModel> models;
   private final TextTokenizer tokenizer;
@@ -192,48 +202,64 @@ public final class ModelBatchGenerator implements BatchGenerator {
   }
 
   /**
-   * Constrained rows: each row answers its most likely candidate. Rows with the same number of candidates are scored
-   * together, each prompt once with all its candidates on top of its cached keys and values, at most
-   * {@code scoreBatch} (row, candidate) pairs per pass.
+   * Constrained rows: each row answers its most likely candidate. The rows are scored together, each prompt once with
+   * all its candidates on top of its cached keys and values ({@link CausalLm#sharedPrefixLogProbs}), at most
+   * {@code scoreBatch} (row, candidate) pairs per pass. A candidate list shared by rows (a task's labels) is
+   * tokenized once per call.
    */
   private void choose(TaskModel m, List<Row> rows, List<Integer> idx, String[] out) {
-    Map<Integer, List<Integer>> byCount = new LinkedHashMap<>();
-    for (int i : idx) {
-      byCount.computeIfAbsent(rows.get(i).candidates().size(), k -> new ArrayList<>()).add(i);
-    }
-    for (Map.Entry<Integer, List<Integer>> e : byCount.entrySet()) {
-      int perPass = Math.max(1, Math.max(1, options.scoreBatch()) / e.getKey());
-      List<Integer> group = e.getValue();
-      for (int from = 0; from < group.size(); from += perPass) {
-        List<Integer> part = group.subList(from, Math.min(group.size(), from + perPass));
-        List<int[]> prompts = new ArrayList<>();
-        List<List<int[]>> cands = new ArrayList<>();
-        List<LoraAdapter> adapters = new ArrayList<>();
-        for (int i : part) {
-          Row r = rows.get(i);
-          int longest = 0;
-          List<int[]> cs = new ArrayList<>();
-          for (String c : r.candidates()) {
-            int[] ids = withEos(tokenizer.encode(" " + c.strip()));
-            cs.add(ids);
-            longest = Math.max(longest, ids.length);
-          }
-          prompts.add(fit(tokenizer.encodeWithSpecialTokens(r.prompt()), m, longest));
-          cands.add(cs);
-          adapters.add(lora(r, m));
+    Map<List<String>, List<int[]>> tokenized = new java.util.HashMap<>();
+    int from = 0;
+    while (from < idx.size()) {
+      List<int[]> prompts = new ArrayList<>();
+      List<List<int[]>> cands = new ArrayList<>();
+      List<LoraAdapter> adapters = new ArrayList<>();
+      long t0 = System.nanoTime();
+      int pairs = 0;
+      long logits = 0;
+      int to = from;
+      for (; to < idx.size(); to++) {
+        Row r = rows.get(idx.get(to));
+        List<int[]> cs = tokenized.computeIfAbsent(r.candidates(), this::candidateTokens);
+        long rowLogits = (long) cs.stream().mapToInt(c -> c.length).sum() * m.model().config().vocabSize();
+        if (to > from && (pairs + cs.size() > Math.max(1, options.scoreBatch())
+            || logits + rowLogits > LOGITS_PER_PASS)) {
+          break;
         }
-        float[][] scores = CausalLm.sharedPrefixLogProbs(m.model(), prompts, cands, adapters);
-        for (int j = 0; j < part.size(); j++) {
-          int best = 0;
-          for (int c = 1; c < scores[j].length; c++) {
-            if (scores[j][c] > scores[j][best]) { // ties: the earlier candidate
-              best = c;
-            }
-          }
-          out[part.get(j)] = rows.get(part.get(j)).candidates().get(best);
-        }
+        int longest = cs.stream().mapToInt(c -> c.length).max().orElse(0);
+        pairs += cs.size();
+        logits += rowLogits;
+        prompts.add(fit(tokenizer.encodeWithSpecialTokens(r.prompt()), m, longest));
+        cands.add(cs);
+        adapters.add(lora(r, m));
       }
+      long t1 = System.nanoTime();
+      float[][] scores = CausalLm.sharedPrefixLogProbs(m.model(), prompts, cands, adapters);
+      if (LOG.isDebugEnabled()) {
+        LOG.debug("scored {} rows x {} candidates: tokenization {} ms, scoring {} ms", prompts.size(),
+            cands.get(0).size(), String.format("%.1f", (t1 - t0) / 1e6),
+            String.format("%.1f", (System.nanoTime() - t1) / 1e6));
+      }
+      for (int j = 0; j < scores.length; j++) {
+        int best = 0;
+        for (int c = 1; c < scores[j].length; c++) {
+          if (scores[j][c] > scores[j][best]) { // ties: the earlier candidate
+            best = c;
+          }
+        }
+        out[idx.get(from + j)] = rows.get(idx.get(from + j)).candidates().get(best);
+      }
+      from = to;
     }
+  }
+
+  /** A candidate as the trainer's answer form: {@code " " + candidate + EOS}. */
+  private List<int[]> candidateTokens(List<String> candidates) {
+    List<int[]> out = new ArrayList<>();
+    for (String c : candidates) {
+      out.add(withEos(tokenizer.encode(" " + c.strip())));
+    }
+    return out;
   }
 
   private int[] withEos(int[] ids) {

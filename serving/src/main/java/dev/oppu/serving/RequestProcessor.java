@@ -211,7 +211,8 @@ final class RequestProcessor implements Processor<String, Object, String, Specif
         arrivals.clear();
         return;
       }
-      serve(batch);
+      Long oldest = arrivals.peekFirst();
+      serve(batch, oldest == null ? -1 : context.currentSystemTimeMs() - oldest);
       for (KeyValue<String, Request> kv : batch) {
         pending.delete(kv.key);
       }
@@ -240,8 +241,10 @@ final class RequestProcessor implements Processor<String, Object, String, Specif
     }
   }
 
-  private void serve(List<KeyValue<String, Request>> batch) {
+  /** Answers a batch; {@code waitedMs}: how long its oldest request waited for the batch (for the timing log). */
+  private void serve(List<KeyValue<String, Request>> batch, long waitedMs) {
     long now = now();
+    long t0 = System.nanoTime();
     List<Job> jobs = new ArrayList<>();
     List<Row> rows = new ArrayList<>();
     try {
@@ -281,6 +284,7 @@ final class RequestProcessor implements Processor<String, Object, String, Specif
         return;
       }
       List<String> outputs;
+      long t1 = System.nanoTime();
       try {
         outputs = generator.generate(rows);
         if (outputs.size() != rows.size()) {
@@ -296,9 +300,14 @@ final class RequestProcessor implements Processor<String, Object, String, Specif
         return;
       }
       long done = now();
+      long t2 = System.nanoTime();
       for (int i = 0; i < jobs.size(); i++) {
         Job j = jobs.get(i);
         forward(answer(j, label(j.validated, outputs.get(i)), done));
+      }
+      if (LOG.isDebugEnabled()) {
+        LOG.debug("batch of {}: oldest waited {} ms; prepare {} ms (validation, prompts, adapters), generate {} ms, "
+            + "respond {} ms", rows.size(), waitedMs, ms(t1 - t0), ms(t2 - t1), ms(System.nanoTime() - t2));
       }
     } finally {
       for (Job j : jobs) {
@@ -307,6 +316,10 @@ final class RequestProcessor implements Processor<String, Object, String, Specif
         }
       }
     }
+  }
+
+  private static String ms(long nanos) {
+    return String.format("%.1f", nanos / 1e6);
   }
 
   /** The user's own adapter of the mode's variant, if it exists and was trained on the running task model. */

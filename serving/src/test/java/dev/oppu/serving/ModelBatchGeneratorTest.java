@@ -155,6 +155,35 @@ class ModelBatchGeneratorTest {
   }
 
   @Test
+  void constrainedBatchOverSeveralPassesEqualsEachRowAlone() throws Exception {
+    // 20 (row, candidate) pairs per pass: a row of 15 labels fills a pass, rows of 2-3 options share one
+    ModelBatchGenerator small = new ModelBatchGenerator(Map.of(Task.MOVIE_TAGGING, new ModelBatchGenerator.TaskModel(
+        model, "base", "task")), tokenizer, new ModelBatchGenerator.Options(0, 0, 1, 0, 20));
+    List<String> labels = Task.MOVIE_TAGGING.labels();
+    try (LoadedAdapter a = gen.load(publish("e", 5)); LoadedAdapter b = gen.load(publish("f", 6))) {
+      List<String> options = List.of("robots in space", "robots in love", "a ghost story");
+      List<Row> rows = List.of(new Row(Task.MOVIE_TAGGING, "description: robots in space tag:", a, 4, labels),
+          new Row(Task.MOVIE_TAGGING, "which is it? robots", b, 4, options),
+          new Row(Task.MOVIE_TAGGING, "a much longer prompt about a film with a twist ending tag:", null, 4, labels),
+          new Row(Task.MOVIE_TAGGING, "which is it? ghosts", a, 4, options.subList(1, 3)),
+          row("description: love tag:", b, 4),
+          new Row(Task.MOVIE_TAGGING, "description: robots in space tag:", b, 4, labels),
+          new Row(Task.MOVIE_TAGGING, "which is it? love", null, 4, options));
+      List<String> alone = new ArrayList<>();
+      for (Row r : rows) {
+        alone.add(gen.generate(List.of(r)).get(0));
+      }
+      assertEquals(alone, small.generate(rows));
+      assertEquals(alone, gen.generate(rows));
+      for (int i = 0; i < rows.size(); i++) {
+        if (rows.get(i).candidates() != null) {
+          assertTrue(rows.get(i).candidates().contains(alone.get(i)), "row " + i);
+        }
+      }
+    }
+  }
+
+  @Test
   void overlongPromptIsCutFromTheLeft() {
     String longPrompt = "word ".repeat(400) + "tag:";
     List<String> out = gen.generate(List.of(row(longPrompt, null, 8)));
