@@ -37,7 +37,7 @@ final class BenchKafka implements AutoCloseable {
       names.setProperty(Topics.PREFIX + key, base + "." + key);
     }
     Topics topics = Topics.from(names);
-    TopicAdmin.ensureTopics(client.admin(), topics, TopicAdmin.Settings.from(client.raw(), partitions));
+    TopicAdmin.ensureTopics(client.raw(), topics, partitions);
     return topics;
   }
 

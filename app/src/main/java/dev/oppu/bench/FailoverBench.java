@@ -192,7 +192,7 @@ public final class FailoverBench implements Callable<Integer> {
       names.setProperty(Topics.PREFIX + key, run + "." + key);
     }
     Topics topics = Topics.from(names);
-    TopicAdmin.ensureTopics(client.admin(), topics, TopicAdmin.Settings.from(client.raw(), partitions));
+    TopicAdmin.ensureTopics(client.raw(), topics, partitions);
     System.out.printf(Locale.ROOT, "failover: %d behaviors of %d users at %.0f/s, %d requests, %d partitions,"
             + " kill %s at %.0f%% (cluster %s, replication %d, min.insync.replicas %d)%n", events, users, rate,
         requests, partitions, kill, killAt * 100, kafka.bootstrapServers(), kafka.nodes(), kafka.minInsyncReplicas());

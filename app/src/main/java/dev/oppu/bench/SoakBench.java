@@ -163,7 +163,7 @@ public final class SoakBench implements Callable<Integer> {
       names.setProperty(Topics.PREFIX + key, base + "." + key);
     }
     Topics topics = Topics.from(names);
-    TopicAdmin.ensureTopics(client.admin(), topics, TopicAdmin.Settings.from(client.raw(), partitions));
+    TopicAdmin.ensureTopics(client.raw(), topics, partitions);
 
     Properties settings = new Properties();
     settings.putAll(client.raw());

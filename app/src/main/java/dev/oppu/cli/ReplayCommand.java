@@ -132,7 +132,7 @@ public final class ReplayCommand implements Callable<Integer> {
     try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.builder().build().start()) {
       ClientConfig client = broker.clientConfig();
       Topics topics = Topics.from(client.raw());
-      TopicAdmin.ensureTopics(client.admin(), topics, TopicAdmin.Settings.from(client.raw(), 2));
+      TopicAdmin.ensureTopics(client.raw(), topics, 2);
       ModelPrep.Prepared prep = ModelPrep.prepare(model.model(), model.taskAdapters(), List.of(t), Map.of(), device.device(), progress, System.out);
       prep.notes().forEach(System.out::println);
       Properties settings = new Properties();

@@ -46,7 +46,7 @@ public final class SharedKafka implements AutoCloseable {
 
   /** Creates (idempotently) the registry's topics with their per-topic configuration. */
   public TopicAdmin.Result createTopics(Topics topics, int partitions) {
-    return TopicAdmin.ensureTopics(clientConfig.admin(), topics, TopicAdmin.Settings.from(clientConfig.raw(), partitions));
+    return TopicAdmin.ensureTopics(clientConfig.raw(), topics, partitions);
   }
 
   /**

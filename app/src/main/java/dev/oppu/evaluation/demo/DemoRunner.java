@@ -92,7 +92,7 @@ public final class DemoRunner {
         client = broker.clientConfig();
       }
       Topics topics = Topics.from(client.raw());
-      TopicAdmin.ensureTopics(client.admin(), topics, TopicAdmin.Settings.from(client.raw(), o.partitions()));
+      TopicAdmin.ensureTopics(client.raw(), topics, o.partitions());
       phase("broker");
 
       // Data: a steady set per task for the table, a shifted set of the first classification task for the curve.
