@@ -42,21 +42,6 @@ public final class KvCache implements AutoCloseable {
     return new NDArray[] {fullK, fullV};
   }
 
-  /** Repeats every row {@code times} times in place (row i becomes rows i*times .. i*times+times-1). */
-  void repeatRows(int times) {
-    for (int i = 0; i < keys.length; i++) {
-      if (keys[i] != null) {
-        NDArray k = keys[i].repeat(0, times);
-        NDArray v = values[i].repeat(0, times);
-        NDScope.unregister(k, v);
-        keys[i].close();
-        values[i].close();
-        keys[i] = k;
-        values[i] = v;
-      }
-    }
-  }
-
   @Override
   public void close() {
     for (int i = 0; i < keys.length; i++) {
