@@ -183,17 +183,22 @@ public final class PersonalizeBench implements Callable<Integer> {
   /**
    * Each mode's primary metric against the noise-free truth columns instead of the golds: against the crowd's answer
    * it says whether the model recognises what the item is (the task model's job), against the user's own answer
-   * whether the adapter learned the user's mapping, with label noise out of the way.
+   * whether the adapter learned the user's mapping, with label noise out of the way; against the history answer
+   * (where the task has one) whether it learned what the user's own labelled items show.
    */
   static Map<String, Map<String, Double>> agreement(SynthDataset data, Map<Mode, Map<String, String>> preds,
       String primary) {
     Map<String, Map<String, Double>> out = new LinkedHashMap<>();
     Map<String, String> crowd = data.answers(SynthDataset.QueryTruth::crowd).outputs();
     Map<String, String> personal = data.answers(SynthDataset.QueryTruth::personal).outputs();
+    Map<String, String> history = data.answers(SynthDataset.QueryTruth::history).outputs();
     preds.forEach((m, p) -> {
       Map<String, Double> a = new LinkedHashMap<>();
       a.put("crowd", LampMetrics.evaluate(data.task(), crowd, p).get(primary));
       a.put("personal", LampMetrics.evaluate(data.task(), personal, p).get(primary));
+      if (data.ceilings().containsKey("history")) {
+        a.put("history", LampMetrics.evaluate(data.task(), history, p).get(primary));
+      }
       out.put(m.id(), a);
     });
     return out;

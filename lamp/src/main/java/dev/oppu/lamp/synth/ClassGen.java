@@ -3,6 +3,7 @@ package dev.oppu.lamp.synth;
 import dev.oppu.lamp.Task;
 import dev.oppu.lamp.synth.Vocabulary.Topic;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -92,6 +93,34 @@ final class ClassGen implements Gen<ClassGen.ClassPref, ClassGen.KindText> {
   @Override
   public String crowd(KindText l) {
     return labels.get(l.kind());
+  }
+
+  /**
+   * The majority label of the user's items of the query's kind (ties: the crowd's if tied, else the newest's); with no
+   * such item, the crowd's.
+   */
+  @Override
+  public String fromHistory(List<Map.Entry<KindText, String>> history, KindText query) {
+    Map<String, Integer> votes = new HashMap<>();
+    Map<String, Integer> newest = new HashMap<>();
+    for (int i = 0; i < history.size(); i++) {
+      if (history.get(i).getKey().kind() == query.kind()) {
+        votes.merge(history.get(i).getValue(), 1, Integer::sum);
+        newest.put(history.get(i).getValue(), i);
+      }
+    }
+    String crowd = crowd(query);
+    String best = crowd;
+    int bestVotes = votes.getOrDefault(crowd, 0);
+    for (Map.Entry<String, Integer> e : votes.entrySet()) {
+      int v = e.getValue();
+      if (v > bestVotes || (v == bestVotes && !best.equals(crowd)
+          && (e.getKey().equals(crowd) || newest.get(e.getKey()) > newest.get(best)))) {
+        best = e.getKey();
+        bestVotes = v;
+      }
+    }
+    return best;
   }
 
   @Override

@@ -2,6 +2,7 @@ package dev.oppu.lamp.synth;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -23,6 +24,15 @@ interface Gen<P, L> {
 
   /** The crowd-majority answer. */
   String crowd(L latent);
+
+  /**
+   * The answer a learner gets from the user's own labelled history when it recognises every item's latent content
+   * (kind, quality) but knows the user only through those labels: the best any per-user adapter can do on this data.
+   * Null where the task has no such estimate.
+   */
+  default String fromHistory(List<Map.Entry<L, String>> history, L query) {
+    return null;
+  }
 
   /** A wrong answer, for label noise. */
   String corrupt(SplittableRandom r, L latent, String answer);

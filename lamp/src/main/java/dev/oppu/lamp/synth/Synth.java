@@ -8,6 +8,7 @@ import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -156,11 +157,15 @@ public final class Synth {
         int total = n + (shifted ? p.postShiftItems() : 0);
         LocalDate date = LocalDate.of(2021, 1, 1).plusDays(r.nextInt(30));
         List<HistoryItem> history = new ArrayList<>();
+        List<Map.Entry<L, String>> evidence = new ArrayList<>(); // the current preference's items, for fromHistory
         String shiftDate = null;
         for (int h = 0; h < total; h++) {
           P pref = h < n ? before : after;
           L latent = gen.latent(r, pref);
           String label = noisy(r, gen, latent, gen.answer(pref, latent), p.noise());
+          if (!shifted || h >= n) {
+            evidence.add(Map.entry(latent, label));
+          }
           date = date.plusDays(1 + r.nextInt(3));
           if (h == n && shifted) {
             shiftDate = date.toString();
@@ -178,7 +183,7 @@ public final class Synth {
           queries.add(new Query(qid, gen.input(latent), gold));
           if (isEval) {
             queryTruth.add(new SynthDataset.QueryTruth(qid, uid, gold, gen.crowd(latent), personal,
-                shifted ? gen.answer(before, latent) : null));
+                shifted ? gen.answer(before, latent) : null, gen.fromHistory(evidence, latent)));
           }
         }
         UserData u = new UserData(uid, history, queries);

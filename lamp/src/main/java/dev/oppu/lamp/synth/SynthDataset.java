@@ -36,9 +36,12 @@ public record SynthDataset(Task task, Synth.Params params, List<UserData> users,
 
   /**
    * An evaluated query: its gold (the personal answer, after label noise), the crowd's answer, the user's noise-free
-   * current answer, and with a shift the answer the user's pre-shift preference gives (null otherwise).
+   * current answer, with a shift the answer the user's pre-shift preference gives (null otherwise), and the answer the
+   * user's own labelled history gives a learner that recognises every item's kind ({@code history}; null where the
+   * task has no such estimate; with a shift, from the post-shift items).
    */
-  public record QueryTruth(String id, String userId, String gold, String crowd, String personal, String preShift) {}
+  public record QueryTruth(String id, String userId, String gold, String crowd, String personal, String preShift,
+      String history) {}
 
   /** The evaluated queries' golds, in LaMP's outputs form. */
   public Golds golds() {
@@ -62,6 +65,9 @@ public record SynthDataset(Task task, Synth.Params params, List<UserData> users,
     out.put("personal", LampMetrics.evaluate(task, golds, answers(QueryTruth::personal).outputs()));
     if (params.shift()) {
       out.put("pre_shift", LampMetrics.evaluate(task, golds, answers(QueryTruth::preShift).outputs()));
+    }
+    if (!queryTruth.isEmpty() && queryTruth.stream().allMatch(q -> q.history() != null)) {
+      out.put("history", LampMetrics.evaluate(task, golds, answers(QueryTruth::history).outputs()));
     }
     return out;
   }
@@ -135,6 +141,9 @@ public record SynthDataset(Task task, Synth.Params params, List<UserData> users,
       n.put("personal", q.personal());
       if (q.preShift() != null) {
         n.put("pre_shift", q.preShift());
+      }
+      if (q.history() != null) {
+        n.put("history", q.history());
       }
     }
     try {

@@ -187,6 +187,55 @@ class SynthTest {
     assertTrue(nn > crowd + 0.1, task + ": 1-NN over own history " + nn + " vs crowd " + crowd);
   }
 
+  @Test
+  void historyAnswerIsTheMajorityOfTheKindsLabels() {
+    ClassGen g = new ClassGen(Task.MOVIE_TAGGING, Vocabulary.MOVIE);
+    List<String> labels = Task.MOVIE_TAGGING.labels();
+    List<Map.Entry<ClassGen.KindText, String>> h = List.of(
+        Map.entry(new ClassGen.KindText(3, ""), labels.get(0)),
+        Map.entry(new ClassGen.KindText(3, ""), labels.get(1)),
+        Map.entry(new ClassGen.KindText(5, ""), labels.get(9)),
+        Map.entry(new ClassGen.KindText(3, ""), labels.get(0)),
+        Map.entry(new ClassGen.KindText(5, ""), labels.get(8)),
+        Map.entry(new ClassGen.KindText(6, ""), labels.get(2)),
+        Map.entry(new ClassGen.KindText(6, ""), labels.get(6)));
+    assertEquals(labels.get(0), g.fromHistory(h, new ClassGen.KindText(3, "")), "majority");
+    assertEquals(labels.get(7), g.fromHistory(h, new ClassGen.KindText(7, "")), "unseen kind: the crowd's");
+    assertEquals(labels.get(8), g.fromHistory(h, new ClassGen.KindText(5, "")), "tie without the crowd's: newest");
+    assertEquals(labels.get(6), g.fromHistory(h, new ClassGen.KindText(6, "")), "tie with the crowd's: the crowd's");
+  }
+
+  @Test
+  void historyAnswerAppliesTheBiasThatFitsMostRatings() {
+    RatingGen g = new RatingGen();
+    List<Map.Entry<RatingGen.Review, String>> h = List.of(
+        Map.entry(new RatingGen.Review(3, ""), "5"),
+        Map.entry(new RatingGen.Review(4, ""), "5"), // fits +1 and +2
+        Map.entry(new RatingGen.Review(2, ""), "4"),
+        Map.entry(new RatingGen.Review(5, ""), "4")); // label noise
+    assertEquals("3", g.fromHistory(h, new RatingGen.Review(1, "")));
+    assertEquals("2", g.fromHistory(List.of(), new RatingGen.Review(2, "")), "no history: no bias");
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = Task.class, names = {"MOVIE_TAGGING", "NEWS_CATEGORIZE", "PRODUCT_RATING"})
+  void historyCeilingLiesBetweenTheCrowdsAndTheUsers(Task task) {
+    SynthDataset ds = Synth.generate(task, Synth.Params.defaults().withTrainUsers(0));
+    Map<String, Map<String, Double>> c = ds.ceilings();
+    String metric = LampMetrics.metricNames(task).get(0);
+    double crowd = c.get("crowd").get(metric);
+    double history = c.get("history").get(metric);
+    double personal = c.get("personal").get(metric);
+    double sign = task.kind() == Task.Kind.REGRESSION ? -1 : 1; // MAE: lower is better
+    assertTrue(sign * (history - crowd) > 0.1, task + " history " + history + " crowd " + crowd);
+    assertTrue(sign * (personal - history) >= 0, task + " personal " + personal + " history " + history);
+  }
+
+  @Test
+  void noHistoryCeilingWhereTheTaskHasNoEstimate() {
+    assertNull(Synth.generate(Task.CITATION, SMALL).ceilings().get("history"));
+  }
+
   @ParameterizedTest
   @EnumSource(value = Task.class, names = {"MOVIE_TAGGING", "NEWS_CATEGORIZE"})
   void crowdAnswerIsThePopulationsMajority(Task task) {
