@@ -65,6 +65,10 @@ public final class PersonalizeBench implements Callable<Integer> {
   @Option(names = "--k", defaultValue = "1", description = "retrieved items for RAG modes and rag adapters (${DEFAULT-VALUE})")
   int k;
 
+  @Option(names = "--predictions", paramLabel = "FILE",
+      description = "also write every answer as a JSON line (mode, query id, prediction, gold and the truth columns)")
+  java.nio.file.Path predictionsFile;
+
   @Override
   public Integer call() throws Exception {
     Task task = Task.of(taskName);
@@ -145,6 +149,9 @@ public final class PersonalizeBench implements Callable<Integer> {
         }
       }
     }
+    if (predictionsFile != null) {
+      writePredictions(data, preds, predictionsFile);
+    }
     Map<String, Map<String, Double>> metrics = new LinkedHashMap<>();
     for (Mode m : modeList) {
       metrics.put(m.id(), LampMetrics.evaluate(task, golds, preds.get(m)));
@@ -202,6 +209,31 @@ public final class PersonalizeBench implements Callable<Integer> {
       out.put(m.id(), a);
     });
     return out;
+  }
+
+  static void writePredictions(SynthDataset data, Map<Mode, Map<String, String>> preds, java.nio.file.Path file)
+      throws java.io.IOException {
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    Map<String, SynthDataset.QueryTruth> truth = new LinkedHashMap<>();
+    data.queryTruth().forEach(q -> truth.put(q.id(), q));
+    List<String> lines = new ArrayList<>();
+    preds.forEach((m, p) -> p.forEach((id, answer) -> {
+      SynthDataset.QueryTruth q = truth.get(id);
+      var row = new LinkedHashMap<String, Object>();
+      row.put("mode", m.id());
+      row.put("id", id);
+      row.put("prediction", answer);
+      row.put("gold", q.gold());
+      row.put("crowd", q.crowd());
+      row.put("personal", q.personal());
+      row.put("history", q.history());
+      try {
+        lines.add(json.writeValueAsString(row));
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalStateException(e);
+      }
+    }));
+    java.nio.file.Files.write(file, lines);
   }
 
   private UserAdapterUpdater.Settings settings() {
