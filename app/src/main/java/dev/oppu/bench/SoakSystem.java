@@ -74,8 +74,8 @@ public final class SoakSystem implements Callable<Integer> {
     }
     UserAdapterUpdater.Settings d = TrainerDefaults.user();
     UserAdapterUpdater.Settings training = d.withTraining(d.lora(),
-            new AdapterTraining.Config(epochs != null ? epochs : d.training().epochs(), d.training().batchSize(),
-                d.training().optimizer()))
+            epochs != null ? new AdapterTraining.Config(epochs, d.training().batchSize(), d.training().optimizer())
+                : d.training())
         .withMaxReplay(maxReplay != null ? maxReplay : d.maxReplay());
     InProcessSystem.Models models = new InProcessSystem.Models(model.model(), model.taskAdapters(),
         "soak: " + model.model(), device.device());

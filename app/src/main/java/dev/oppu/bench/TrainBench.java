@@ -92,7 +92,8 @@ public final class TrainBench implements Callable<Integer> {
         if (sweep != null) {
           for (double lr : sweep) {
             UserAdapterUpdater.Settings t = new UserAdapterUpdater.Settings(s.lora(), new AdapterTraining.Config(
-                s.training().epochs(), s.training().batchSize(), dev.oppu.trainer.optim.AdamW.Config.oppu(lr)), s.k(),
+                s.training().epochs(), s.training().batchSize(), dev.oppu.trainer.optim.AdamW.Config.oppu(lr),
+                s.training().minSteps(), s.training().maxEpochs()), s.k(),
                 s.maxTokens(), s.retrievedWords(), s.maxReplay(), 0.2, 10, 10, s.tolerance(), s.seed());
             double[] r = run(new UserAdapterUpdater(lm, enc, t), pool, 50, "lr " + lr);
             System.out.println(dev.oppu.cli.JsonOut.object().put("lr", lr).put("loss_before", r[2], 4)

@@ -15,6 +15,14 @@ public final class AdapterTrainingOptions {
   @Option(names = "--epochs", description = "epochs per training run (default: the command's)")
   Integer epochs;
 
+  @Option(names = "--min-steps",
+      description = "more epochs (up to --max-epochs) for runs that would take fewer optimizer steps (default: the"
+          + " command's)")
+  Integer minSteps;
+
+  @Option(names = "--max-epochs", description = "epochs a run may grow to under --min-steps (default: the command's)")
+  Integer maxEpochs;
+
   @Option(names = "--batch", description = "batch size (default: the command's)")
   Integer batch;
 
@@ -46,7 +54,9 @@ public final class AdapterTrainingOptions {
   }
 
   public AdapterTraining.Config training(AdapterTraining.Config d) {
-    return new AdapterTraining.Config(epochs != null ? epochs : d.epochs(), batch != null ? batch : d.batchSize(),
-        lr != null ? AdamW.Config.oppu(lr) : d.optimizer());
+    int e = epochs != null ? epochs : d.epochs();
+    int max = maxEpochs != null ? maxEpochs : Math.max(e, d.maxEpochs());
+    return new AdapterTraining.Config(e, batch != null ? batch : d.batchSize(),
+        lr != null ? AdamW.Config.oppu(lr) : d.optimizer(), minSteps != null ? minSteps : d.minSteps(), max);
   }
 }

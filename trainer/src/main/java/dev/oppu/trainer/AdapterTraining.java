@@ -19,12 +19,28 @@ import java.util.Random;
  */
 public final class AdapterTraining {
 
-  /** Hyperparameters of a LoRA training run. */
-  public record Config(int epochs, int batchSize, AdamW.Config optimizer) {
+  /**
+   * Hyperparameters of a LoRA training run. A run takes {@code epochs} passes over its examples, more (up to
+   * {@code maxEpochs}) when that leaves it fewer than {@code minSteps} optimizer steps: a user of a dozen items gets
+   * as many updates as one of forty, while large runs cost no more.
+   */
+  public record Config(int epochs, int batchSize, AdamW.Config optimizer, int minSteps, int maxEpochs) {
     public Config {
-      if (epochs < 1 || batchSize < 1) {
-        throw new IllegalArgumentException("epochs and batch size must be positive");
+      if (epochs < 1 || batchSize < 1 || minSteps < 0 || maxEpochs < epochs) {
+        throw new IllegalArgumentException("epochs and batch size must be positive, min steps >= 0, max epochs >= "
+            + "epochs");
       }
+    }
+
+    /** A fixed number of epochs. */
+    public Config(int epochs, int batchSize, AdamW.Config optimizer) {
+      this(epochs, batchSize, optimizer, 0, epochs);
+    }
+
+    /** The epochs of a run on {@code examples} examples. */
+    public int epochsFor(int examples) {
+      int perEpoch = Math.max(1, (examples + batchSize - 1) / batchSize);
+      return Math.max(epochs, Math.min(maxEpochs, (minSteps + perEpoch - 1) / perEpoch));
     }
   }
 
@@ -54,7 +70,8 @@ public final class AdapterTraining {
       double before = meanLoss(lm, adapter, examples, config.batchSize(), padId);
       List<NDArray> params = new ArrayList<>(adapter.parameters().values());
       int perEpoch = (examples.size() + config.batchSize() - 1) / config.batchSize();
-      int total = perEpoch * config.epochs();
+      int epochs = config.epochsFor(examples.size());
+      int total = perEpoch * epochs;
       Random order = new Random(seed);
       Engine.getInstance().setRandomSeed((int) (seed ^ (seed >>> 32)));
       long targetTokens = 0;
@@ -63,7 +80,7 @@ public final class AdapterTraining {
       int step = 0;
       try (TrainStep trainStep = new TrainStep((ids, at) -> lm.logitsAt(ids, adapter, true, at), params,
           config.optimizer(), total, lm.manager(), padId)) {
-        for (int epoch = 0; epoch < config.epochs() && finite; epoch++) {
+        for (int epoch = 0; epoch < epochs && finite; epoch++) {
           List<TokenizedExample> shuffled = new ArrayList<>(examples);
           Collections.shuffle(shuffled, order);
           for (int i = 0; i < shuffled.size() && finite; i += config.batchSize()) {

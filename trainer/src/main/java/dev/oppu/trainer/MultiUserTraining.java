@@ -69,7 +69,7 @@ public final class MultiUserTraining {
       for (Job job : jobs) {
         Random order = new Random(job.seed());
         List<List<TokenizedExample>> mine = new ArrayList<>();
-        for (int epoch = 0; epoch < config.epochs(); epoch++) {
+        for (int epoch = 0, epochs = config.epochsFor(job.examples().size()); epoch < epochs; epoch++) {
           List<TokenizedExample> shuffled = new ArrayList<>(job.examples());
           Collections.shuffle(shuffled, order);
           for (int i = 0; i < shuffled.size(); i += config.batchSize()) {

@@ -36,7 +36,19 @@ class MultiUserTrainingTest {
   static UserAdapterUpdater.Settings settings() {
     UserAdapterUpdater.Settings s = TinyWorld.settings(2e-2);
     return s.withTraining(new LoraConfig(8, 16, 0.0, List.of("q_proj", "v_proj"), false),
-        new AdapterTraining.Config(2, 8, AdamW.Config.oppu(2e-2))).withTolerance(10);
+        // at least 6 steps, up to 4 epochs: the users below train 2, 3 and 4 epochs
+        new AdapterTraining.Config(2, 8, AdamW.Config.oppu(2e-2), 6, 4)).withTolerance(10);
+  }
+
+  @Test
+  void epochsGrowToTheMinimumStepsWithinTheirBounds() {
+    AdapterTraining.Config c = new AdapterTraining.Config(2, 4, AdamW.Config.oppu(1e-2), 24, 6);
+    assertEquals(6, c.epochsFor(1), "one item: capped at max epochs");
+    assertEquals(6, c.epochsFor(12), "3 steps an epoch: 18 steps, capped");
+    assertEquals(3, c.epochsFor(36), "9 steps an epoch: 3 epochs reach 24 steps");
+    assertEquals(2, c.epochsFor(50), "13 steps an epoch: the minimum of 2 epochs already reaches 24");
+    assertEquals(2, c.epochsFor(400));
+    assertEquals(2, new AdapterTraining.Config(2, 4, AdamW.Config.oppu(1e-2)).epochsFor(1), "fixed epochs");
   }
 
   @Test
