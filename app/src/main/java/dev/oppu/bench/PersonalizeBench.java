@@ -172,9 +172,10 @@ public final class PersonalizeBench implements Callable<Integer> {
     json.put("task", task.id());
     json.put("users", data.users().size());
     json.put("queries", golds.size());
-    json.put("settings", String.format(Locale.ROOT, "epochs %d, batch %d, lr %.1e, r %d on %s, k %d",
-        s.training().epochs(), s.training().batchSize(), s.training().optimizer().lr(), s.lora().r(),
-        s.lora().targetModules(), k));
+    json.put("settings", String.format(Locale.ROOT,
+        "epochs %d (up to %d for %d steps), batch %d, lr %.1e, r %d on %s, k %d", s.training().epochs(),
+        s.training().maxEpochs(), s.training().minSteps(), s.training().batchSize(), s.training().optimizer().lr(),
+        s.lora().r(), s.lora().targetModules(), k));
     json.put("metrics", metrics);
     json.put("agreement", agreement(data, preds, primary));
     json.put("adapters_trained", trained);

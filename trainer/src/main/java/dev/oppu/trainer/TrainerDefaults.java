@@ -16,14 +16,19 @@ public final class TrainerDefaults {
   public static final double TASK_LR = 3e-3;
   public static final int TASK_RANK = 64;
 
+  /** A per-user run takes at least this many optimizer steps (up to {@link #USER_MAX_EPOCHS} epochs). */
+  public static final int USER_MIN_STEPS = 24;
+  public static final int USER_MAX_EPOCHS = 6;
+
   /**
-   * Per-user LoRA (OPPU step 2): r 8, alpha 8, dropout 0.05 on q_proj, v_proj; 2 epochs; batch 4 (OPPU's 16 left a
-   * user of 8-16 items two optimizer steps). Validation holds out the newest 4 items once an update has 20 new ones:
-   * one or two held-out items judged updates by noise (TRAINING.md, section 5).
+   * Per-user LoRA (OPPU step 2): r 8, alpha 8, dropout 0.05 on q_proj, v_proj; 2 epochs, more (up to 6) until 24
+   * optimizer steps; batch 4 (OPPU's 16 left a user of 8-16 items two optimizer steps, and 2 epochs at batch 4 still
+   * left them 4-8 steps: their adapters missed half of what their history shows). Validation holds out the newest 4
+   * items once an update has 20 new ones: one or two held-out items judged updates by noise (TRAINING.md, section 5).
    */
   public static UserAdapterUpdater.Settings user() {
     return new UserAdapterUpdater.Settings(LoraConfig.oppuUser(),
-        new AdapterTraining.Config(2, USER_BATCH, AdamW.Config.oppu(USER_LR)),
+        new AdapterTraining.Config(2, USER_BATCH, AdamW.Config.oppu(USER_LR), USER_MIN_STEPS, USER_MAX_EPOCHS),
         1, 256, 48, 50, 0.2, 4, 20, 0.05, 42);
   }
 
