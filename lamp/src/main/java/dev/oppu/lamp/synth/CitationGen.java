@@ -74,6 +74,33 @@ final class CitationGen implements Gen<CitationGen.CitePref, CitationGen.CiteQue
     return l.optionTopics()[0] == l.paperTopic() ? "[1]" : "[2]";
   }
 
+  /**
+   * The two topics the user cited most often off their paper's own topic are taken as the cited ones (ties: the
+   * smaller topic number); the query is answered as {@link #answer} would with them.
+   */
+  @Override
+  public String fromHistory(List<Map.Entry<CiteQuery, String>> history, CiteQuery query) {
+    int[] counts = new int[topics.size()];
+    for (Map.Entry<CiteQuery, String> e : history) {
+      CiteQuery q = e.getKey();
+      int picked = q.optionTopics()["[1]".equals(e.getValue()) ? 0 : 1];
+      if (picked != q.paperTopic()) {
+        counts[picked]++;
+      }
+    }
+    int first = -1;
+    int second = -1;
+    for (int t = 0; t < counts.length; t++) {
+      if (counts[t] > 0 && (first < 0 || counts[t] > counts[first])) {
+        second = first;
+        first = t;
+      } else if (counts[t] > 0 && (second < 0 || counts[t] > counts[second])) {
+        second = t;
+      }
+    }
+    return answer(new CitePref(new int[0], new int[] {first, second}), query);
+  }
+
   @Override
   public String corrupt(SplittableRandom r, CiteQuery l, String answer) {
     return "[1]".equals(answer) ? "[2]" : "[1]";

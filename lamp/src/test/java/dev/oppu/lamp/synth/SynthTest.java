@@ -217,8 +217,23 @@ class SynthTest {
     assertEquals("2", g.fromHistory(List.of(), new RatingGen.Review(2, "")), "no history: no bias");
   }
 
+  @Test
+  void historyAnswerCitesTheTwoTopicsCitedMostOffTopic() {
+    CitationGen g = new CitationGen();
+    // papers on topic 0; the user picked topic 5 twice, topic 3 once, and the paper's own topic once
+    List<Map.Entry<CitationGen.CiteQuery, String>> h = List.of(
+        Map.entry(new CitationGen.CiteQuery(0, "", new String[2], new int[] {5, 0}), "[1]"),
+        Map.entry(new CitationGen.CiteQuery(0, "", new String[2], new int[] {0, 5}), "[2]"),
+        Map.entry(new CitationGen.CiteQuery(0, "", new String[2], new int[] {3, 0}), "[1]"),
+        Map.entry(new CitationGen.CiteQuery(0, "", new String[2], new int[] {0, 7}), "[1]"));
+    assertEquals("[2]", g.fromHistory(h, new CitationGen.CiteQuery(1, "", new String[2], new int[] {1, 3})));
+    assertEquals("[1]", g.fromHistory(h, new CitationGen.CiteQuery(1, "", new String[2], new int[] {5, 1})));
+    assertEquals("[1]", g.fromHistory(h, new CitationGen.CiteQuery(1, "", new String[2], new int[] {1, 7})),
+        "neither option cited: the crowd's, the paper's own topic");
+  }
+
   @ParameterizedTest
-  @EnumSource(value = Task.class, names = {"MOVIE_TAGGING", "NEWS_CATEGORIZE", "PRODUCT_RATING"})
+  @EnumSource(value = Task.class, names = {"MOVIE_TAGGING", "NEWS_CATEGORIZE", "PRODUCT_RATING", "CITATION"})
   void historyCeilingLiesBetweenTheCrowdsAndTheUsers(Task task) {
     SynthDataset ds = Synth.generate(task, Synth.Params.defaults().withTrainUsers(0));
     Map<String, Map<String, Double>> c = ds.ceilings();
@@ -233,7 +248,7 @@ class SynthTest {
 
   @Test
   void noHistoryCeilingWhereTheTaskHasNoEstimate() {
-    assertNull(Synth.generate(Task.CITATION, SMALL).ceilings().get("history"));
+    assertNull(Synth.generate(Task.NEWS_HEADLINE, SMALL).ceilings().get("history"));
   }
 
   @ParameterizedTest
