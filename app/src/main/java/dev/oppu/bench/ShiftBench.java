@@ -226,10 +226,8 @@ public final class ShiftBench implements Callable<Integer> {
     json.put("task", task.id());
     json.put("users", data.users().size());
     json.put("queries", post.size());
-    json.put("settings", String.format(Locale.ROOT, "epochs %d (up to %d for %d steps), batch %d, lr %.1e, r %d on"
-            + " %s, replay max %d, tolerance %.2f", s.training().epochs(), s.training().maxEpochs(),
-        s.training().minSteps(), s.training().batchSize(), s.training().optimizer().lr(), s.lora().r(),
-        s.lora().targetModules(), s.maxReplay(), s.tolerance()));
+    json.put("settings", String.format(Locale.ROOT, "%s, r %d on %s, replay max %d, tolerance %.2f",
+        s.training().describe(), s.lora().r(), s.lora().targetModules(), s.maxReplay(), s.tolerance()));
     json.put("pre_shift_level", preLevel);
     json.put("non_personalized", npPost);
     json.put("points", points);

@@ -87,8 +87,7 @@ public final class TrainBench implements Callable<Integer> {
         modelConfig = model.config();
         UserAdapterUpdater.Settings s = TrainerDefaults.user();
         UserAdapterUpdater updater = new UserAdapterUpdater(lm, enc, s);
-        System.out.println("model: " + what + "; batch " + s.training().batchSize() + ", epochs "
-            + s.training().epochs() + ", max tokens " + s.maxTokens());
+        System.out.println("model: " + what + "; " + s.training().describe() + ", max tokens " + s.maxTokens());
         if (sweep != null) {
           for (double lr : sweep) {
             UserAdapterUpdater.Settings t = new UserAdapterUpdater.Settings(s.lora(), new AdapterTraining.Config(

@@ -70,8 +70,8 @@ public final class TrainManyBench implements Callable<Integer> {
         requests.add(request(task, "user-" + u, pool.subList((u + 1) * items, (u + 2) * items)));
       }
       System.out.println("model: " + offline.model.model() + " + " + task.id() + " task adapter; " + users
-          + " users x " + items + " new items, batch " + settings.training().batchSize() + ", epochs "
-          + settings.training().epochs() + ", " + batchUsers + " users per batch");
+          + " users x " + items + " new items, " + settings.training().describe() + ", " + batchUsers
+          + " users per batch");
       // warm-up (JIT, allocator): one user alone and two together, on items no user has
       UserAdapterUpdater.Request w = request(task, "warm-up", pool.subList(0, items));
       closeAll(List.of(run(updater, w)));

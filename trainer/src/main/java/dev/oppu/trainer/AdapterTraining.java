@@ -37,6 +37,13 @@ public final class AdapterTraining {
       this(epochs, batchSize, optimizer, 0, epochs);
     }
 
+    /** For run reports: "epochs 2 (up to 6 for 24 steps), batch 4, lr 1.0e-02". */
+    public String describe() {
+      return String.format(java.util.Locale.ROOT, "epochs %d%s, batch %d, lr %.1e", epochs,
+          minSteps > 0 && maxEpochs > epochs ? " (up to " + maxEpochs + " for " + minSteps + " steps)" : "", batchSize,
+          optimizer.lr());
+    }
+
     /** The epochs of a run on {@code examples} examples. */
     public int epochsFor(int examples) {
       int perEpoch = Math.max(1, (examples + batchSize - 1) / batchSize);

@@ -95,10 +95,9 @@ public final class InProcessSystem implements DemoSystem {
           ingest.firstMinItems(), ingest.newItemsMax(), serving.constrained()
               ? "label tasks answer with the most likely label of their list (constrained decoding)"
               : "free generation for every task", serving.maxBatch(), serving.maxNewTokens()));
-      setup.add(String.format(Locale.ROOT, "per-user training: LoRA r=%d alpha=%.0f on %s, %d epoch(s), batch %d,"
-          + " replaying at most %d older items", userTraining.lora().r(), userTraining.lora().alpha(),
-          userTraining.lora().targetModules(), userTraining.training().epochs(), userTraining.training().batchSize(),
-          userTraining.maxReplay()));
+      setup.add(String.format(Locale.ROOT, "per-user training: LoRA r=%d alpha=%.0f on %s, %s, replaying at most %d"
+          + " older items", userTraining.lora().r(), userTraining.lora().alpha(), userTraining.lora().targetModules(),
+          userTraining.training().describe(), userTraining.maxReplay()));
       streams = system.streams(served).start().awaitRunning(Duration.ofMinutes(2));
       trainer.startThread();
       return new InProcessSystem(m.description(), setup, system, served, streams, trainer);
