@@ -12,7 +12,9 @@ import picocli.CommandLine.Option;
  */
 public final class AdapterTrainingOptions {
 
-  @Option(names = "--epochs", description = "epochs per training run (default: the command's)")
+  @Option(names = "--epochs",
+      description = "epochs per training run; alone, exactly that many, with --min-steps the fewest (default: the"
+          + " command's)")
   Integer epochs;
 
   @Option(names = "--min-steps",
@@ -55,8 +57,10 @@ public final class AdapterTrainingOptions {
 
   public AdapterTraining.Config training(AdapterTraining.Config d) {
     int e = epochs != null ? epochs : d.epochs();
-    int max = maxEpochs != null ? maxEpochs : Math.max(e, d.maxEpochs());
+    boolean fixed = epochs != null && minSteps == null; // --epochs N alone keeps its meaning: N epochs, no more
+    int min = minSteps != null ? minSteps : fixed ? 0 : d.minSteps();
+    int max = maxEpochs != null ? maxEpochs : fixed ? e : Math.max(e, d.maxEpochs());
     return new AdapterTraining.Config(e, batch != null ? batch : d.batchSize(),
-        lr != null ? AdamW.Config.oppu(lr) : d.optimizer(), minSteps != null ? minSteps : d.minSteps(), max);
+        lr != null ? AdamW.Config.oppu(lr) : d.optimizer(), min, max);
   }
 }
