@@ -3,6 +3,8 @@ package dev.oppu.lamp.synth;
 import dev.oppu.lamp.Task;
 import dev.oppu.lamp.synth.Vocabulary.Topic;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -110,17 +112,9 @@ final class ClassGen implements Gen<ClassGen.ClassPref, ClassGen.KindText> {
       }
     }
     String crowd = crowd(query);
-    String best = crowd;
-    int bestVotes = votes.getOrDefault(crowd, 0);
-    for (Map.Entry<String, Integer> e : votes.entrySet()) {
-      int v = e.getValue();
-      if (v > bestVotes || (v == bestVotes && !best.equals(crowd)
-          && (e.getKey().equals(crowd) || newest.get(e.getKey()) > newest.get(best)))) {
-        best = e.getKey();
-        bestVotes = v;
-      }
-    }
-    return best;
+    Comparator<String> rank = Comparator.<String>comparingInt(votes::get)
+        .thenComparing(l -> l.equals(crowd)).thenComparingInt(newest::get);
+    return votes.isEmpty() ? crowd : Collections.max(votes.keySet(), rank);
   }
 
   @Override

@@ -57,6 +57,11 @@ public record SynthDataset(Task task, Synth.Params params, List<UserData> users,
     return new Golds(task.id(), m);
   }
 
+  /** True when the task has a history answer ({@link QueryTruth#history}) for its queries. */
+  public boolean hasHistory() {
+    return !queryTruth.isEmpty() && queryTruth.stream().allMatch(q -> q.history() != null);
+  }
+
   /** The metrics of the truth columns against the golds: what always answering the crowd's or the user's gives. */
   public Map<String, Map<String, Double>> ceilings() {
     Map<String, Map<String, Double>> out = new LinkedHashMap<>();
@@ -66,7 +71,7 @@ public record SynthDataset(Task task, Synth.Params params, List<UserData> users,
     if (params.shift()) {
       out.put("pre_shift", LampMetrics.evaluate(task, golds, answers(QueryTruth::preShift).outputs()));
     }
-    if (!queryTruth.isEmpty() && queryTruth.stream().allMatch(q -> q.history() != null)) {
+    if (hasHistory()) {
       out.put("history", LampMetrics.evaluate(task, golds, answers(QueryTruth::history).outputs()));
     }
     return out;
