@@ -57,13 +57,18 @@ class GeneralityTest {
 
   /** A fresh adapter has B = 0 (identity); give B values so the adapter changes the output. */
   static LoraAdapter nonTrivial(LoraConfig c, long seed) {
-    LoraAdapter a = LoraAdapter.create(CONFIG, c, seed, manager);
+    return nonTrivial(CONFIG, c, seed, 0.05, manager);
+  }
+
+  /** An adapter of {@code model} whose B entries are seeded Gaussians of standard deviation {@code std}. */
+  static LoraAdapter nonTrivial(LlamaConfig model, LoraConfig c, long seed, double std, NDManager m) {
+    LoraAdapter a = LoraAdapter.create(model, c, seed, m);
     Random r = new Random(seed);
     for (String p : a.modulePaths()) {
       NDArray b = a.b(p);
       float[] v = new float[(int) b.size()];
       for (int i = 0; i < v.length; i++) {
-        v[i] = (float) (r.nextGaussian() * 0.05);
+        v[i] = (float) (r.nextGaussian() * std);
       }
       b.set(v);
     }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -44,17 +43,7 @@ class SharedPrefixScoringTest {
   }
 
   static LoraAdapter adapter(LlamaConfig c, LoraConfig lc, long seed) {
-    LoraAdapter a = LoraAdapter.create(c, lc, seed, manager);
-    Random r = new Random(seed);
-    for (String p : a.modulePaths()) {
-      NDArray b = a.b(p);
-      float[] v = new float[(int) b.size()];
-      for (int i = 0; i < v.length; i++) {
-        v[i] = (float) (r.nextGaussian() * 0.2);
-      }
-      b.set(v);
-    }
-    return a;
+    return GeneralityTest.nonTrivial(c, lc, seed, 0.2, manager);
   }
 
   static int[] seq(int seed, int n, int vocab) {
