@@ -279,6 +279,7 @@ public final class CausalLm {
     }
     int p = 0;
     CandidateTree[] trees = new CandidateTree[r];
+    Map<List<int[]>, CandidateTree> built = new java.util.IdentityHashMap<>(); // rows share their task's label list
     int t = 0;
     for (int i = 0; i < r; i++) {
       if (candidates.get(i).isEmpty()) {
@@ -288,7 +289,7 @@ public final class CausalLm {
         throw new IllegalArgumentException("empty prompt: the first continuation token needs a context");
       }
       p = Math.max(p, prompts.get(i).length);
-      trees[i] = new CandidateTree(candidates.get(i));
+      trees[i] = built.computeIfAbsent(candidates.get(i), CandidateTree::new);
       t = Math.max(t, trees[i].size());
     }
     long pad = Math.max(0, model.config().padTokenId());

@@ -236,8 +236,8 @@ public final class ModelBatchGenerator implements BatchGenerator {
       long t1 = System.nanoTime();
       float[][] scores = CausalLm.sharedPrefixLogProbs(m.model(), prompts, cands, adapters);
       if (LOG.isDebugEnabled()) {
-        LOG.debug("scored {} rows x {} candidates: tokenization {} ms, scoring {} ms", prompts.size(),
-            cands.get(0).size(), String.format("%.1f", (t1 - t0) / 1e6),
+        LOG.debug("scored {} rows, {} candidates: tokenization {} ms, scoring {} ms", prompts.size(), pairs,
+            String.format("%.1f", (t1 - t0) / 1e6),
             String.format("%.1f", (System.nanoTime() - t1) / 1e6));
       }
       for (int j = 0; j < scores.length; j++) {
