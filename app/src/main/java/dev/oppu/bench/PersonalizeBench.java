@@ -66,7 +66,8 @@ public final class PersonalizeBench implements Callable<Integer> {
   int k;
 
   @Option(names = "--predictions", paramLabel = "FILE",
-      description = "also write every answer as a JSON line (mode, query id, prediction, gold and the truth columns)")
+      description = "also write every answer as a JSON line (mode, query id, the user's activity level, prediction,"
+          + " gold and the truth columns); tools/predictions_report.py breaks a file down")
   java.nio.file.Path predictionsFile;
 
   @Override
@@ -172,10 +173,8 @@ public final class PersonalizeBench implements Callable<Integer> {
     json.put("task", task.id());
     json.put("users", data.users().size());
     json.put("queries", golds.size());
-    json.put("settings", String.format(Locale.ROOT,
-        "epochs %d (up to %d for %d steps), batch %d, lr %.1e, r %d on %s, k %d", s.training().epochs(),
-        s.training().maxEpochs(), s.training().minSteps(), s.training().batchSize(), s.training().optimizer().lr(),
-        s.lora().r(), s.lora().targetModules(), k));
+    json.put("settings", String.format(Locale.ROOT, "%s, r %d on %s, k %d", s.training().describe(), s.lora().r(),
+        s.lora().targetModules(), k));
     json.put("metrics", metrics);
     json.put("agreement", agreement(data, preds, primary));
     json.put("adapters_trained", trained);
@@ -199,12 +198,12 @@ public final class PersonalizeBench implements Callable<Integer> {
     Map<String, Map<String, Double>> out = new LinkedHashMap<>();
     Map<String, String> crowd = data.answers(SynthDataset.QueryTruth::crowd).outputs();
     Map<String, String> personal = data.answers(SynthDataset.QueryTruth::personal).outputs();
-    Map<String, String> history = data.answers(SynthDataset.QueryTruth::history).outputs();
+    Map<String, String> history = data.hasHistory() ? data.answers(SynthDataset.QueryTruth::history).outputs() : null;
     preds.forEach((m, p) -> {
       Map<String, Double> a = new LinkedHashMap<>();
       a.put("crowd", LampMetrics.evaluate(data.task(), crowd, p).get(primary));
       a.put("personal", LampMetrics.evaluate(data.task(), personal, p).get(primary));
-      if (data.ceilings().containsKey("history")) {
+      if (history != null) {
         a.put("history", LampMetrics.evaluate(data.task(), history, p).get(primary));
       }
       out.put(m.id(), a);
@@ -217,12 +216,15 @@ public final class PersonalizeBench implements Callable<Integer> {
     var json = new com.fasterxml.jackson.databind.ObjectMapper();
     Map<String, SynthDataset.QueryTruth> truth = new LinkedHashMap<>();
     data.queryTruth().forEach(q -> truth.put(q.id(), q));
+    Map<String, String> activity = new LinkedHashMap<>();
+    data.userTruth().forEach(u -> activity.put(u.userId(), u.activity()));
     List<String> lines = new ArrayList<>();
     preds.forEach((m, p) -> p.forEach((id, answer) -> {
       SynthDataset.QueryTruth q = truth.get(id);
       var row = new LinkedHashMap<String, Object>();
       row.put("mode", m.id());
       row.put("id", id);
+      row.put("activity", activity.get(q.userId()));
       row.put("prediction", answer);
       row.put("gold", q.gold());
       row.put("crowd", q.crowd());

@@ -55,6 +55,7 @@ class PersonalizeBenchTest {
     SynthDataset.QueryTruth q = DATA.queryTruth().get(0);
     assertEquals("non-personalized", first.get("mode").asText());
     assertEquals(q.id(), first.get("id").asText());
+    assertEquals("few", first.get("activity").asText(), "the first evaluated user has 8-16 items");
     assertEquals(q.crowd(), first.get("prediction").asText());
     assertEquals(q.gold(), first.get("gold").asText());
     assertEquals(q.personal(), first.get("personal").asText());
