@@ -152,7 +152,8 @@ public final class DemoCommand implements Callable<Integer> {
           r.shift().recoveryTargetEvents(), r.shift().meetsTarget() ? "met" : "not met");
     }
     r.replay().lags().forEach((v, l) -> System.out.printf(Locale.ROOT,
-        "adaptation lag (%s): p50 %d ms, p99 %d ms over %d events%n", v, l.p50Millis(), l.p99Millis(), l.covered()));
+        "adaptation lag (%s): p50 %d ms, p99 %d ms over %d events%s%n", v, l.p50Millis(), l.p99Millis(), l.covered(),
+        l.breakdown() == null || l.breakdown().events() == 0 ? "" : "; " + l.breakdown().summary()));
     System.out.printf(Locale.ROOT, "wall time %.0f s (model preparation %.0f s of it); wrote %s%n",
         (System.nanoTime() - t0) / 1e9, prepNanos[0] / 1e9, out.resolve("report.md").toAbsolutePath());
     return 0;

@@ -185,8 +185,9 @@ public final class ReplayCommand implements Callable<Integer> {
     ReplayOutput.write(r, out);
     writeGolds(t, data);
     System.out.print(ResultsTable.render(r.metrics()));
-    r.lags().forEach((v, lag) -> System.out.printf("adaptation lag (%s): p50 %d ms, p99 %d ms over %d of %d events%n",
-        v, lag.p50Millis(), lag.p99Millis(), lag.covered(), lag.events()));
+    r.lags().forEach((v, lag) -> System.out.printf("adaptation lag (%s): p50 %d ms, p99 %d ms over %d of %d events%s%n",
+        v, lag.p50Millis(), lag.p99Millis(), lag.covered(), lag.events(),
+        lag.breakdown() == null || lag.breakdown().events() == 0 ? "" : "; " + lag.breakdown().summary()));
     System.out.println("wrote " + out.toAbsolutePath());
     boolean complete = r.stats().values().stream().flatMap(m -> m.values().stream())
         .allMatch(ReplayResult.Stats::complete);

@@ -3,6 +3,7 @@ package dev.oppu.evaluation.demo;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.oppu.evaluation.replay.Modes;
 import dev.oppu.evaluation.replay.ReplayOutput;
+import dev.oppu.evaluation.replay.ReplayResult;
 import dev.oppu.evaluation.replay.ResultsTable;
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -179,6 +180,7 @@ public final class DemoReport {
     r.replay().lags().forEach((v, l) -> md.append(String.format(Locale.ROOT, "| %s | %d | %d | %d | %d | %d |%n",
         v, l.events(), l.covered(), l.p50Millis(), l.p99Millis(), l.maxMillis())));
     md.append('\n');
+    lagBreakdown(md, r);
     image(md, plots, LAG_PNG, "Adaptation lag");
 
     md.append("## Wall time\n\n| phase | seconds |\n| --- | --- |\n");
@@ -295,6 +297,40 @@ public final class DemoReport {
     m.setLabelAnchor(org.jfree.chart.ui.RectangleAnchor.TOP_LEFT);
     m.setLabelTextAnchor(org.jfree.chart.ui.TextAnchor.BOTTOM_LEFT);
     m.setLabelOffset(new org.jfree.chart.ui.RectangleInsets(2, 6, 2, 2));
+  }
+
+  /** Where each variant's lag goes, and how long the trainer trained against the replay's wall time. */
+  static void lagBreakdown(StringBuilder md, DemoResults r) {
+    var lags = r.replay().lags();
+    if (lags.values().stream().noneMatch(l -> l.breakdown() != null && l.breakdown().events() > 0)) {
+      return;
+    }
+    md.append("Where the lag goes, per covered behavior: until the trigger its covering version answers (ingestion, and"
+        + " the user's previous training: one trigger per adapter is pending at a time), queued behind other"
+        + " trainings, and the training itself with validation and publication.\n\n");
+    md.append("| variant | part | p50 s | p99 s | share of the lag |\n| --- | --- | --- | --- | --- |\n");
+    long trainingMillis = 0;
+    int versions = 0;
+    for (var e : lags.entrySet()) {
+      ReplayResult.LagBreakdown b = e.getValue().breakdown();
+      if (b == null || b.events() == 0) {
+        continue;
+      }
+      trainingMillis += b.trainingMillis();
+      versions += b.versions();
+      String[] names = {"until its trigger", "queued for the trainer", "training and publishing"};
+      ReplayResult.LagBreakdown.Part[] parts = {b.untilTrigger(), b.queued(), b.training()};
+      for (int i = 0; i < parts.length; i++) {
+        md.append(String.format(Locale.ROOT, "| %s | %s | %.1f | %.1f | %.0f%% |%n", e.getKey(), names[i],
+            parts[i].p50Millis() / 1e3, parts[i].p99Millis() / 1e3, 100 * parts[i].share()));
+      }
+    }
+    ReplayResult.Timing t = r.replay().timing();
+    double wall = t == null ? 0 : t.publishSeconds() + t.adaptSeconds();
+    md.append(String.format(Locale.ROOT, "%nThe covering versions (%d) took %.0f s of training%s.%n%n", versions,
+        trainingMillis / 1e3, wall > 0 ? String.format(Locale.ROOT,
+            " in the %.0f s from the first behavior published to the last adapter awaited (%.0f%%)", wall,
+            100 * trainingMillis / 1e3 / wall) : ""));
   }
 
   /**

@@ -116,7 +116,8 @@ public final class ReplayEngine {
 
     Map<String, ReplayResult.Lag> lags = new LinkedHashMap<>();
     for (String v : variants) {
-      lags.put(v, lag(session.lagsMillis(published, v), published.size()));
+      lags.put(v, lag(session.lagsMillis(published, v), published.size())
+          .withBreakdown(session.lagBreakdown(published, v)));
     }
     ReplayResult.Timing timing = new ReplayResult.Timing(published.size(), (t1 - t0) / 1e9, (t2 - t1) / 1e9,
         requests.size(), (t3 - t2) / 1e9);

@@ -61,7 +61,9 @@ public final class ReplaySession implements AutoCloseable {
   /** The outcome of asking: the responses by request id, and the ids that got none before the timeout. */
   public record Answers(Map<String, Response> responses, List<String> missing) {}
 
-  private record AdapterSeen(long version, long coveredSeq, long publishedAt, String triggerId) {}
+  /** triggeredAt and startedAt are -1 when the version does not carry them (a trainer before they existed). */
+  private record AdapterSeen(long version, long coveredSeq, long publishedAt, String triggerId, long triggeredAt,
+      long startedAt) {}
 
   private final Topics topics;
   private final KafkaProducer<byte[], byte[]> producer;
@@ -181,7 +183,8 @@ public final class ReplaySession implements AutoCloseable {
         AdapterVersion a = topics.adapters.valueSerde().deserializer().deserialize(topic, r.value());
         adapters.computeIfAbsent(Topics.adapterKey(a.getUserId(), a.getTask(), a.getVariant()), k -> new ArrayList<>())
             .add(new AdapterSeen(a.getVersion(), a.getCoveredSeq(), a.getPublishedAt().toEpochMilli(),
-                a.getTriggerId()));
+                a.getTriggerId(), a.getTriggeredAt() == null ? -1 : a.getTriggeredAt().toEpochMilli(),
+                a.getTrainingStartedAt() == null ? -1 : a.getTrainingStartedAt().toEpochMilli()));
         lastTrainingActivity = System.nanoTime();
       } else if (topic.equals(topics.trainResults.name())) {
         TrainResult t = topics.trainResults.valueSerde().deserializer().deserialize(topic, r.value());
@@ -346,23 +349,57 @@ public final class ReplaySession implements AutoCloseable {
    * adapter covers yet are left out (the coverage report counts them).
    */
   public synchronized long[] lagsMillis(Collection<Published> events, String variant) {
-    List<Long> lags = new ArrayList<>();
+    return coverings(events, variant).stream().mapToLong(c -> c.version().publishedAt() - c.event().arrivalMillis())
+        .toArray();
+  }
+
+  /**
+   * Where the adaptation lag of the given events goes, for one variant: each covered event's lag split into the time
+   * until the trigger its covering version answers (ingestion, and waiting for the user's previous training: one
+   * trigger per adapter is pending at a time), the time that trigger waited for the trainer (other users' trainings
+   * ahead of it), and the training with validation and publication. Events covered by a version that does not carry
+   * its trigger and start times are left out.
+   */
+  public synchronized ReplayResult.LagBreakdown lagBreakdown(Collection<Published> events, String variant) {
+    List<Covering> timed = coverings(events, variant).stream()
+        .filter(c -> c.version().triggeredAt() >= 0 && c.version().startedAt() >= 0).toList();
+    long[] untilTrigger = new long[timed.size()];
+    long[] queued = new long[timed.size()];
+    long[] training = new long[timed.size()];
+    Set<AdapterSeen> versions = new HashSet<>();
+    for (int i = 0; i < timed.size(); i++) {
+      AdapterSeen a = timed.get(i).version();
+      untilTrigger[i] = Math.max(0, a.triggeredAt() - timed.get(i).event().arrivalMillis());
+      queued[i] = Math.max(0, a.startedAt() - a.triggeredAt());
+      training[i] = Math.max(0, a.publishedAt() - a.startedAt());
+      versions.add(a);
+    }
+    long busy = versions.stream().mapToLong(a -> Math.max(0, a.publishedAt() - a.startedAt())).sum();
+    return ReplayResult.LagBreakdown.of(untilTrigger, queued, training, versions.size(), busy);
+  }
+
+  private record Covering(Published event, AdapterSeen version) {}
+
+  /** Each event with a known seq and the first version of its user's adapter published after it that covers it. */
+  private List<Covering> coverings(Collection<Published> events, String variant) {
+    List<Covering> out = new ArrayList<>();
     for (Published p : events) {
       Long seq = seqByEvent.get(p.eventId());
       if (seq == null) {
         continue;
       }
-      long first = Long.MAX_VALUE;
+      AdapterSeen first = null;
       for (AdapterSeen a : adapters.getOrDefault(Topics.adapterKey(p.userId(), p.task(), variant), List.of())) {
-        if (a.coveredSeq() >= seq && a.publishedAt() >= p.arrivalMillis() && a.publishedAt() < first) {
-          first = a.publishedAt();
+        if (a.coveredSeq() >= seq && a.publishedAt() >= p.arrivalMillis()
+            && (first == null || a.publishedAt() < first.publishedAt())) {
+          first = a;
         }
       }
-      if (first != Long.MAX_VALUE) {
-        lags.add(first - p.arrivalMillis());
+      if (first != null) {
+        out.add(new Covering(p, first));
       }
     }
-    return lags.stream().mapToLong(Long::longValue).toArray();
+    return out;
   }
 
   /** Counts of train results per outcome (published, or the refusal reason) for the given adapter keys. */

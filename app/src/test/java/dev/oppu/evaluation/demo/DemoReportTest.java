@@ -45,7 +45,10 @@ class DemoReportTest {
     resp.put("q1/non-personalized", answer("q1", Modes.NON_PERSONALIZED, "comedy"));
     resp.put("q2/non-personalized", answer("q2", Modes.NON_PERSONALIZED, "comedy"));
     resp.put("q1/RAG", answer("q1", Modes.RAG, "comedy")); // q2/RAG never answered
-    var lags = Map.of("plain", ReplayEngine.lag(new long[] {1200, 2500, 4100}, 4));
+    // 1200 = 200 + 0 + 1000, 2500 = 0 + 1500 + 1000, 4100 = 100 + 3000 + 1000 (ms): two versions of 1 s each
+    var lags = Map.of("plain", ReplayEngine.lag(new long[] {1200, 2500, 4100}, 4).withBreakdown(
+        ReplayResult.LagBreakdown.of(new long[] {200, 0, 100}, new long[] {0, 1500, 3000},
+            new long[] {1000, 1000, 1000}, 2, 2000)));
     return ReplayEngine.score(List.of(data), List.of(Modes.NON_PERSONALIZED, Modes.RAG, Modes.OPPU), resp, null,
         lags, new ReplayResult.Timing(2, 0.1, 3.0, 6, 1.0));
   }
@@ -85,6 +88,9 @@ class DemoReportTest {
     assertTrue(md.contains("continuous adapters get back within 5 points after 20 events"), md);
     assertTrue(md.contains("frozen adapters stay below that band"), md);
     assertTrue(md.contains("Verdict: **target met**"), md);
+    // the lag's parts: 4500 of 7800 ms queued; 2 s of training in the 3.1 s of publishing and adapting
+    assertTrue(md.contains("| plain | queued for the trainer | 1.5 | 3.0 | 58% |"), md);
+    assertTrue(md.contains("The covering versions (2) took 2 s of training in the 3 s"), md);
     assertEquals(md, Files.readString(out.resolve("report.md")));
 
     for (String png : List.of(DemoReport.RESULTS_PNG, DemoReport.ACTIVITY_PNG, DemoReport.SHIFT_PNG,

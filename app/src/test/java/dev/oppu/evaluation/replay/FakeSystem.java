@@ -110,8 +110,10 @@ public final class FakeSystem implements AutoCloseable {
           .setTask(b.getTask()).setVariant(variant).setReason("new-items").setScore(batch)
           .setCreatedAt(Instant.now()).setHistory(new ArrayList<>(h)).setNewFromSeq(covered - batch + 1).build();
       send(topics.trainTriggers, b.getUserId(), t);
+      // trained at once: nothing queued, the lag is all ingestion and "training"
       AdapterVersion a = AdapterVersion.newBuilder().setUserId(b.getUserId()).setTask(b.getTask())
           .setVariant(variant).setVersion(covered).setTriggerId(triggerId).setCoveredSeq(covered)
+          .setTriggeredAt(t.getCreatedAt()).setTrainingStartedAt(t.getCreatedAt())
           .setItemsTrained(h.size()).setLossBefore(1).setLossAfter(0.5).setTrainMillis(1)
           .setPublishedAt(Instant.now()).setBaseFingerprint("fake").setTaskFingerprint("fake")
           .setAdapterConfig("{}").setWeightsSha256("fake").build();

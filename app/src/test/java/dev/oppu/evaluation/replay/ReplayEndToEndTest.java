@@ -107,6 +107,11 @@ class ReplayEndToEndTest {
       }
       int lagged = r.lags().get("plain").covered();
       assertTrue(lagged > data.itemCount() / 2 && lagged <= data.itemCount(), lagged + " of " + data.itemCount());
+      // The real trainer stamps each version with its trigger's and its training's start: every lag splits.
+      ReplayResult.LagBreakdown parts = r.lags().get("plain").breakdown();
+      assertEquals(lagged, parts.events());
+      assertTrue(parts.training().p50Millis() > 0 && parts.versions() > 0 && parts.trainingMillis() > 0,
+          parts.toString());
       // The pag adapters behind OPPU+PAG trained with the user's profile: every pag trigger carried the one serving
       // builds from the same retained history.
       List<TrainTrigger> pag = triggers(client, topics).stream().filter(t -> t.getVariant().equals("pag")).toList();

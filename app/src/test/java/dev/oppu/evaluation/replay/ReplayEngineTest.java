@@ -111,6 +111,11 @@ class ReplayEngineTest {
       // Lag measured for every event an adapter covers (alice 4, bob 2).
       assertEquals(6, r.lags().get("plain").covered());
       assertTrue(r.lags().get("plain").p99Millis() >= r.lags().get("plain").p50Millis());
+      // Every covering version carries its trigger and start times: the breakdown has every covered event.
+      ReplayResult.LagBreakdown parts = r.lags().get("plain").breakdown();
+      assertEquals(6, parts.events());
+      assertEquals(0, parts.queued().p99Millis(), "the fake trains at once");
+      assertEquals(1.0, parts.untilTrigger().share() + parts.queued().share() + parts.training().share(), 1e-9);
 
       ReplayOutput.write(r, out);
       Golds preds = LampFiles.readGolds(out.resolve("predictions/OPPU/LaMP_2M_outputs.json"));
@@ -124,6 +129,29 @@ class ReplayEngineTest {
       JsonNode details = ReplayOutput.JSON.readTree(Files.readString(out.resolve("replay.json")));
       assertEquals(1, details.path("requests").path("RAG").path("LaMP_2M").path("missing").asInt());
     }
+  }
+
+  @Test
+  void lagBreakdownSplitsEachLagInThree() {
+    // Four events: until trigger, queued, training (ms), by hand.
+    long[] until = {100, 0, 200, 100};
+    long[] queued = {1000, 3000, 0, 2000};
+    long[] training = {500, 500, 800, 500};
+    ReplayResult.LagBreakdown b = ReplayResult.LagBreakdown.of(until, queued, training, 3, 1800);
+    assertEquals(4, b.events());
+    // total 8700 ms: 400 until, 6000 queued, 2300 training
+    assertEquals(400 / 8700.0, b.untilTrigger().share(), 1e-12);
+    assertEquals(6000 / 8700.0, b.queued().share(), 1e-12);
+    assertEquals(2300 / 8700.0, b.training().share(), 1e-12);
+    // nearest rank: p50 of 4 values is the 2nd smallest, p99 the largest
+    assertEquals(1000, b.queued().p50Millis());
+    assertEquals(3000, b.queued().p99Millis());
+    assertEquals(500, b.training().p50Millis());
+    assertEquals(800, b.training().p99Millis());
+    assertEquals(3, b.versions());
+    assertEquals(1800, b.trainingMillis());
+    assertTrue(b.summary().contains("queued for the trainer p99 3.0 s (69%)"), b.summary());
+    assertEquals(0, ReplayResult.LagBreakdown.of(new long[0], new long[0], new long[0], 0, 0).events());
   }
 
   @Test

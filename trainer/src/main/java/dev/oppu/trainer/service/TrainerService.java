@@ -520,7 +520,9 @@ public final class TrainerService implements AutoCloseable {
           .setUserId(t.getUserId()).setTask(t.getTask()).setVariant(t.getVariant()).setVersion(version)
           .setTriggerId(t.getTriggerId()).setCoveredSeq(o.coveredSeq()).setItemsTrained(o.itemsTrained())
           .setLossBefore(o.lossBefore()).setLossAfter(o.lossAfter()).setTrainMillis(o.trainMillis())
-          .setPublishedAt(now).setBaseFingerprint(p.tm().baseFingerprint()).setTaskFingerprint(p.tm().taskFingerprint())
+          .setPublishedAt(now).setTriggeredAt(Instant.ofEpochMilli(p.created()))
+          .setTrainingStartedAt(Instant.ofEpochMilli(p.started()))
+          .setBaseFingerprint(p.tm().baseFingerprint()).setTaskFingerprint(p.tm().taskFingerprint())
           .setLabelDistribution(labelDistribution(p.task(), t, p.replayFrom(), o.coveredSeq()));
       AdapterRecords.withPayload(b, adapter, settings.inlineLimit(), settings.store());
       stats.published.incrementAndGet();
