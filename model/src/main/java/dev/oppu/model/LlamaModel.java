@@ -70,6 +70,7 @@ public final class LlamaModel implements AutoCloseable {
 
   /** Loads a Hugging Face checkpoint directory (config.json + model.safetensors or a sharded index). */
   public static LlamaModel load(Path dir, NDManager parent) throws IOException {
+    MallocCheck.once();
     if (!Files.isDirectory(dir)) {
       throw new java.nio.file.NoSuchFileException(dir.toString(), null, "model directory not found");
     }
