@@ -140,6 +140,9 @@ public final class ReplayCommand implements Callable<Integer> {
       settings.setProperty("oppu.ingest.variants", String.join(",", variants.isEmpty() ? List.of("plain") : variants));
       settings.setProperty("oppu.ingest.first-min-items", "1");
       settings.setProperty("oppu.ingest.new-items-max", "1");
+      // Train from a user's first item on, but evaluate a user's triggers once their behaviors pause for 2 s: a history
+      // published at once trains once with all of it, not from its first item on (then again with the rest).
+      settings.setProperty("oppu.ingest.trigger-delay-ms", "2000");
       settings.setProperty("oppu.ingest.adapter-partitions", "2");
       Path work = Files.createTempDirectory("oppu-replay");
       try (DemoSystem system = InProcessSystem.launcher(prep.models(), TrainerDefaults.user())

@@ -32,6 +32,11 @@ public final class StoreNames {
    * user was deleted while a training for them was under way.
    */
   public static final String USER_DELETIONS_STORE = "oppu-user-deletions";
+  /**
+   * Logged: user|task -> when its first and latest behavior not yet evaluated for triggers arrived. Empty unless
+   * oppu.ingest.trigger-delay-ms is set.
+   */
+  public static final String TRIGGER_DUE_STORE = "oppu-trigger-due";
 
   // Serving.
   /** Logged: requests waiting for their micro-batch, so they survive a crash. */

@@ -42,6 +42,8 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
   private Sensor deadLetters;
   private Sensor triggersSent;
   private Cancellable reconcileOnce;
+  // null when triggers are evaluated at each behavior (oppu.ingest.trigger-delay-ms 0)
+  private TriggerDue due;
 
   BehaviorProcessor(AvroSerde<Behavior> serde, IngestConfig config) {
     this.serde = serde;
@@ -61,6 +63,27 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
     // The stores are cached, and a cached store accepts writes only with a record context, which init() lacks:
     // reconcile in the first punctuation, or before the first record if that comes first.
     reconcileOnce = context.schedule(Duration.ofMillis(1), PunctuationType.WALL_CLOCK_TIME, now -> reconcile());
+    if (!config.triggerDelay().isZero()) {
+      due = new TriggerDue(context.getStateStore(StoreNames.TRIGGER_DUE_STORE), config.triggerDelay());
+      context.schedule(due.interval(), PunctuationType.WALL_CLOCK_TIME, this::evaluateDue);
+    }
+  }
+
+  /** Evaluates the triggers of every (user, task) whose behaviors paused for the trigger delay. */
+  private void evaluateDue(long now) {
+    reconcile();
+    for (TriggerDue.Due d : due.takeDue(now)) {
+      evaluate(d.userId(), d.task(), now);
+    }
+  }
+
+  private void evaluate(String userId, Task task, long time) {
+    for (String variant : config.variants()) {
+      stores.triggers.evaluate(userId, task, variant, time).ifPresent(t -> {
+        triggersSent.record();
+        context().forward(new Record<>(userId, t, time));
+      });
+    }
   }
 
   private void reconcile() {
@@ -110,11 +133,10 @@ final class BehaviorProcessor extends ContextualProcessor<byte[], byte[], String
         .setEventId(b.getEventId()).setItemId(b.getItemId()).setEventTime(b.getEventTime())
         .setArrivalTime(Instant.ofEpochMilli(rec.timestamp())).setFields(b.getFields());
     stores.index.append(task, b.getUserId(), item, indexed);
-    for (String variant : config.variants()) {
-      stores.triggers.evaluate(b.getUserId(), task, variant, rec.timestamp()).ifPresent(t -> {
-        triggersSent.record();
-        context().forward(new Record<>(b.getUserId(), t, rec.timestamp()));
-      });
+    if (due == null) {
+      evaluate(b.getUserId(), task, rec.timestamp());
+    } else {
+      due.mark(b.getUserId(), task, context().currentSystemTimeMs());
     }
   }
 

@@ -43,11 +43,15 @@ import org.apache.lucene.analysis.standard.StandardAnalyzer;
  *     one built from the history ({@link UserProfiles}), the text serving's PAG prompts use. Not a property: the
  *     streams application sets serving's given profiles ({@code oppu.serving.profiles.<task>} files) here; default
  *     none
+ * @param triggerDelay zero: a behavior's triggers are evaluated at once. Otherwise a (user, task) that received
+ *     behaviors is evaluated once none arrived for this long (at the latest ten times this long after the first),
+ *     so a burst (a replayed history) trains once instead of from its first item on
  */
 public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, List<String> variants,
     int firstMinItems, int newItemsMax, int shiftMinItems, int shiftWindow, double labelShiftThreshold,
     double termShiftThreshold, Duration dedupRetention, int adapterPartitions, int maxQueryTerms, boolean inMemoryStores,
-    Duration deletionFence, double regimeMargin, InputLimits limits, UserProfiles.Given givenProfiles) {
+    Duration deletionFence, double regimeMargin, InputLimits limits, UserProfiles.Given givenProfiles,
+    Duration triggerDelay) {
 
   public static final String PREFIX = "oppu.ingest.";
 
@@ -65,6 +69,9 @@ public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, L
     }
     java.util.Objects.requireNonNull(limits, "limits");
     java.util.Objects.requireNonNull(givenProfiles, "givenProfiles");
+    if (triggerDelay.isNegative()) {
+      throw new IllegalArgumentException("ingest configuration: trigger-delay-ms must not be negative");
+    }
     newAnalyzer(analyzer).close(); // fail fast on an unknown analyzer
   }
 
@@ -92,45 +99,52 @@ public record IngestConfig(int maxHistory, int maxFieldChars, String analyzer, L
         Duration.parse(p.getProperty(PREFIX + "deletion-fence", "P1D")),
         Double.parseDouble(p.getProperty(PREFIX + "regime-margin", "0.1")),
         InputLimits.from(p),
-        UserProfiles.Given.NONE);
+        UserProfiles.Given.NONE,
+        Duration.ofMillis(Long.parseLong(p.getProperty(PREFIX + "trigger-delay-ms", "0").trim())));
   }
 
   public IngestConfig withMaxHistory(int n) {
     return new IngestConfig(n, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles, triggerDelay);
   }
 
   public IngestConfig withVariants(List<String> v) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, v, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles, triggerDelay);
   }
 
   public IngestConfig withTriggers(int firstMin, int newMax, int shiftMin, int window, double labelThreshold) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMin, newMax, shiftMin, window,
-        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles);
+        labelThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles, triggerDelay);
   }
 
   public IngestConfig withAdapterPartitions(int n) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, n, maxQueryTerms, inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles, triggerDelay);
   }
 
   public IngestConfig withInMemoryStores(boolean m) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
-        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, m, deletionFence, regimeMargin, limits, givenProfiles);
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms, m, deletionFence, regimeMargin, limits, givenProfiles, triggerDelay);
   }
 
   public IngestConfig withLimits(InputLimits l) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
         shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms,
-        inMemoryStores, deletionFence, regimeMargin, l, givenProfiles);
+        inMemoryStores, deletionFence, regimeMargin, l, givenProfiles, triggerDelay);
+  }
+
+  public IngestConfig withTriggerDelay(Duration d) {
+    return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
+        shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms,
+        inMemoryStores, deletionFence, regimeMargin, limits, givenProfiles, d);
   }
 
   /** The same configuration with these given profiles (null: none). */
   public IngestConfig withGivenProfiles(UserProfiles.Given g) {
     return new IngestConfig(maxHistory, maxFieldChars, analyzer, variants, firstMinItems, newItemsMax, shiftMinItems,
         shiftWindow, labelShiftThreshold, termShiftThreshold, dedupRetention, adapterPartitions, maxQueryTerms,
-        inMemoryStores, deletionFence, regimeMargin, limits, g == null ? UserProfiles.Given.NONE : g);
+        inMemoryStores, deletionFence, regimeMargin, limits, g == null ? UserProfiles.Given.NONE : g, triggerDelay);
   }
 
   /**

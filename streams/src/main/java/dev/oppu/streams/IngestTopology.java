@@ -56,6 +56,7 @@ public final class IngestTopology {
       StoreNames.POSTINGS_STORE, StoreNames.INDEX_STATS_STORE, StoreNames.TRAIN_STATE_STORE,
       StoreNames.USER_DELETIONS_STORE};
   private static final String[] CORE_STORES_AND_DEDUP = concat(CORE_STORES, StoreNames.DEDUP_STORE);
+  private static final String[] BEHAVIOR_STORES = concat(CORE_STORES_AND_DEDUP, StoreNames.TRIGGER_DUE_STORE);
 
   public static final String METRIC_GROUP_SCOPE = "oppu-ingest";
   public static final String METRIC_DUPLICATES = "duplicate-events";
@@ -125,7 +126,7 @@ public final class IngestTopology {
     AvroSerde<UserCommand> commandSerde = (AvroSerde<UserCommand>) t.userCommands.valueSerde();
 
     KStream<String, SpecificRecord> fromBehaviors = behaviors.process(() -> new BehaviorProcessor(behaviorSerde, c),
-        Named.as("oppu-ingest-behaviors"), CORE_STORES_AND_DEDUP);
+        Named.as("oppu-ingest-behaviors"), BEHAVIOR_STORES);
     KStream<String, SpecificRecord> fromResults = trainResults.process(() -> new TrainResultProcessor(resultSerde, c),
         Named.as("oppu-ingest-train-results"), CORE_STORES);
     KStream<String, SpecificRecord> fromAdapters = adaptersByUser.process(() -> new AdapterProcessors.Apply(c),
@@ -193,7 +194,9 @@ public final class IngestTopology {
     StoreBuilder<KeyValueStore<Bytes, byte[]>> dedup = kv(StoreNames.DEDUP_STORE, mem, false);
     // Uncached: written rarely, and expired from a punctuation (no record context).
     StoreBuilder<KeyValueStore<Bytes, byte[]>> deletions = kv(StoreNames.USER_DELETIONS_STORE, mem, false);
-    return List.of(history, meta, postings, stats, train, dedup, deletions);
+    // Uncached: read whole by a wall-clock punctuation.
+    StoreBuilder<KeyValueStore<Bytes, byte[]>> due = kv(StoreNames.TRIGGER_DUE_STORE, mem, false);
+    return List.of(history, meta, postings, stats, train, dedup, deletions, due);
   }
 
   private static StoreBuilder<KeyValueStore<Bytes, byte[]>> kv(String name, boolean inMemory, boolean cached) {

@@ -19,6 +19,7 @@ import dev.oppu.schemas.TrainTrigger;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
@@ -425,6 +426,54 @@ class IngestTopologyTest {
       assertEquals(10L, heldOut.getNewFromSeq());
       d.results.pipeInput("u1", result(heldOut.getTriggerId(), true, 3L, 11), Instant.ofEpochMilli(d.now()));
       assertTrue(d.triggers.isEmpty(), "everything covered: no more triggers");
+    }
+  }
+
+  @Test
+  void withATriggerDelayABurstTrainsOnceWithAllOfItsItems() {
+    // The demo's and replay's policy (train from the first item, catch up after each training), with a delay.
+    IngestConfig c = IngestConfig.defaults().withTriggers(1, 1, 5, 20, 0.4).withTriggerDelay(Duration.ofSeconds(2));
+    try (Driver d = new Driver(c, stateDir)) {
+      for (int i = 0; i < 6; i++) {
+        d.send(TestData.movie("u1", "e" + i, "movie " + i, "comedy"));
+        d.driver.advanceWallClockTime(Duration.ofMillis(300));
+      }
+      d.send(TestData.movie("u2", "f0", "movie f0", "action"));
+      assertTrue(d.triggers.isEmpty(), "nothing evaluated while behaviors keep arriving");
+      d.driver.advanceWallClockTime(Duration.ofMillis(1500));
+      assertTrue(d.triggers.isEmpty(), "u1 paused 1.8 s, u2 1.5 s: not yet");
+      d.driver.advanceWallClockTime(Duration.ofMillis(600));
+      // u1 paused 2.4 s, u2 2.1 s: one trigger each, u1's with the whole burst
+      Map<String, TrainTrigger> got = new HashMap<>();
+      d.triggers.readKeyValuesToList().forEach(kv -> got.put(kv.key, kv.value));
+      assertEquals(2, got.size(), got.keySet().toString());
+      assertEquals(6, got.get("u1").getHistory().size());
+      assertEquals("first", got.get("u1").getReason());
+      assertEquals(1, got.get("u2").getHistory().size());
+      d.driver.advanceWallClockTime(Duration.ofSeconds(10));
+      assertTrue(d.triggers.isEmpty(), "each (user, task) evaluated once");
+      assertEquals(2.0, d.metric(IngestTopology.METRIC_TRIGGERS), 1e-9);
+      // A result catches up at once with what arrived meanwhile, as without the delay.
+      d.send(TestData.movie("u1", "e6", "movie 6", "comedy"));
+      d.results.pipeInput("u1", result(got.get("u1").getTriggerId(), true, 1L, 5), Instant.ofEpochMilli(d.now()));
+      assertEquals(7, d.triggers.readValue().getHistory().size());
+    }
+  }
+
+  @Test
+  void withATriggerDelayAUserWhoNeverPausesStillTrainsAfterTenDelays() {
+    IngestConfig c = IngestConfig.defaults().withTriggers(1, 1, 5, 20, 0.4)
+        .withTriggerDelay(Duration.ofMillis(500));
+    try (Driver d = new Driver(c, stateDir)) {
+      int sent = 0;
+      while (d.triggers.isEmpty() && sent < 40) {
+        d.send(TestData.movie("u1", "e" + sent, "movie " + sent, "comedy"));
+        sent++;
+        d.driver.advanceWallClockTime(Duration.ofMillis(200));
+      }
+      // every 200 ms: never a 500 ms pause; due 5 s after the first, i.e. within the 26th behavior's punctuations
+      assertTrue(sent >= 25 && sent <= 27, "trigger after " + sent + " behaviors");
+      assertEquals(sent, d.triggers.readValue().getHistory().size());
     }
   }
 

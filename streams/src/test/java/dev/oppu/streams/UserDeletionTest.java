@@ -197,7 +197,7 @@ class UserDeletionTest {
     c = new IngestConfig(c.maxHistory(), c.maxFieldChars(), c.analyzer(), c.variants(), c.firstMinItems(),
         c.newItemsMax(), c.shiftMinItems(), c.shiftWindow(), c.labelShiftThreshold(), c.termShiftThreshold(),
         c.dedupRetention(), c.adapterPartitions(), c.maxQueryTerms(), c.inMemoryStores(), Duration.ofMinutes(10),
-        c.regimeMargin(), c.limits(), c.givenProfiles());
+        c.regimeMargin(), c.limits(), c.givenProfiles(), c.triggerDelay());
     try (Driver d = new Driver(c, stateDir)) {
       feed(d, "u1", 3, "comedy");
       d.delete("u1");

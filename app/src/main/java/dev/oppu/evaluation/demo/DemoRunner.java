@@ -152,6 +152,9 @@ public final class DemoRunner {
       // the replay publishes whole histories at once, and every user should end up covered.
       settings.setProperty("oppu.ingest.first-min-items", "1");
       settings.setProperty("oppu.ingest.new-items-max", "1");
+      // ...and evaluate a user's triggers once their behaviors pause for 2 s: a history published at once trains
+      // once with all of it, not from its first item on (then again with the rest).
+      settings.setProperty("oppu.ingest.trigger-delay-ms", "2000");
       settings.setProperty("oppu.ingest.adapter-partitions", Integer.toString(o.partitions()));
       // Label tasks answer with the most likely label of the task's list: a small model's free text rarely spells a
       // label exactly, and LaMP scores anything off the list as wrong. Generated titles are short.
