@@ -1,6 +1,6 @@
 # The oppu image: the repository built once at image build time; the entry point is ./oppu (docker-compose.yml runs
-# `./oppu broker`-less services `./oppu run streams` and `./oppu run trainer` from it). JDK + Maven stay in the image
-# because ./oppu rebuilds when sources are newer than its last build.
+# `./oppu run streams` and `./oppu run trainer` from it; its test override and the tests' Testcontainers broker run
+# `./oppu broker`). JDK + Maven stay in the image because ./oppu rebuilds when sources are newer than its last build.
 #
 # BASE_IMAGE: any image with a JDK 17 and Maven 3.8+ on the PATH. The default is the public Maven image; CI, which
 # reaches no image registry, builds from a Debian-made one (.ci/docker-images):
