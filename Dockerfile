@@ -8,6 +8,10 @@
 ARG BASE_IMAGE=maven:3.9-eclipse-temurin-17
 FROM ${BASE_IMAGE}
 WORKDIR /oppu
+# Settings first: under Docker's vfs storage driver (CI's) every instruction copies the whole file system so far.
+ENV DJL_CACHE_DIR=/oppu/.djl.ai
+ENTRYPOINT ["./oppu"]
+CMD ["--help"]
 # Dependencies first, so a source change does not download them again.
 COPY pom.xml ./
 COPY schemas/pom.xml schemas/
@@ -21,6 +25,3 @@ COPY app/pom.xml app/
 RUN mvn -B -q dependency:go-offline -DexcludeArtifactIds=oppu-schemas,oppu-lamp,oppu-model,oppu-broker,oppu-streams,oppu-trainer,oppu-serving || true
 COPY . .
 RUN ./oppu --version
-ENV DJL_CACHE_DIR=/oppu/.djl.ai
-ENTRYPOINT ["./oppu"]
-CMD ["--help"]
