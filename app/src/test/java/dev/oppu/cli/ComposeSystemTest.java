@@ -141,9 +141,11 @@ class ComposeSystemTest {
     String bootstrap = "localhost:" + port;
     String[] cluster = {"--bootstrap", bootstrap};
 
+    long t0 = System.nanoTime();
     try {
       Result up = exec(env, Duration.ofMinutes(6), concat(base, "up", "-d", "--no-build"));
       assertEquals(0, up.code(), "compose up: " + up.out());
+      phase("compose up", t0);
 
       // Both streams replicas and the trainer running.
       long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
@@ -158,12 +160,14 @@ class ComposeSystemTest {
         }
       }
       assertTrue(waiting.isEmpty(), "not running: " + waiting + logs(env, base));
+      phase("streams-1, streams-2 and trainer running", t0);
 
       Path behaviors = SystemHarness.movieBehaviors(dir.resolve("behaviors.jsonl"), "ann", 14);
       SystemHarness.Run published =
           SystemHarness.run(new PublishCommand(), SystemHarness.concat(cluster, "--file", behaviors.toString()));
       assertEquals(0, published.code(), published.err());
       assertTrue(published.out().contains("published 14 behaviors"), published.out());
+      phase("behaviors published", t0);
 
       String input = Task.MOVIE_TAGGING.lampInput("a film about friends and their comedy story", List.of());
       SystemHarness.Run answer = null;
@@ -179,6 +183,7 @@ class ComposeSystemTest {
         Thread.sleep(3000);
       }
       assertNotNull(answer);
+      phase("asked until answered by an adapter", t0);
       assertEquals(0, answer.code(), answer.err() + logs(env, base));
       assertNotNull(ask.response().getAdapterVersion(), "still answered cold: " + answer.out() + logs(env, base));
       String printed = answer.out();
@@ -191,7 +196,12 @@ class ComposeSystemTest {
     } finally {
       Result down = exec(env, Duration.ofMinutes(3), concat(base, "down", "-v", "-t", "15"));
       assertEquals(0, down.code(), "compose down: " + down.out());
+      phase("compose down", t0);
     }
+  }
+
+  private static void phase(String what, long t0) {
+    System.out.printf("ComposeSystemTest: %s at %.0f s%n", what, (System.nanoTime() - t0) / 1e9);
   }
 
   private static String logs(Map<String, String> env, List<String> base) {
