@@ -194,7 +194,7 @@ class ComposeSystemTest {
       assertTrue(trainer.out().contains("ann|LaMP_2M|rag v" + ask.response().getAdapterVersion() + ": published"),
           trainer.out());
     } finally {
-      Result down = exec(env, Duration.ofMinutes(3), concat(base, "down", "-v", "-t", "15"));
+      Result down = exec(env, Duration.ofMinutes(3), concat(base, "down", "-v", "-t", "5"));
       assertEquals(0, down.code(), "compose down: " + down.out());
       phase("compose down", t0);
     }
