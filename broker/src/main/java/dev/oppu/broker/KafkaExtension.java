@@ -17,7 +17,10 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li>an external broker, when the environment variable {@code KAFKA_BOOTSTRAP_SERVERS} is set (client settings
  *       such as SASL/SSL from the properties file named by {@code KAFKA_CLIENT_PROPERTIES}, if set);</li>
- *   <li>Testcontainers' Kafka, when Testcontainers is on the test class path and a Docker engine answers;</li>
+ *   <li>Testcontainers' Kafka ({@link ContainerKafka}: the project's image running {@code oppu broker}), when
+ *       Testcontainers is on the test class path, a Docker engine answers and every image it needs is present
+ *       locally (nothing is pulled; Ryuk needs its image or {@code TESTCONTAINERS_RYUK_DISABLED=true}); otherwise
+ *       a warning says why and the next one is used;</li>
  *   <li>the in-process {@link EmbeddedKafkaBroker}.</li>
  * </ol>
  * The system property or environment variable {@code oppu.test.kafka} / {@code OPPU_TEST_KAFKA}
@@ -80,10 +83,22 @@ public final class KafkaExtension implements BeforeAllCallback, ParameterResolve
       LOG.info("tests use the external Kafka at {}", cfg.bootstrapServers());
       return new SharedKafka(SharedKafka.Source.EXTERNAL, cfg, null);
     }
-    if ("testcontainers".equalsIgnoreCase(forced) || (forced == null && testcontainersUsable())) {
-      ContainerKafka c = ContainerKafka.start();
-      LOG.info("tests use Testcontainers' Kafka at {}", c.bootstrapServers());
-      return new SharedKafka(SharedKafka.Source.TESTCONTAINERS, ClientConfig.of(c.bootstrapServers()), c);
+    boolean forcedContainers = "testcontainers".equalsIgnoreCase(forced);
+    if (forcedContainers || (forced == null && testcontainersOnClassPath())) {
+      if (!testcontainersOnClassPath()) {
+        throw new IllegalStateException("oppu.test.kafka=testcontainers but Testcontainers is not on the class path");
+      }
+      String image = ContainerKafka.image();
+      String why = ContainerKafka.unusableReason(image);
+      if (why == null) {
+        ContainerKafka c = ContainerKafka.start();
+        LOG.info("tests use Testcontainers' Kafka ({}) at {}", c.imageName(), c.bootstrapServers());
+        return new SharedKafka(SharedKafka.Source.TESTCONTAINERS, ClientConfig.of(c.bootstrapServers()), c);
+      }
+      if (forcedContainers) {
+        throw new IllegalStateException("oppu.test.kafka=testcontainers, but " + why);
+      }
+      LOG.warn("Testcontainers' Kafka is not used, the embedded broker is: {}", why);
     }
     if (forced != null && !"embedded".equalsIgnoreCase(forced)) {
       throw new IllegalStateException("oppu.test.kafka must be external, testcontainers or embedded, got " + forced);
@@ -93,14 +108,14 @@ public final class KafkaExtension implements BeforeAllCallback, ParameterResolve
     return new SharedKafka(SharedKafka.Source.EMBEDDED, broker.clientConfig(), broker);
   }
 
-  /** Testcontainers on the class path (optional dependency) and a Docker engine that answers. */
-  private static boolean testcontainersUsable() {
+  /** Testcontainers on the class path (an optional dependency). */
+  private static boolean testcontainersOnClassPath() {
     try {
       Class.forName("org.testcontainers.DockerClientFactory", false, KafkaExtension.class.getClassLoader());
+      return true;
     } catch (ClassNotFoundException | LinkageError e) {
       return false;
     }
-    return ContainerKafka.dockerAvailable();
   }
 
   private static String setting(String property, String env) {
