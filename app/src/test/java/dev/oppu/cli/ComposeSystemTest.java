@@ -11,8 +11,6 @@ import dev.oppu.lamp.Task;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -106,12 +104,6 @@ class ComposeSystemTest {
     return null;
   }
 
-  static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
-  }
-
   @Test
   void composeUpPublishTrainAskDown() throws Exception {
     List<String> compose = composeCommand();
@@ -124,7 +116,7 @@ class ComposeSystemTest {
       assumeTrue(why == null, "docker-compose cannot run here: " + why);
     }
 
-    int port = freePort();
+    int port = dev.oppu.broker.EmbeddedKafkaBroker.freePort();
     // The broker's listeners as in docker-compose.yml: kafka:29092 for the services, localhost:<port> (published on
     // 127.0.0.1 only) for this JVM.
     Path brokerConfig = dir.resolve("broker.properties");

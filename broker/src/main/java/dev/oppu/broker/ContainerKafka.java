@@ -2,9 +2,6 @@ package dev.oppu.broker;
 
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.exception.NotFoundException;
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -127,7 +124,7 @@ final class ContainerKafka implements AutoCloseable {
     }
     // `oppu broker` sets the same record limits as the embedded broker; the host network lets it advertise
     // localhost:<port> to clients on this machine, and only to them.
-    int port = freePort();
+    int port = EmbeddedKafkaBroker.freePort();
     GenericContainer<?> c = new GenericContainer<>(DockerImageName.parse(image))
         .withNetworkMode("host")
         .withImagePullPolicy(name -> false)
@@ -136,14 +133,6 @@ final class ContainerKafka implements AutoCloseable {
         .waitingFor(Wait.forLogMessage(".*bootstrap: .*", 1).withStartupTimeout(Duration.ofMinutes(3)));
     c.start();
     return new ContainerKafka(c, "localhost:" + port);
-  }
-
-  private static int freePort() {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    } catch (IOException e) {
-      throw new IllegalStateException("no free port", e);
-    }
   }
 
   String bootstrapServers() {

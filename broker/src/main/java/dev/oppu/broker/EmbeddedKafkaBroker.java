@@ -455,7 +455,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     }
   }
 
-  static int freePort(int... avoid) {
+  /** A free local port (other than {@code avoid[0]}, if given). */
+  public static int freePort(int... avoid) {
     for (int attempt = 0; attempt < 20; attempt++) {
       try (ServerSocket s = new ServerSocket()) {
         s.setReuseAddress(true);
